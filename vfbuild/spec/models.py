@@ -1,0 +1,231 @@
+"""The film spec: pydantic models for `shots.yaml`.
+
+These models are the single source of the JSON Schema in `schema/shots.schema.json` (a test
+fails when the committed schema drifts from them). Field descriptions end up in editors through
+the yaml-language-server modeline, so they are written for film-makers.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# Steps in golden-rule order. `edit` is the film's, not a shot's.
+SHOT_STEPS: tuple[str, ...] = ("keyframe", "draft", "final", "upscale", "lipsync")
+PICKED_STEPS: tuple[str, ...] = ("keyframe", "draft")
+
+RESOLUTION_RE = re.compile(r"^([1-9][0-9]{1,4})x([1-9][0-9]{1,4})$")
+SHOT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+PROVIDER_NAMES: tuple[str, ...] = ("local",)
+
+Resolution = Annotated[
+    str,
+    Field(
+        pattern=r"^[1-9][0-9]{1,4}x[1-9][0-9]{1,4}$",
+        description="WIDTHxHEIGHT in pixels, both even, e.g. 1920x1080.",
+        examples=["1920x1080"],
+    ),
+]
+
+
+def parse_resolution(value: str) -> tuple[int, int]:
+    m = RESOLUTION_RE.match(value)
+    if not m:
+        raise ValueError(f"{value!r} is not WIDTHxHEIGHT")
+    return int(m.group(1)), int(m.group(2))
+
+
+def _check_even(value: str) -> str:
+    w, h = parse_resolution(value)
+    if w % 2 or h % 2:
+        raise ValueError(f"{value} has an odd side; H.264 needs even width and height")
+    return value
+
+
+class CameraMove(StrEnum):
+    """Camera moves from the seeds' vocabulary. `dolly-in`/`dolly-out` are the same moves as
+    `push-in`/`pull-out` under their other names."""
+
+    static = "static"
+    push_in = "push-in"
+    dolly_in = "dolly-in"
+    pull_out = "pull-out"
+    dolly_out = "dolly-out"
+    pan_left = "pan-left"
+    pan_right = "pan-right"
+    tilt_up = "tilt-up"
+    tilt_down = "tilt-down"
+    tracking = "tracking"
+    drone_rising = "drone-rising"
+    handheld = "handheld"
+
+    @property
+    def canonical(self) -> CameraMove:
+        aliases = {
+            CameraMove.dolly_in: CameraMove.push_in,
+            CameraMove.dolly_out: CameraMove.pull_out,
+        }
+        return aliases.get(self, self)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+
+class Tiers(Strict):
+    draft: Resolution = Field("640x360", description="Resolution of test renders (draft tier).")
+    final: Resolution = Field(
+        "1920x1080", description="Resolution of final renders and of keyframes (final tier)."
+    )
+
+    _even = field_validator("draft", "final")(_check_even)
+
+
+class FilmSettings(Strict):
+    title: str = Field(min_length=1, description="The film's title; names the edit files.")
+    fps: int = Field(24, description="Frames per second of every clip and of the edit: 24 or 30.")
+    aspect: str = Field("16:9", pattern=r"^[1-9][0-9]*:[1-9][0-9]*$", description="W:H, e.g. 16:9.")
+    tiers: Tiers = Field(default_factory=Tiers)
+    delivery: Resolution = Field("3840x2160", description="Resolution of upscale and edit.")
+    grain: float = Field(
+        0.30, ge=0.0, le=1.0, description="Film grain opacity over the edit's luma (0 = none)."
+    )
+    style: str | None = Field(
+        None,
+        description="Mood-board lock appended to every prompt: text, or a file under prompts/.",
+    )
+    negative: str | None = Field(
+        None, description="Negative prompt for every step: text, or a file under prompts/."
+    )
+    max_shot_duration: float = Field(
+        10.0,
+        gt=0,
+        le=600,
+        description="Longest allowed shot in seconds. Clips are generated at most 10 s long; "
+        "a longer shot loops its clip in the edit.",
+    )
+
+    _even = field_validator("delivery")(_check_even)
+
+    @field_validator("fps")
+    @classmethod
+    def _fps(cls, v: int) -> int:
+        if v not in (24, 30):
+            raise ValueError("fps must be 24 or 30")
+        return v
+
+
+class ProviderChoice(Strict):
+    """Which provider makes a step's takes, with what model and per-tier settings."""
+
+    use: str = Field("local", description="Provider name; `local` is the offline previz renderer.")
+    model: str | None = Field(None, description="The provider's model id.")
+    draft: dict[str, Any] | None = Field(None, description="Settings for the draft tier.")
+    final: dict[str, Any] | None = Field(None, description="Settings for the final tier.")
+
+    @field_validator("use")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        if v not in PROVIDER_NAMES:
+            raise ValueError(f"unknown provider {v!r}; known: {', '.join(PROVIDER_NAMES)}")
+        return v
+
+
+class Providers(Strict):
+    keyframe: ProviderChoice = Field(default_factory=ProviderChoice)
+    video: ProviderChoice = Field(
+        default_factory=ProviderChoice, description="Makes the draft and final takes."
+    )
+    upscale: ProviderChoice = Field(default_factory=ProviderChoice)
+    lipsync: ProviderChoice = Field(default_factory=ProviderChoice)
+
+
+class Character(Strict):
+    reference: str = Field(description="Reference image under references/.")
+    description: str | None = Field(
+        None, description="Words added to the prompt of every shot that references this character."
+    )
+
+
+class KeyframeSpec(Strict):
+    """The hero frame (text → image). Either `prompt` or the structured fields, not both."""
+
+    prompt: str | None = Field(None, description="Whole prompt: text, or a file under prompts/.")
+    shot: str | None = Field(None, description="Shot type / camera angle, always first.")
+    subject: str | None = None
+    action: str | None = None
+    setting: str | None = None
+    light: str | None = Field(None, description="Lighting and atmosphere.")
+    camera: str | None = Field(None, description="Lens and camera body, e.g. Alexa Mini, 35mm.")
+    look: str | None = Field(None, description="Film stock or style, e.g. Cinestill 800T.")
+    negative: str | None = Field(None, description="Added to the film's negative prompt.")
+    references: list[str] = Field(
+        default_factory=list, description="Character names, or image files under references/."
+    )
+    takes: int = Field(4, ge=1, le=64, description="How many takes to generate.")
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="Seed of take 1; take n uses seed+n-1.")
+
+    @model_validator(mode="after")
+    def _prompt_or_fields(self) -> KeyframeSpec:
+        fields = [
+            self.shot, self.subject, self.action, self.setting, self.light, self.camera, self.look
+        ]
+        if self.prompt is not None and any(f is not None for f in fields):
+            raise ValueError(
+                "give either `prompt` or the structured fields (shot, subject, …), not both"
+            )
+        if self.prompt is None and all(f is None for f in fields):
+            raise ValueError(
+                "a keyframe needs a `prompt` or at least one of shot, subject, action, …"
+            )
+        return self
+
+
+class MotionSpec(Strict):
+    """The animation (image → video) of the picked keyframe."""
+
+    move: CameraMove = Field(CameraMove.static, description="Camera move.")
+    prompt: str | None = Field(None, description="What moves: text, or a file under prompts/.")
+    negative: str | None = Field(None, description="Added to the film's negative prompt.")
+    takes: int = Field(4, ge=1, le=64, description="How many draft takes to generate.")
+    seed: int | None = Field(
+        None, ge=0, le=2**32 - 1, description="Seed of take 1; defaults to the keyframe's seed."
+    )
+
+
+class Dialogue(Strict):
+    audio: str = Field(description="Speech audio under 04_Audio/; makes the lipsync step exist.")
+    line: str | None = Field(None, description="The words spoken, for the record.")
+
+
+class Shot(Strict):
+    id: str = Field(pattern=SHOT_ID_PATTERN, description="Stable id, e.g. s010. Never reuse one.")
+    duration: float = Field(gt=0, description="Seconds on screen.")
+    keyframe: KeyframeSpec
+    motion: MotionSpec = Field(default_factory=MotionSpec)
+    dialogue: Dialogue | None = None
+    notes: str | None = Field(None, description="Free notes; not part of any recipe.")
+
+
+class Film(Strict):
+    """A whole film: settings, providers, characters and shots in edit order."""
+
+    film: FilmSettings
+    providers: Providers = Field(default_factory=Providers)
+    characters: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")], Character] = Field(
+        default_factory=dict
+    )
+    shots: list[Shot] = Field(min_length=1)
+
+    def shot(self, shot_id: str) -> Shot:
+        for s in self.shots:
+            if s.id == shot_id:
+                return s
+        raise KeyError(shot_id)
+
+    def steps_of(self, shot: Shot) -> tuple[str, ...]:
+        """The steps a shot goes through; `lipsync` only exists for shots with dialogue."""
+        return SHOT_STEPS if shot.dialogue else SHOT_STEPS[:-1]
