@@ -1,0 +1,210 @@
+"""`locks/<shot>.yaml`: the human picks, and the versions and outputs the build recorded.
+
+`picks` change only through `vf pick`; the build never edits them. `versions` gives each new
+step recipe its v001, v002, … so every clone agrees; `outputs` pins the artifact of each
+single-output step (final, upscale, lipsync, and the film's edit in `locks/_film.yaml`), which
+is what `vf build --frozen` reproduces and checks.
+
+Reads use the fast safe loader, cached by stat; writes use the round-trip loader, so a user's
+comments and key order survive.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import threading
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from vfbuild.errors import LockError
+from vfbuild.fsutil import atomic_write_bytes, atomic_write_text
+
+LOCK_SCHEMA = 1
+LOCKS_DIR = "locks"
+FILM_LOCK = "_film"  # shot ids cannot start with "_", so this never collides
+
+
+class Polished(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    file: str = Field(description="The user's polished version of the picked take.")
+    sha256: str
+
+
+class Pick(BaseModel):
+    """A human choice of one take of a step."""
+
+    model_config = ConfigDict(extra="forbid")
+    version: int = Field(ge=1)
+    take: int = Field(ge=1)
+    key: str = Field(description="Recipe key (sha256 of the canonical recipe) of the take.")
+    sha256: str = Field(description="sha256 of the picked artifact.")
+    file: str = Field(description="Where the take stands in the versioned layout.")
+    recipe: dict[str, Any] = Field(description="The whole recipe, so a clone can remake the take.")
+    polished: Polished | None = None
+
+
+class Output(BaseModel):
+    """The artifact the build made for a single-output step."""
+
+    model_config = ConfigDict(extra="forbid")
+    version: int = Field(ge=1)
+    key: str
+    sha256: str
+    file: str
+    recipe: dict[str, Any]
+
+
+class LockFile(BaseModel):
+    """One shot's lock file (`locks/<shot>.yaml`), or the film's (`locks/_film.yaml`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    schema_: int = Field(LOCK_SCHEMA, alias="schema", description="Lock format version.")
+    shot: str
+    picks: dict[str, Pick] = Field(default_factory=dict)
+    versions: dict[str, dict[str, int]] = Field(
+        default_factory=dict, description="Per step: step recipe key → version number."
+    )
+    outputs: dict[str, Output] = Field(default_factory=dict)
+
+
+HEADER = (
+    "# vfbuild lock for {shot}. `picks` change only through `vf pick`;\n"
+    "# `versions` and `outputs` are recorded by `vf build` so every clone agrees. Track in git.\n"
+)
+
+
+def _yaml(kind: str):  # type: ignore[no-untyped-def]
+    from ruamel.yaml import YAML
+
+    y = YAML(typ=kind, pure=False) if kind == "safe" else YAML()
+    y.width = 4096  # long prompts stay on one line: diffs stay readable
+    return y
+
+
+class LockBook:
+    """All lock files of a film, read once (stat-cached) and written one at a time."""
+
+    def __init__(self, film_root: Path) -> None:
+        self.root = film_root
+        self.dir = film_root / LOCKS_DIR
+        self._cache_path = film_root / ".vf" / "cache" / "locks.pickle"
+        self._locks: dict[str, LockFile] = {}
+        self._write_lock = threading.Lock()
+        self._load_all()
+
+    def path(self, name: str) -> Path:
+        return self.dir / f"{name}.yaml"
+
+    def _load_all(self) -> None:
+        try:
+            cached: dict[str, tuple[tuple[int, int], LockFile]] = pickle.loads(
+                self._cache_path.read_bytes()
+            )
+        except Exception:  # a stale or corrupt cache is only a cache
+            cached = {}
+        fresh: dict[str, tuple[tuple[int, int], LockFile]] = {}
+        if self.dir.is_dir():
+            for entry in self.dir.iterdir():
+                if entry.suffix != ".yaml" or not entry.is_file():
+                    continue
+                st = entry.stat()
+                sig = (st.st_size, st.st_mtime_ns)
+                hit = cached.get(entry.stem)
+                lock = hit[1] if hit is not None and hit[0] == sig else self._parse(entry)
+                fresh[entry.stem] = (sig, lock)
+        self._locks = {k: v[1] for k, v in fresh.items()}
+        if fresh.keys() != cached.keys() or any(cached[k][0] != fresh[k][0] for k in fresh):
+            self._cache_path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(self._cache_path, pickle.dumps(fresh))
+
+    def _parse(self, path: Path) -> LockFile:
+        from pydantic import ValidationError
+        from ruamel.yaml import YAMLError
+
+        try:
+            data = _yaml("safe").load(path.read_text(encoding="utf-8"))
+            return LockFile.model_validate(data or {})
+        except YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+            raise LockError(
+                f"{where}: lock file is not valid YAML",
+                hint="fix it by hand, or `git checkout` it",
+            ) from None
+        except ValidationError as e:
+            first = e.errors()[0]
+            loc = ".".join(str(x) for x in first["loc"])
+            raise LockError(
+                f"{path}: lock file is invalid at {loc}: {first['msg']}",
+                hint="fix it by hand, or `git checkout` it",
+            ) from None
+
+    def get(self, name: str) -> LockFile | None:
+        return self._locks.get(name)
+
+    def pick(self, shot: str, step: str) -> Pick | None:
+        lock = self._locks.get(shot)
+        return lock.picks.get(step) if lock else None
+
+    def output(self, name: str, step: str) -> Output | None:
+        lock = self._locks.get(name)
+        return lock.outputs.get(step) if lock else None
+
+    def version_of(self, name: str, step: str, step_key: str) -> int | None:
+        lock = self._locks.get(name)
+        return lock.versions.get(step, {}).get(step_key) if lock else None
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def allocate_version(self, name: str, step: str, step_key: str) -> int:
+        """The version of a step recipe: the recorded one, or the next unused number."""
+        with self._write_lock:
+            known = self.version_of(name, step, step_key)
+            if known is not None:
+                return known
+            lock = self._locks.get(name)
+            used = lock.versions.get(step, {}).values() if lock else ()
+            version = max(used, default=0) + 1
+            self._update(name, ["versions", step, step_key], version)
+            return version
+
+    def set_output(self, name: str, step: str, output: Output) -> None:
+        with self._write_lock:
+            current = self.output(name, step)
+            if current == output:
+                return
+            self._update(name, ["outputs", step], output.model_dump(exclude_none=True))
+
+    def set_pick(self, shot: str, step: str, pick: Pick) -> None:
+        with self._write_lock:
+            self._update(shot, ["picks", step], pick.model_dump(exclude_none=True))
+
+    def _update(self, name: str, keys: list[str], value: Any) -> None:
+        """Set one nested key in a lock file, keeping the rest of the file as the user left it."""
+        path = self.path(name)
+        y = _yaml("rt")
+        if path.exists():
+            doc = y.load(path.read_text(encoding="utf-8"))
+        else:
+            from ruamel.yaml.comments import CommentedMap
+
+            doc = CommentedMap()
+            doc.yaml_set_start_comment(HEADER.format(shot=name).rstrip("\n").replace("# ", "", 1))
+            doc["schema"] = LOCK_SCHEMA
+            doc["shot"] = name
+        node = doc
+        for k in keys[:-1]:
+            if k not in node or node[k] is None:
+                node[k] = {}
+            node = node[k]
+        node[keys[-1]] = value
+        buf = io.StringIO()
+        y.dump(doc, buf)
+        text = buf.getvalue()
+        lock = LockFile.model_validate(_yaml("safe").load(text))
+        self.dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, text)
+        self._locks[name] = lock
