@@ -102,7 +102,7 @@ def test_write_schemas_and_main(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert written[0].read_text() == render_schema("shots.schema.json")
     assert main([str(tmp_path / "b")]) == 0
     assert (tmp_path / "b" / "shots.schema.json").read_text() == written[0].read_text()
-    assert capsys.readouterr().out.strip() == str(tmp_path / "b" / "shots.schema.json")
+    assert capsys.readouterr().out.split() == [str(tmp_path / "b" / n) for n in SCHEMAS]
 
 
 def test_architecture_example_validates(tmp_path: Path) -> None:
