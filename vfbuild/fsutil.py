@@ -52,12 +52,23 @@ def temp_path(directory: Path, suffix: str = "") -> Iterator[Path]:
             tmp.unlink()
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
+    try:
+        mode = path.stat().st_mode & 0o7777  # keep the mode a user gave the file
+    except FileNotFoundError:
+        mode = 0o666 & ~_umask()  # mkstemp's 0600 would hide tracked files from the group
     with temp_path(path.parent, suffix=path.suffix) as tmp:
         with open(tmp, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     fsync_dir(path.parent)
 

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from vfbuild.fsutil import atomic_write_text, is_within
+
+
+def test_atomic_write_follows_umask_and_keeps_an_existing_mode(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        p = tmp_path / "shots.yaml"
+        atomic_write_text(p, "a")
+        assert p.stat().st_mode & 0o777 == 0o644
+        os.chmod(p, 0o640)
+        atomic_write_text(p, "b")
+        assert p.stat().st_mode & 0o777 == 0o640 and p.read_text() == "b"
+    finally:
+        os.umask(old)
+    assert [x.name for x in tmp_path.iterdir()] == ["shots.yaml"]  # no temp file left
+
+
+def test_is_within_resolves_symlinks(tmp_path: Path) -> None:
+    (tmp_path / "film").mkdir()
+    (tmp_path / "film" / "out").symlink_to(tmp_path)
+    assert is_within(tmp_path / "film" / "a.txt", tmp_path / "film")
+    assert not is_within(tmp_path / "film" / "out" / "x", tmp_path / "film")

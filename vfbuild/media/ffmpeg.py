@@ -1,0 +1,354 @@
+"""Where ffmpeg is, what version it is, how every output is encoded, and how it is run.
+
+This is the only module that imports ffmpeg-python (`ffmpeg`); it and imageio-ffmpeg are
+imported inside functions because importing vfbuild must stay fast.
+
+Determinism: x264's bytes depend on its thread count, so the encoder's threads are pinned and
+written into every recipe through `encoder_identity()`. Every output also gets `DETERMINISM`
+(no encoder/muxer version strings, no timestamps, no copied metadata).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import os
+import shutil
+import subprocess
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from vfbuild.errors import MediaError
+from vfbuild.fsutil import atomic_write_text
+
+log = logging.getLogger("vfbuild.ffmpeg")
+
+ENCODER: dict[str, str | int] = {
+    "vcodec": "libx264",
+    "preset": "veryfast",
+    "crf": 18,
+    "pix_fmt": "yuv420p",
+    "threads": 2,
+    "acodec": "aac",
+    "sample_rate": 48000,
+    "channels": 2,
+    "audio_bitrate": "192k",
+}
+
+# Output options that make a file's bytes a function of its inputs only.
+DETERMINISM: list[str] = [
+    "-bitexact",
+    "-fflags",
+    "+bitexact",
+    "-flags:v",
+    "+bitexact",
+    "-flags:a",
+    "+bitexact",
+    "-map_metadata",
+    "-1",
+]
+
+# Filter that tags frames as Rec.709 (output -color_* options are ignored by ffmpeg 9).
+REC709_SETPARAMS = "setparams=colorspace=bt709:color_primaries=bt709:color_trc=bt709:range=tv"
+
+STDERR_TAIL = 10
+_VERSION_CACHE_NAME = "ffmpeg-version.json"
+_exe_memo: dict[str, str] = {}
+_version_memo: dict[str, str] = {}
+
+
+def encoder_identity() -> str:
+    e = ENCODER
+    return (
+        f"{e['vcodec']} preset={e['preset']} crf={e['crf']} pix_fmt={e['pix_fmt']} "
+        f"threads={e['threads']}; {e['acodec']} {e['sample_rate']}Hz "
+        f"{e['channels']}ch {e['audio_bitrate']}"
+    )
+
+
+def video_codec_args() -> list[str]:
+    e = ENCODER
+    return [
+        "-c:v", str(e["vcodec"]),
+        "-preset", str(e["preset"]),
+        "-crf", str(e["crf"]),
+        "-pix_fmt", str(e["pix_fmt"]),
+        "-threads", str(e["threads"]),
+    ]  # fmt: skip
+
+
+def audio_codec_args() -> list[str]:
+    e = ENCODER
+    return [
+        "-c:a", str(e["acodec"]),
+        "-ar", str(e["sample_rate"]),
+        "-ac", str(e["channels"]),
+        "-b:a", str(e["audio_bitrate"]),
+    ]  # fmt: skip
+
+
+def video_codec_kwargs() -> dict[str, Any]:
+    """`video_codec_args()` as ffmpeg-python output keyword arguments."""
+    return _pairs_to_kwargs(video_codec_args())
+
+
+def audio_codec_kwargs() -> dict[str, Any]:
+    return _pairs_to_kwargs(audio_codec_args())
+
+
+def determinism_kwargs() -> dict[str, Any]:
+    kwargs = _pairs_to_kwargs(DETERMINISM[1:])
+    kwargs["bitexact"] = None  # a flag without a value
+    return kwargs
+
+
+def _pairs_to_kwargs(args: Sequence[str]) -> dict[str, Any]:
+    return {args[i].lstrip("-"): args[i + 1] for i in range(0, len(args), 2)}
+
+
+# --- locating the executable -------------------------------------------------------------
+
+
+def ffmpeg_exe() -> str:
+    """The ffmpeg to run: `$VF_FFMPEG`, else the binary that imageio-ffmpeg ships.
+
+    Never starts a process: imageio-ffmpeg's own lookup runs `ffmpeg -version` to validate
+    the binary, which would make every no-op build spawn ffmpeg.
+    """
+    override = os.environ.get("VF_FFMPEG")
+    if override:
+        found = _resolve_exe(override)
+        if found is None:
+            raise MediaError(
+                f"VF_FFMPEG points to {override!r}, which is not an executable file",
+                hint="set VF_FFMPEG to the full path of an ffmpeg binary, or unset it to use "
+                "the one bundled with imageio-ffmpeg",
+            )
+        return found
+    if "bundled" not in _exe_memo:
+        _exe_memo["bundled"] = _bundled_exe()
+    return _exe_memo["bundled"]
+
+
+def _resolve_exe(name: str) -> str | None:
+    path = Path(name).expanduser()
+    if path.is_file() and os.access(path, os.X_OK):
+        return str(path)
+    if os.sep not in name:
+        return shutil.which(name)
+    return None
+
+
+def _bundled_exe() -> str:
+    try:
+        import imageio_ffmpeg
+    except ImportError as e:
+        raise MediaError(
+            "imageio-ffmpeg is not installed, so vfbuild has no ffmpeg",
+            hint="pip install imageio-ffmpeg==0.8.1, or set VF_FFMPEG to an ffmpeg binary",
+        ) from e
+    env = os.environ.get("IMAGEIO_FFMPEG_EXE")
+    if env:
+        found = _resolve_exe(env)
+        if found:
+            return found
+    try:
+        from imageio_ffmpeg._definitions import FNAME_PER_PLATFORM, get_platform
+        from imageio_ffmpeg._utils import _get_bin_dir
+
+        exe = Path(_get_bin_dir()) / FNAME_PER_PLATFORM[get_platform()]
+        if exe.is_file() and os.access(exe, os.X_OK):
+            return str(exe)
+    except (ImportError, KeyError, AttributeError, OSError):
+        pass  # an imageio-ffmpeg without these internals: use its public lookup below
+    try:
+        return str(imageio_ffmpeg.get_ffmpeg_exe())
+    except RuntimeError as e:
+        raise MediaError(
+            "no ffmpeg found", hint="set VF_FFMPEG to the full path of an ffmpeg binary"
+        ) from e
+
+
+# --- version, cached on disk -------------------------------------------------------------
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME")
+    root = Path(base) if base else Path.home() / ".cache"
+    return root / "vfbuild"
+
+
+def _exe_key(exe: str) -> str:
+    real = os.path.realpath(exe)
+    try:
+        st = os.stat(real)
+    except OSError as e:
+        raise MediaError(f"cannot read the ffmpeg executable {exe}", hint=str(e)) from e
+    return f"{real}|{st.st_size}|{st.st_mtime_ns}"
+
+
+def ffmpeg_version() -> str:
+    """The version ffmpeg prints, e.g. "n9.0.2-17-g2a571b6068-20260930".
+
+    Cached in `$XDG_CACHE_HOME/vfbuild/` keyed by the binary's path, size and mtime, so that
+    asking (which every local recipe does) starts no process after the first time.
+    """
+    exe = ffmpeg_exe()
+    key = _exe_key(exe)
+    if key in _version_memo:
+        return _version_memo[key]
+    cache_file = _cache_dir() / _VERSION_CACHE_NAME
+    cached = _read_version_cache(cache_file)
+    version = cached.get(key)
+    if not isinstance(version, str):
+        version = _ask_version(exe)
+        # Keep only live entries: one per binary that still exists unchanged.
+        cached = {k: v for k, v in cached.items() if _still_valid(k)}
+        cached[key] = version
+        try:
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(cache_file, json.dumps(cached, indent=1, sort_keys=True) + "\n")
+        except OSError as e:
+            log.debug("cannot write %s: %s", cache_file, e)  # a cache, not a requirement
+    _version_memo[key] = version
+    return version
+
+
+def _read_version_cache(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _still_valid(key: str) -> bool:
+    path = key.split("|", 1)[0]
+    try:
+        return _exe_key(path) == key
+    except MediaError:
+        return False
+
+
+def _ask_version(exe: str) -> str:
+    log.debug("running %s -version", exe)
+    try:
+        proc = subprocess.run(
+            [exe, "-hide_banner", "-version"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.SubprocessError) as e:
+        raise MediaError(f"cannot run ffmpeg ({exe})", hint=str(e)) from e
+    first = proc.stdout.splitlines()[0] if proc.stdout else ""
+    words = first.split()
+    if proc.returncode != 0 or len(words) < 3 or words[:2] != ["ffmpeg", "version"]:
+        raise MediaError(
+            f"{exe} does not look like ffmpeg (`-version` printed {first!r})",
+            hint="set VF_FFMPEG to an ffmpeg binary",
+        )
+    return words[2]
+
+
+# --- running ------------------------------------------------------------------------------
+
+
+def compile_stream(stream: Any) -> list[str]:
+    """An ffmpeg-python output stream as an argument list, without the executable."""
+    import ffmpeg
+
+    return list(ffmpeg.compile(stream, cmd=[]))
+
+
+def run_ffmpeg(
+    args: list[str],
+    *,
+    what: str,
+    duration: float | None = None,
+    on_progress: Callable[[float], None] | None = None,
+) -> None:
+    """Run ffmpeg with `args` (everything after the executable); raise MediaError on failure.
+
+    `what` completes "ffmpeg failed while ...". With `on_progress`, ffmpeg reports its position
+    on stdout and `on_progress` gets the fraction done (0..1) of `duration` seconds.
+    """
+    argv = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-nostats"]
+    if on_progress is not None:
+        argv += ["-progress", "pipe:1"]
+    argv += [str(a) for a in args]
+    log.debug("ffmpeg argv: %s", argv)
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE if on_progress is not None else subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+    except OSError as e:
+        raise MediaError(f"cannot start ffmpeg while {what}", hint=str(e)) from e
+
+    tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL)
+    reader = threading.Thread(target=_drain, args=(proc.stderr, tail), daemon=True)
+    reader.start()
+    try:
+        if on_progress is not None:
+            _follow_progress(proc, duration, on_progress)
+        returncode = proc.wait()
+    except BaseException:
+        _stop(proc)
+        raise
+    finally:
+        reader.join(timeout=5)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    if returncode != 0:
+        lines = list(tail) or [f"ffmpeg exited with status {returncode} and printed nothing"]
+        raise MediaError(f"ffmpeg failed while {what}", hint="\n".join(lines))
+    if on_progress is not None:
+        on_progress(1.0)
+
+
+def _drain(stream: Any, tail: collections.deque[str]) -> None:
+    # Read stderr continuously so ffmpeg never blocks on a full pipe; keep only the tail.
+    for raw in iter(stream.readline, b""):
+        line = raw.decode("utf-8", "replace").rstrip()
+        if line:
+            tail.append(line)
+    stream.close()
+
+
+def _follow_progress(
+    proc: subprocess.Popen[bytes], duration: float | None, on_progress: Callable[[float], None]
+) -> None:
+    assert proc.stdout is not None
+    last = -1.0
+    for raw in iter(proc.stdout.readline, b""):
+        key, _, value = raw.decode("ascii", "replace").strip().partition("=")
+        if key == "out_time_us" and duration and duration > 0:
+            try:
+                seconds = int(value) / 1e6
+            except ValueError:
+                continue  # "N/A" before the first frame
+            fraction = min(max(seconds / duration, 0.0), 1.0)
+            if fraction > last:
+                last = fraction
+                on_progress(fraction)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop ffmpeg politely (SIGTERM lets it close its file), then for sure."""
+    if proc.poll() is not None:
+        return
+    try:
+        proc.terminate()
+        proc.wait(timeout=3)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    except OSError:
+        pass  # already gone
