@@ -1,0 +1,224 @@
+"""`vf`: thin commands over the library. Each parses, calls one function, formats its result.
+
+Errors a user can fix are `VfError`s and print as one clear message with a non-zero exit;
+anything else is a bug, reported in one line with the traceback saved for a bug report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from vfbuild import __version__
+from vfbuild.errors import VfError
+
+
+def _root(args: argparse.Namespace) -> Path:
+    from vfbuild.project import find_film_root
+
+    return find_film_root(Path(args.C or "."))
+
+
+def _project(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from vfbuild.project import Project
+
+    return Project.open(_root(args))
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from vfbuild.spec.scaffold import init_film
+
+    path = Path(args.C or ".") / args.name
+    init_film(path, args.title)
+    print(f"made a new film in {path}/: edit shots.yaml, then `vf -C {path} build`")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from vfbuild.spec.load import load_film
+
+    load_film(_root(args))
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from vfbuild.plan.report import step_lines
+
+    project = _project(args)
+    lines = step_lines(project, shots=args.shots or None, tier=args.tier, frozen=args.frozen)
+    pending = [ln for ln in lines if ln.state.status != "done"]
+    for ln in pending:
+        st = ln.state
+        who = f"{ln.provider}/{ln.model}" if ln.provider else ""
+        what = f"{ln.to_make} take(s)" if ln.to_make else ""
+        why = "; ".join(st.reasons) or (ln.error or "")
+        print(f"{st.name:<10} {st.step:<9} {st.status:<10} {who:<26} {what:<10} {why}")
+        for note in st.notes:
+            print(f"{'':<10} {'':<9} note: {note}")
+    for ln in lines:
+        if ln.state.status == "done" and ln.state.notes:
+            for note in ln.state.notes:
+                print(f"{ln.state.name:<10} {ln.state.step:<9} {'done':<10} note: {note}")
+    total = sum(ln.to_make for ln in lines)
+    cost = sum(ln.cost for ln in lines)
+    if not pending:
+        print("nothing to build: everything is up to date")
+    else:
+        print(f"{total} take(s) to make, estimated cost ${cost:.2f} (local previz is free)")
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from vfbuild.plan.graph import run_build
+    from vfbuild.store import layout
+
+    project = _project(args)
+    mode = " --frozen" if args.frozen else ""
+    print(
+        f"vf build{mode}: {project.film.film.title}, {len(project.shot_ids)} shot(s), "
+        f"tier {args.tier}, -j {args.jobs}"
+    )
+    result = run_build(
+        project, shots=args.shots or None, tier=args.tier, jobs=args.jobs, frozen=args.frozen
+    )
+    ev = result.events
+    for note in ev.notes:
+        print(f"note: {note}")
+    edit = result.edit
+    if edit is not None and edit.jobs and edit.jobs[0].version is not None:
+        path = layout.edit_path(project.film.film.title, edit.jobs[0].version)
+        if (project.root / path).exists():
+            rough = f" (rough cut: {', '.join(edit.rough)})" if edit.rough else ""
+            print(f"film: {path}{rough}")
+    if result.waiting:
+        print("to go on, pick:")
+        for shot, reasons in result.waiting.items():
+            for r in reasons:
+                print(f"  {shot}: {r}")
+    if ev.errors:
+        for e in ev.errors:
+            print(e.render(), file=sys.stderr)
+        return max(e.exit_code for e in ev.errors)
+    if not ev.made:
+        print(
+            "nothing to do: everything is up to date"
+            if not result.waiting
+            else "nothing else to make until those picks are made"
+        )
+    else:
+        print(f"made {len(ev.made)} artifact(s)")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from vfbuild.plan.report import step_lines
+
+    project = _project(args)
+    for ln in step_lines(project, shots=args.shots or None):
+        st = ln.state
+        version = st.current_version
+        v = f"v{version:03d}" if version else "new"
+        pick = project.locks.pick(st.name, st.step) if st.step in ("keyframe", "draft") else None
+        picked = f"picked t{pick.take:02d} of v{pick.version:03d}" if pick else ""
+        if st.step in ("keyframe", "draft") and not pick and st.status in ("done", "stale"):
+            picked = "not picked"
+        detail = "; ".join(st.reasons) if st.status != "done" else ""
+        print(f"{st.name:<10} {st.step:<9} {st.status:<10} {v:<5} {picked:<22} {detail}")
+        for note in st.notes:
+            print(f"{'':<10} {'':<9} ! {note}")
+    return 0
+
+
+def cmd_pick(args: argparse.Namespace) -> int:
+    from vfbuild.plan.pick import pick_take
+
+    project = _project(args)
+    res = pick_take(project, args.shot, args.step, args.take, args.version)
+    p = res.pick
+    print(
+        f"{args.shot} {args.step}: picked take {p.take} of v{p.version:03d} ({p.file}) "
+        f"in {res.lock_file}"
+    )
+    if res.previous and res.previous.key != p.key:
+        print(f"  (was take {res.previous.take} of v{res.previous.version:03d})")
+    print("  run `vf build` to build what follows from it")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="vf",
+        description="vfbuild: build an AI film from shots.yaml — keyframe, pick, draft, pick, "
+        "final, upscale, lipsync, edit — generating only what is stale.",
+    )
+    ap.add_argument("-C", metavar="DIR", help="act on the film in DIR (default: current folder)")
+    ap.add_argument("-v", "--verbose", action="store_true", help="log ffmpeg command lines")
+    ap.add_argument("--version", action="version", version=f"vfbuild {__version__}")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("init", help="make a new film folder")
+    p.add_argument("name")
+    p.add_argument("--title")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("check", help="validate shots.yaml; prints only errors")
+    p.set_defaults(func=cmd_check)
+
+    for name, func, helptext in (
+        ("plan", cmd_plan, "show what is stale, why, and what it would cost"),
+        ("build", cmd_build, "make what is stale, in golden-rule order"),
+        ("status", cmd_status, "show each shot's steps, versions and picks"),
+    ):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("shots", nargs="*", metavar="SHOT", help="only these shots")
+        if name != "status":
+            p.add_argument(
+                "--tier",
+                choices=("draft", "final"),
+                default="final",
+                help="draft: stop after draft takes; final (default): go on to "
+                "final, upscale, lipsync and the edit where picks allow",
+            )
+            p.add_argument(
+                "--frozen",
+                action="store_true",
+                help="build exactly what the locks pin; generate nothing new",
+            )
+        if name == "build":
+            p.add_argument("-j", "--jobs", type=int, default=1, help="jobs at once (threads)")
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("pick", help="pick a take: locks framing in locks/SHOT.yaml")
+    p.add_argument("shot")
+    p.add_argument("step", choices=("keyframe", "draft"))
+    p.add_argument("take", type=int)
+    p.add_argument("--version", type=int, help="pick from this version (default: current)")
+    p.set_defaults(func=cmd_pick)
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING, format="%(name)s: %(message)s"
+    )
+    try:
+        return int(args.func(args))
+    except VfError as e:
+        print(e.render(), file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print(
+            "interrupted: everything already stored is kept; run the command again", file=sys.stderr
+        )
+        return 130
+    except Exception as e:  # a bug: one line for the user, the traceback for the report
+        log = Path(os.environ.get("TMPDIR", "/tmp")) / "vfbuild-crash.log"
+        log.write_text(traceback.format_exc())
+        print(f"vf: internal error: {e!r} (a bug; traceback saved to {log})", file=sys.stderr)
+        return 70

@@ -1,0 +1,167 @@
+"""Run one step of one shot: make the missing takes, store them, put them in the layout.
+
+Order of writes for each take, so a killed build loses nothing and leaves nothing half-made:
+the provider writes a temp file under `.vf/tmp`; the store hashes it and renames it into
+`.vf/objects`; the recipe index records it; the version is allocated in the lock; the take is
+hardlinked into the layout; prompts.txt is appended. Each of those is atomic, and every one of
+them is redone from the store (for free) if the process dies before the next.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vfbuild.errors import FrozenError, StoreError, VfError
+from vfbuild.fsutil import temp_path
+from vfbuild.plan.resolve import DONE, STALE, Job, Resolver, StepState
+from vfbuild.project import Project
+from vfbuild.store import layout
+from vfbuild.store.locks import Output, Polished
+from vfbuild.store.objects import Artifact
+
+POLISHED_SUFFIX = "_polished"
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
+
+
+@dataclass
+class BuildEvents:
+    """What happened, for the CLI to report. Shared by the build's threads."""
+
+    made: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    errors: list[VfError] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    # Bound when the build starts: doit swaps sys.stdout while an action runs.
+    echo: Callable[[str], None] = field(
+        default_factory=lambda: functools.partial(print, file=sys.stdout, flush=True)
+    )
+
+    def say(self, line: str) -> None:
+        with self.lock:
+            self.echo(line)
+
+
+class StepRunner:
+    def __init__(self, project: Project, events: BuildEvents, *, frozen: bool = False) -> None:
+        self.p = project
+        self.events = events
+        self.frozen = frozen
+        self.tmp_dir = project.vf_dir / "tmp"
+
+    def resolver(self) -> Resolver:
+        return Resolver(self.p, frozen=self.frozen)
+
+    def run(self, name: str, step: str) -> StepState:
+        state = self.resolver().resolve(name, step)
+        if state.status not in (STALE, DONE):
+            return state
+        for job in state.jobs:
+            self._ensure(job, state)
+        if step == "keyframe" and not self.frozen:
+            self._adopt_polished(name)
+        return state
+
+    def _ensure(self, job: Job, state: StepState) -> None:
+        art = self.p.index.lookup(job.key)
+        if art is None or not self.p.store.has(art.sha256):
+            art = self._make(job, state)
+        version = job.version
+        if version is None:
+            version = self.p.locks.allocate_version(job.name, job.step, job.version_key)
+        title = self.p.film.film.title
+        obj = self.p.store.path(art.sha256)
+        for target in job.targets(title, version):
+            layout.materialize(obj, self.p.root / target)
+        if job.is_output:
+            target = job.targets(title, version)[0]
+            self.p.locks.set_output(
+                job.name,
+                job.step,
+                Output(
+                    version=version, key=job.key, sha256=art.sha256, file=target, recipe=job.recipe
+                ),
+            )
+        if job.recipe.get("prompt"):
+            r = job.recipe
+            self.p.prompts.append(
+                key=job.key,
+                shot=job.name,
+                step=job.step,
+                version=version,
+                take=job.take,
+                seed=r.get("seed"),
+                provider=r["provider"],
+                model=r["model"],
+                prompt=r["prompt"],
+                negative=r.get("negative"),
+            )
+
+    def _make(self, job: Job, state: StepState) -> Artifact:
+        prov = self.p.provider(job.step)
+        label = (
+            f"{job.name} {job.step} t{job.take:02d}"
+            if not job.is_output
+            else f"{job.name} {job.step}"
+        )
+        # A pinned artifact may only be remade by a deterministic (free) provider, and must
+        # come out with the pinned bytes.
+        if (self.frozen or job.pinned_sha256 is not None) and (prov.paid or not prov.deterministic):
+            raise FrozenError(
+                f"{label}: the pinned artifact {job.pinned_sha256 or '?'} is not in the store, "
+                f"and {prov.name} is a paid provider that --frozen never calls",
+                hint="fetch it from the remote cache, or build without --frozen",
+            )
+        self._check_inputs(job, state)
+        start = time.monotonic()
+        with temp_path(self.tmp_dir, suffix=job.ext) as tmp:
+            prov.make(job.recipe, state.inputs, tmp)
+            expected = job.pinned_sha256 if prov.deterministic else None
+            try:
+                art = self.p.store.put(tmp, job.ext, expected_sha256=expected)
+            except StoreError as e:
+                raise (FrozenError if self.frozen else StoreError)(
+                    f"{label}: remade from its recipe, but the bytes differ from the locked "
+                    f"{job.pinned_sha256[:12] if job.pinned_sha256 else ''}… ({e.message})",
+                    hint="the local renderer (ffmpeg/Pillow) differs from the one that made the "
+                    "lock; pick again with `vf pick`, or install the pinned versions",
+                ) from None
+        self.p.index.record(job.key, art, job.recipe)
+        self.events.say(f"  made {label} ({prov.name}, {time.monotonic() - start:.1f}s)")
+        with self.events.lock:
+            self.events.made.append(label)
+        return art
+
+    def _check_inputs(self, job: Job, state: StepState) -> None:
+        for role, value in state.inputs.items():
+            for f in value if isinstance(value, list) else [value]:
+                if not Path(f).exists():
+                    raise StoreError(
+                        f"{job.name} {job.step}: its {role} input {f} is missing",
+                        hint="build the upstream step first (`vf build`), or restore the file",
+                    )
+
+    def _adopt_polished(self, shot: str) -> None:
+        """A file `<picked keyframe stem>_polished.<ext>` beside the picked keyframe in
+        01_Source_Images is the user's polished master: the lock pins it, downstream uses it."""
+        pick = self.p.locks.pick(shot, "keyframe")
+        if pick is None:
+            return
+        stem = Path(layout.source_image_path(shot, pick.version, pick.take, ".png")).stem
+        folder = self.p.root / layout.SOURCE_IMAGES
+        for ext in IMAGE_EXTS:
+            cand = folder / f"{stem}{POLISHED_SUFFIX}{ext}"
+            if cand.is_file():
+                sha = self.p.hashes.sha256(cand)
+                rel = cand.relative_to(self.p.root).as_posix()
+                if pick.polished is None or pick.polished.sha256 != sha:
+                    new = pick.model_copy(update={"polished": Polished(file=rel, sha256=sha)})
+                    self.p.locks.set_pick(shot, "keyframe", new)
+                    self.events.say(f"  {shot}: the lock now pins your polished keyframe {rel}")
+                return

@@ -1,0 +1,196 @@
+"""The doit task graph: one task per shot and step (its takes inside), plus the film's edit.
+
+doit orders and parallelises; it is not the truth about what is built. A task is up to date
+when the store holds the artifact of every recipe key it needs and the layout shows them (an
+`uptodate` callable), so doit's own state file is only a cache and losing it loses nothing.
+Jobs run in threads (`-P thread`), never processes: a dying process worker hangs doit 0.37.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import io
+import shutil
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from vfbuild.errors import UsageError, VfError
+from vfbuild.plan.execute import BuildEvents, StepRunner
+from vfbuild.plan.resolve import DONE, NEEDS_PICK, WAITING, StepState
+from vfbuild.project import Project
+from vfbuild.store.locks import FILM_LOCK
+
+TIER_STEPS = {
+    "draft": ("keyframe", "draft"),
+    "final": ("keyframe", "draft", "final", "upscale", "lipsync"),
+}
+
+
+@dataclass
+class BuildResult:
+    events: BuildEvents
+    ran: list[str]
+    waiting: dict[str, list[str]]  # shot → what to pick / what it waits for
+    edit: StepState | None = None  # the film's edit as it stands after the build
+
+    @property
+    def ok(self) -> bool:
+        return not self.events.errors
+
+
+def task_name(name: str, step: str) -> str:
+    return "edit" if step == "edit" else f"{name}:{step}"
+
+
+def plan_tasks(
+    project: Project, shots: list[str] | None, tier: str
+) -> list[tuple[str, str, str | None]]:
+    """(name, step, upstream task) for every task of the build, in golden-rule order."""
+    unknown = [s for s in shots or [] if s not in project.shot_ids]
+    if unknown:
+        raise UsageError(
+            f"no shot named {', '.join(unknown)} in shots.yaml",
+            hint=f"shots are: {', '.join(project.shot_ids[:20])}",
+        )
+    selected = shots or project.shot_ids
+    wanted = TIER_STEPS[tier]
+    out: list[tuple[str, str, str | None]] = []
+    for sid in selected:
+        prev = None
+        for step in project.film.steps_of(project.film.shot(sid)):
+            if step in wanted:
+                out.append((sid, step, prev))
+                prev = task_name(sid, step)
+    if not shots:
+        out.append((FILM_LOCK, "edit", None))
+    return out
+
+
+@contextlib.contextmanager
+def build_lock(project: Project) -> Iterator[None]:
+    """One build at a time per film; a crashed build's temp files are swept by the next."""
+    project.vf_dir.mkdir(parents=True, exist_ok=True)
+    with open(project.vf_dir / "build.lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UsageError(
+                "another vf build is running on this film", hint="wait for it to finish"
+            ) from None
+        shutil.rmtree(project.vf_dir / "tmp", ignore_errors=True)
+        yield
+
+
+def run_build(
+    project: Project,
+    *,
+    shots: list[str] | None = None,
+    tier: str = "final",
+    jobs: int = 1,
+    frozen: bool = False,
+    events: BuildEvents | None = None,
+) -> BuildResult:
+    events = events or BuildEvents()
+    runner = StepRunner(project, events, frozen=frozen)
+    specs = plan_tasks(project, shots, tier)
+    ran: list[str] = []
+    states: dict[str, Any] = {}
+
+    def uptodate(name: str, step: str) -> bool:
+        try:
+            state = runner.resolver().resolve(name, step)
+        except Exception:
+            return False  # the action meets the same error and reports it
+        states[task_name(name, step)] = state
+        return state.status in (DONE, NEEDS_PICK, WAITING)
+
+    def action(name: str, step: str) -> bool:
+        ran.append(task_name(name, step))
+        try:
+            state = runner.run(name, step)
+            states[task_name(name, step)] = state
+        except VfError as e:
+            with events.lock:
+                events.errors.append(e)
+            return False
+        except Exception as e:  # a bug: keep the traceback, show one line
+            log = project.vf_dir / "last-error.log"
+            log.write_text(traceback.format_exc())
+            with events.lock:
+                events.errors.append(
+                    VfError(
+                        f"{task_name(name, step)}: internal error: {e!r}",
+                        hint=f"this is a vfbuild bug; details in {log}",
+                    )
+                )
+            return False
+        return True
+
+    from doit.task import Task
+
+    last_of_shot = {name: task_name(name, step) for name, step, _ in specs if step != "edit"}
+    tasks = []
+    for name, step, upstream in specs:
+        deps = list(last_of_shot.values()) if step == "edit" else [upstream] if upstream else []
+        tasks.append(
+            Task(
+                task_name(name, step),
+                actions=[(action, (name, step))],
+                uptodate=[(uptodate, (name, step), {})],
+                task_dep=deps,
+                verbosity=0,
+            )
+        )
+    with build_lock(project):
+        code, doit_err = _run_doit(project, tasks, jobs)
+        project.hashes.save()
+    if code != 0 and not events.errors:
+        # doit itself failed (not one of our tasks): show what it said.
+        events.errors.append(VfError("the task runner failed", hint=doit_err.strip()[-2000:]))
+    waiting = {}
+    for name, step, _ in specs:
+        st = states.get(task_name(name, step))
+        if st is not None and st.status == NEEDS_PICK:
+            waiting.setdefault(name, []).extend(st.reasons)
+        if st is not None and st.notes:
+            events.notes.extend(f"{name} {step}: {n}" for n in st.notes)
+    edit = None
+    if any(step == "edit" for _, step, _ in specs) and not events.errors:
+        edit = runner.resolver().resolve(FILM_LOCK, "edit")
+    return BuildResult(events, ran, waiting, edit)
+
+
+def _run_doit(project: Project, tasks: list[Any], jobs: int) -> tuple[int, str]:
+    from doit.cmd_base import TaskLoader2
+    from doit.doit_cmd import DoitMain
+    from doit.reporter import ZeroReporter
+
+    dep_file = str(project.vf_dir / "doit-state.json")
+
+    class Loader(TaskLoader2):
+        def setup(self, opt_values: dict[str, Any]) -> None:
+            pass
+
+        def load_doit_config(self) -> dict[str, Any]:
+            return {
+                "dep_file": dep_file,
+                "backend": "json",
+                "verbosity": 0,
+                "reporter": ZeroReporter,
+                "continue": True,
+            }
+
+        def load_tasks(self, cmd: Any, pos_args: list[str]) -> list[Any]:
+            return tasks
+
+    args = ["run", "--continue"]
+    if jobs > 1:
+        args += ["-n", str(jobs), "-P", "thread"]
+    # doit prints its own failure reports to stderr; ours come from the events.
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = DoitMain(Loader(), config_filenames=()).run(args)
+    return code, err.getvalue()

@@ -1,0 +1,84 @@
+"""`vf pick`: a human choice of a take, written to the shot's lock. Locks framing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vfbuild.errors import UsageError
+from vfbuild.fsutil import sha256_file
+from vfbuild.plan.resolve import NEEDS_PICK, Resolver
+from vfbuild.project import Project
+from vfbuild.spec.models import PICKED_STEPS
+from vfbuild.store import layout
+from vfbuild.store.locks import Pick
+
+
+@dataclass
+class PickResult:
+    pick: Pick
+    previous: Pick | None
+    lock_file: str
+
+
+def pick_take(
+    project: Project, shot_id: str, step: str, take: int, version: int | None = None
+) -> PickResult:
+    if step not in PICKED_STEPS:
+        raise UsageError(
+            f"only {' and '.join(PICKED_STEPS)} takes are picked, not {step!r}",
+            hint="final, upscale and lipsync follow from the draft pick",
+        )
+    if shot_id not in project.shot_ids:
+        raise UsageError(
+            f"no shot named {shot_id!r} in shots.yaml",
+            hint=f"shots are: {', '.join(project.shot_ids[:20])}",
+        )
+    state = Resolver(project).resolve(shot_id, step)
+    if state.status == NEEDS_PICK:
+        raise UsageError(f"{shot_id} {step} cannot be picked yet", hint=state.reasons[0])
+    if version is None:
+        version = state.current_version
+        if version is None:
+            raise UsageError(
+                f"{shot_id} {step}: the current version is not built yet",
+                hint="run `vf build` first, then look at the takes",
+            )
+    ext = project.provider(step).ext(step)
+    rel = layout.take_path(shot_id, step, version, take, ext)
+    path = project.root / rel
+    job = next(
+        (j for j in state.jobs if j.version == version and j.take == take and j.from_spec), None
+    )
+    if job is not None:
+        art = project.index.lookup(job.key)
+        if art is None or not project.store.has(art.sha256):
+            raise UsageError(
+                f"take {take} of {shot_id} {step} v{version:03d} is not built yet",
+                hint="run `vf build` first",
+            )
+        key, recipe, sha = job.key, job.recipe, art.sha256
+    else:
+        # An older version's take: find what made the file in the layout.
+        if not path.exists():
+            raise UsageError(
+                f"there is no take {take} of {shot_id} {step} v{version:03d} ({rel})",
+                hint=f"look in {layout.EXPLORATION}/ for {shot_id}_{step}_v*_t*",
+            )
+        sha = sha256_file(path)
+        found = project.index.recipe_for_sha(sha)
+        if found is None:
+            raise UsageError(
+                f"{rel} was not made by this film's store", hint="pick a take that `vf build` made"
+            )
+        key, recipe = found
+    new = Pick(version=version, take=take, key=key, sha256=sha, file=rel, recipe=recipe)
+    previous = project.locks.pick(shot_id, step)
+    if previous != new:
+        project.locks.set_pick(shot_id, step, new)
+    obj = project.store.path(sha)
+    layout.materialize(obj, project.root / layout.selected_path(shot_id, step, version, take, ext))
+    if step == "keyframe":
+        layout.materialize(
+            obj, project.root / layout.source_image_path(shot_id, version, take, ext)
+        )
+    return PickResult(new, previous, f"locks/{shot_id}.yaml")

@@ -1,0 +1,460 @@
+"""Resolve each step of each shot to its jobs (takes with recipes) and its state.
+
+This is the one place that knows the golden rule: keyframe → pick → draft → pick → final →
+upscale → lipsync → edit. Recipes are computed from the spec and the locks; a step whose
+input is a generated artifact is resolved only once that artifact is known, which is why the
+build resolves each step again right before running it.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vfbuild.errors import FrozenError
+from vfbuild.plan.recipe import key_of, make_recipe, step_key_of
+from vfbuild.project import Project
+from vfbuild.providers.base import InputFiles
+from vfbuild.spec.models import PICKED_STEPS, Shot, parse_resolution
+from vfbuild.store import layout
+from vfbuild.store.locks import FILM_LOCK
+from vfbuild.store.objects import Artifact
+
+# Generators make clips of at most this many seconds; a longer shot loops its clip in the edit.
+CLIP_MAX_SECONDS = 10.0
+
+DONE, STALE, WAITING, NEEDS_PICK = "done", "stale", "waiting", "needs-pick"
+
+
+@dataclass
+class Job:
+    """One take to have: its recipe, key, version and where it must appear in the layout."""
+
+    name: str  # the lock it belongs to: a shot id, or FILM_LOCK for the edit
+    step: str
+    take: int
+    recipe: dict[str, Any]
+    key: str
+    version_key: str
+    version: int | None
+    ext: str
+    pinned_sha256: str | None = None  # a pick's or a frozen output's bytes
+    picked: bool = False
+    from_spec: bool = True  # False for an out-of-date pick kept from the lock's recipe
+
+    @property
+    def is_output(self) -> bool:
+        return self.step not in PICKED_STEPS
+
+    def targets(self, title: str, version: int) -> list[str]:
+        """Layout paths this job's artifact must appear at, once its version is known."""
+        if self.step == "edit":
+            return [layout.edit_path(title, version)]
+        if self.is_output:
+            return [layout.output_path(self.name, self.step, version, self.ext)]
+        paths = [layout.take_path(self.name, self.step, version, self.take, self.ext)]
+        if self.picked:
+            paths.append(layout.selected_path(self.name, self.step, version, self.take, self.ext))
+            if self.step == "keyframe":
+                paths.append(layout.source_image_path(self.name, version, self.take, self.ext))
+        return paths
+
+
+@dataclass
+class StepState:
+    name: str
+    step: str
+    status: str
+    reasons: list[str] = field(default_factory=list)
+    jobs: list[Job] = field(default_factory=list)
+    inputs: InputFiles = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # e.g. "pick is out of date"
+    rough: list[str] = field(default_factory=list)  # edit only: shots not at their last stage
+
+    @property
+    def current_version(self) -> int | None:
+        return next((j.version for j in self.jobs if j.from_spec), None)
+
+
+class Resolver:
+    def __init__(self, project: Project, *, frozen: bool = False) -> None:
+        self.p = project
+        self.frozen = frozen
+        self.film = project.film
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _tier(self, tier: str) -> tuple[int, int]:
+        return parse_resolution(getattr(self.film.film.tiers, tier))
+
+    def _tier_settings(self, step: str, tier: str) -> dict[str, Any]:
+        choice = getattr(self.film.providers, "video" if step in ("draft", "final") else step)
+        return dict(getattr(choice, tier, None) or {})
+
+    def _configured_model(self, step: str) -> str | None:
+        slot = "video" if step in ("draft", "final") else step
+        return getattr(self.film.providers, slot).model
+
+    def reference_files(self, shot: Shot) -> list[str]:
+        out = []
+        for ref in shot.keyframe.references:
+            char = self.film.characters.get(ref)
+            out.append(char.reference if char else ref)
+        return out
+
+    def artifact(self, key: str) -> Artifact | None:
+        art = self.p.index.lookup(key)
+        if art is not None and self.p.store.has(art.sha256):
+            return art
+        return None
+
+    def job_done(self, job: Job) -> bool:
+        if job.version is None or self.artifact(job.key) is None:
+            return False
+        root = self.p.root
+        return all((root / t).exists() for t in job.targets(self.film.film.title, job.version))
+
+    def _job(
+        self,
+        name: str,
+        step: str,
+        recipe: dict[str, Any],
+        *,
+        picked: bool = False,
+        pinned: str | None = None,
+        version: int | None = None,
+    ) -> Job:
+        key = key_of(recipe)
+        version_key = step_key_of(recipe) if step in PICKED_STEPS else key
+        if version is None:
+            version = self.p.locks.version_of(name, step, version_key)
+        ext = self.p.provider(step).ext(step) if step != "edit" else ".mp4"
+        return Job(
+            name,
+            step,
+            recipe.get("take", 1),
+            recipe,
+            key,
+            version_key,
+            version,
+            ext,
+            pinned_sha256=pinned,
+            picked=picked,
+        )
+
+    def _finish(self, state: StepState) -> StepState:
+        if state.status == STALE and all(self.job_done(j) for j in state.jobs):
+            state.status = DONE
+        elif state.status == STALE and not state.reasons:
+            new = [j for j in state.jobs if j.version is None]
+            if new:
+                state.reasons.append(f"new recipe: {len(new)} take(s) of a new version")
+            missing = [j for j in state.jobs if j.version is not None and not self.job_done(j)]
+            if missing:
+                state.reasons.append(f"{len(missing)} take(s) not in the store or layout")
+        return state
+
+    def _pick_jobs(self, shot: Shot, step: str, current: list[Job], state: StepState) -> list[Job]:
+        """Mark the picked take among the current ones, or add it from the lock's recipe."""
+        pick = self.p.locks.pick(shot.id, step)
+        if pick is None:
+            return current
+        for j in current:
+            if j.key == pick.key:
+                j.picked, j.pinned_sha256, j.version = True, pick.sha256, pick.version
+                return current
+        state.notes.append(
+            f"pick is out of date: take {pick.take} of v{pick.version:03d} was picked, but the "
+            f"recipe has changed since; it stays in force until you `vf pick {shot.id} {step} N`"
+        )
+        job = self._job(
+            shot.id, step, pick.recipe, picked=True, pinned=pick.sha256, version=pick.version
+        )
+        job.from_spec = False
+        return [*current, job]
+
+    # -- steps -----------------------------------------------------------------------------
+
+    def resolve(self, name: str, step: str) -> StepState:
+        if step == "edit":
+            return self.edit()
+        shot = self.film.shot(name)
+        return getattr(self, step)(shot)
+
+    def keyframe(self, shot: Shot) -> StepState:
+        from vfbuild.spec.prompt import camera_notes, keyframe_prompt, negative_prompt
+
+        state = StepState(shot.id, "keyframe", STALE)
+        prov = self.p.provider("keyframe")
+        w, h = self._tier("final")
+        settings: dict[str, Any] = {
+            "width": w,
+            "height": h,
+            **self._tier_settings("keyframe", "final"),
+        }
+        if prov.name == "local":
+            settings |= {"label": shot.id, "notes": camera_notes(shot)}
+        refs = self.reference_files(shot)
+        state.inputs = {"references": [self.p.root / r for r in refs]}
+        if self.frozen:
+            return self._frozen_pick(shot, "keyframe", state)
+        prompt = keyframe_prompt(self.film, shot, self.p.root)
+        negative = negative_prompt(self.film, shot, "keyframe", self.p.root) or None
+        inputs = {"references": [self.p.input_sha(r) for r in refs]}
+        base = dict(
+            step="keyframe",
+            provider=prov.name,
+            model=prov.model("keyframe", self._configured_model("keyframe")),
+            engine=prov.engine("keyframe"),
+            tier="final",
+            settings=settings,
+            inputs=inputs,
+            prompt=prompt,
+            negative=negative,
+        )
+        kf = shot.keyframe
+        jobs = [
+            self._job(shot.id, "keyframe", make_recipe(**base, seed=kf.seed + t - 1, take=t))
+            for t in range(1, kf.takes + 1)
+        ]
+        state.jobs = self._pick_jobs(shot, "keyframe", jobs, state)
+        return self._finish(state)
+
+    def _keyframe_input(self, shot: Shot, state: StepState) -> str | None:
+        """sha256 of the picked (or polished) keyframe; sets the input file. None: not picked."""
+        pick = self.p.locks.pick(shot.id, "keyframe")
+        if pick is None:
+            return None
+        if pick.polished is not None:
+            state.inputs["keyframe"] = self.p.root / pick.polished.file
+            return pick.polished.sha256
+        state.inputs["keyframe"] = self.p.store.path(pick.sha256)
+        return pick.sha256
+
+    def draft(self, shot: Shot) -> StepState:
+        from vfbuild.spec.prompt import motion_prompt, negative_prompt
+
+        state = StepState(shot.id, "draft", STALE)
+        kf_sha = self._keyframe_input(shot, state)
+        if kf_sha is None:
+            if self.frozen:
+                raise FrozenError(f"{shot.id}: no keyframe pick in locks/{shot.id}.yaml")
+            return self._needs_pick(shot, "keyframe", state)
+        if self.frozen:
+            return self._frozen_pick(shot, "draft", state)
+        prov = self.p.provider("draft")
+        w, h = self._tier("draft")
+        settings: dict[str, Any] = {
+            "width": w,
+            "height": h,
+            "fps": self.film.film.fps,
+            "duration": min(shot.duration, CLIP_MAX_SECONDS),
+            "move": shot.motion.move.canonical.value,
+            "provider_settings": self._tier_settings("draft", "draft"),
+        }
+        if prov.name == "local":
+            settings["label"] = shot.id
+        seed0 = shot.motion.seed if shot.motion.seed is not None else shot.keyframe.seed
+        base = dict(
+            step="draft",
+            provider=prov.name,
+            model=prov.model("draft", self._configured_model("draft")),
+            engine=prov.engine("draft"),
+            tier="draft",
+            settings=settings,
+            inputs={"keyframe": kf_sha},
+            prompt=motion_prompt(self.film, shot, self.p.root),
+            negative=negative_prompt(self.film, shot, "video", self.p.root) or None,
+        )
+        jobs = [
+            self._job(shot.id, "draft", make_recipe(**base, seed=seed0 + t - 1, take=t))
+            for t in range(1, shot.motion.takes + 1)
+        ]
+        state.jobs = self._pick_jobs(shot, "draft", jobs, state)
+        return self._finish(state)
+
+    def final(self, shot: Shot) -> StepState:
+        state = StepState(shot.id, "final", STALE)
+        pick = self.p.locks.pick(shot.id, "draft")
+        if pick is None:
+            if self.frozen:
+                raise FrozenError(f"{shot.id}: no draft pick in locks/{shot.id}.yaml")
+            if self.p.locks.pick(shot.id, "keyframe") is None:
+                state.status, state.reasons = WAITING, ["waits for the keyframe pick"]
+                return state
+            return self._needs_pick(shot, "draft", state)
+        # The final is the picked draft's recipe at the final tier: same prompt, seed, input.
+        recipe = copy.deepcopy(pick.recipe)
+        w, h = self._tier("final")
+        recipe["step"], recipe["tier"] = "final", "final"
+        recipe["settings"] |= {
+            "width": w,
+            "height": h,
+            "provider_settings": self._tier_settings("final", "final"),
+        }
+        recipe["engine"] = self.p.provider("final").engine("final")
+        kf_file = pick.recipe["inputs"]["keyframe"]
+        state.inputs["keyframe"] = self._file_for_sha(shot, kf_file)
+        return self._output(state, recipe)
+
+    def _file_for_sha(self, shot: Shot, sha: str) -> Path:
+        pick = self.p.locks.pick(shot.id, "keyframe")
+        if pick is not None and pick.polished is not None and pick.polished.sha256 == sha:
+            return self.p.root / pick.polished.file
+        return self.p.store.path(sha)
+
+    def upscale(self, shot: Shot) -> StepState:
+        state = StepState(shot.id, "upscale", STALE)
+        src = self._output_artifact(shot, "final", state)
+        if src is None:
+            return state
+        prov = self.p.provider("upscale")
+        w, h = parse_resolution(self.film.film.delivery)
+        recipe = make_recipe(
+            step="upscale",
+            provider=prov.name,
+            model=prov.model("upscale", self._configured_model("upscale")),
+            engine=prov.engine("upscale"),
+            tier="final",
+            settings={
+                "width": w,
+                "height": h,
+                "provider_settings": self._tier_settings("upscale", "final"),
+            },
+            inputs={"clip": src.sha256},
+        )
+        state.inputs["clip"] = self.p.store.path(src.sha256)
+        return self._output(state, recipe)
+
+    def lipsync(self, shot: Shot) -> StepState:
+        state = StepState(shot.id, "lipsync", STALE)
+        assert shot.dialogue is not None
+        src = self._output_artifact(shot, "upscale", state)
+        if src is None:
+            return state
+        prov = self.p.provider("lipsync")
+        audio = shot.dialogue.audio
+        recipe = make_recipe(
+            step="lipsync",
+            provider=prov.name,
+            model=prov.model("lipsync", self._configured_model("lipsync")),
+            engine=prov.engine("lipsync"),
+            tier="final",
+            settings={
+                "fps": self.film.film.fps,
+                "provider_settings": self._tier_settings("lipsync", "final"),
+            },
+            inputs={"clip": src.sha256, "audio": self.p.input_sha(audio)},
+        )
+        state.inputs |= {"clip": self.p.store.path(src.sha256), "audio": self.p.root / audio}
+        return self._output(state, recipe)
+
+    def _output_artifact(self, shot: Shot, upstream: str, state: StepState) -> Artifact | None:
+        """The artifact of a shot's single-output upstream step, or None (and why) if not yet."""
+        up = self.resolve(shot.id, upstream)
+        if up.status in (NEEDS_PICK, WAITING):
+            state.status, state.reasons = WAITING, [f"waits for {upstream}"]
+            return None
+        art = self.artifact(up.jobs[0].key)
+        if art is None:
+            state.status, state.reasons = WAITING, [f"waits for {upstream} to be built"]
+        return art
+
+    def _output(self, state: StepState, recipe: dict[str, Any]) -> StepState:
+        job = self._job(state.name, state.step, recipe)
+        pinned = self.p.locks.output(state.name, state.step)
+        if self.frozen:
+            if pinned is None or pinned.key != job.key:
+                what = "pins no" if pinned is None else "pins another recipe for the"
+                raise FrozenError(
+                    f"{state.name}: locks/{state.name}.yaml {what} {state.step} output",
+                    hint="run `vf build` without --frozen to make it, then commit the locks",
+                )
+            job.pinned_sha256, job.version = pinned.sha256, pinned.version
+        state.jobs = [job]
+        return self._finish(state)
+
+    def _needs_pick(self, shot: Shot, step: str, state: StepState) -> StepState:
+        state.status = NEEDS_PICK
+        takes = shot.keyframe.takes if step == "keyframe" else shot.motion.takes
+        state.reasons = [
+            f"pick a {step} take first: `vf pick {shot.id} {step} N` (N in 1..{takes})"
+        ]
+        return state
+
+    def _frozen_pick(self, shot: Shot, step: str, state: StepState) -> StepState:
+        pick = self.p.locks.pick(shot.id, step)
+        if pick is None:
+            raise FrozenError(
+                f"{shot.id}: --frozen needs a {step} pick in locks/{shot.id}.yaml; there is none",
+                hint=f"build without --frozen, then `vf pick {shot.id} {step} N`",
+            )
+        state.jobs = [
+            self._job(
+                shot.id, step, pick.recipe, picked=True, pinned=pick.sha256, version=pick.version
+            )
+        ]
+        if pick.polished is not None:
+            state.inputs["keyframe"] = self.p.root / pick.polished.file
+        elif step == "draft":
+            state.inputs["keyframe"] = self.p.store.path(pick.recipe["inputs"]["keyframe"])
+        return self._finish(state)
+
+    # -- the film's edit -------------------------------------------------------------------
+
+    def edit(self) -> StepState:
+        state = StepState(FILM_LOCK, "edit", STALE)
+        clips: list[dict[str, Any]] = []
+        files: list[Path] = []
+        for shot in self.film.shots:
+            chosen = self._edit_clip(shot)
+            if chosen is None:
+                state.status = WAITING
+                state.reasons = [f"waits for {shot.id}: it has no keyframe take yet"]
+                return state
+            art, still, stage = chosen
+            if stage not in ("lipsync", "upscale"):
+                state.rough.append(f"{shot.id} ({stage})")
+            clips.append({"sha256": art.sha256, "still": still, "duration": shot.duration})
+            files.append(self.p.store.path(art.sha256))
+        w, h = parse_resolution(self.film.film.delivery)
+        prov = self.p.provider("edit")
+        recipe = make_recipe(
+            step="edit",
+            provider="local",
+            model="edit",
+            engine=prov.engine("edit"),
+            tier="final",
+            settings={
+                "width": w,
+                "height": h,
+                "fps": self.film.film.fps,
+                "grain": self.film.film.grain,
+            },
+            inputs={"clips": clips},
+        )
+        state.inputs["clips"] = files
+        return self._output(state, recipe)
+
+    def _edit_clip(self, shot: Shot) -> tuple[Artifact, bool, str] | None:
+        """A shot's most advanced material: lipsync, upscale, final, picked draft, picked or
+        first keyframe take. Returns (artifact, is_still, stage)."""
+        for step in ("lipsync", "upscale", "final"):
+            if step not in self.film.steps_of(shot):
+                continue
+            st = self.resolve(shot.id, step)
+            if st.jobs and (art := self.artifact(st.jobs[0].key)) is not None:
+                return art, False, step
+        for step in ("draft", "keyframe"):
+            pick = self.p.locks.pick(shot.id, step)
+            if pick is not None and self.p.store.has(pick.sha256):
+                return Artifact(pick.sha256, ".mp4", 0), step == "keyframe", f"picked {step}"
+        if self.frozen:
+            return None
+        kf = self.keyframe(shot)
+        for job in kf.jobs:
+            if (art := self.artifact(job.key)) is not None:
+                return art, True, "unpicked keyframe"
+        return None

@@ -1,0 +1,105 @@
+"""The embedded `local` provider: free, offline, deterministic previz (not AI).
+
+Keyframes are previz stills, draft/final are animatics performing the shot's camera move,
+upscale is a real lanczos scale, lipsync muxes the dialogue onto the clip.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+from vfbuild.providers.base import InputFiles
+
+MODELS = {
+    "keyframe": "previz-still",
+    "draft": "previz-animatic",
+    "final": "previz-animatic",
+    "upscale": "lanczos",
+    "lipsync": "previz-mux",
+    "edit": "edit",
+}
+
+
+@functools.cache
+def _identity() -> dict[str, str]:
+    from vfbuild.media.previz import renderer_identity
+
+    return renderer_identity()
+
+
+class LocalProvider:
+    name = "local"
+    paid = False
+    deterministic = True
+
+    def model(self, step: str, configured: str | None) -> str:
+        return MODELS[step]
+
+    def engine(self, step: str) -> dict[str, Any]:
+        ident = _identity()
+        if step == "keyframe":
+            return {"pillow": ident["pillow"], "previz": ident["previz"]}
+        return {"ffmpeg": ident["ffmpeg"], "encoder": ident["encoder"], "previz": ident["previz"]}
+
+    def ext(self, step: str) -> str:
+        return ".png" if step == "keyframe" else ".mp4"
+
+    def make(self, recipe: dict[str, Any], inputs: InputFiles, out: Path) -> None:
+        from vfbuild.media import previz
+
+        step, s = recipe["step"], recipe["settings"]
+        if step == "keyframe":
+            refs = inputs.get("references", [])
+            previz.render_still(
+                out,
+                width=s["width"],
+                height=s["height"],
+                shot_id=s["label"],
+                title="",
+                prompt=recipe["prompt"] or "",
+                notes=list(s["notes"]),
+                seed=recipe["seed"],
+                take=recipe["take"],
+                references=list(refs) if isinstance(refs, list) else [refs],
+            )
+        elif step in ("draft", "final"):
+            previz.render_animatic(
+                out,
+                still=_one(inputs["keyframe"]),
+                width=s["width"],
+                height=s["height"],
+                fps=s["fps"],
+                duration=s["duration"],
+                move=s["move"],
+                seed=recipe["seed"],
+                take=recipe["take"],
+                label=f"{s['label']} · {step} t{recipe['take']} · PREVIZ ANIMATIC",
+            )
+        elif step == "upscale":
+            previz.render_upscale(
+                out, source=_one(inputs["clip"]), width=s["width"], height=s["height"]
+            )
+        elif step == "lipsync":
+            previz.render_lipsync(
+                out, clip=_one(inputs["clip"]), audio=_one(inputs["audio"]), fps=s["fps"]
+            )
+        elif step == "edit":
+            from vfbuild.media.edit import EditClip, render_edit
+
+            files = inputs["clips"]
+            assert isinstance(files, list)
+            clips = [
+                EditClip(path=f, duration=c["duration"], still=c["still"])
+                for f, c in zip(files, recipe["inputs"]["clips"], strict=True)
+            ]
+            render_edit(
+                out, clips, width=s["width"], height=s["height"], fps=s["fps"], grain=s["grain"]
+            )
+        else:  # pragma: no cover - the planner only asks for the steps above
+            raise ValueError(step)
+
+
+def _one(p: Path | list[Path]) -> Path:
+    return p[0] if isinstance(p, list) else p
