@@ -45,7 +45,9 @@ socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
 
 
 @pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # vfbuild caches the ffmpeg version per user; keep tests from touching the real one,
     # but share one cache across the session so ffmpeg -version runs once.
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
@@ -53,7 +55,8 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
 
 def copy_film(src: Path, dest: Path) -> Path:
     """A user's fresh clone of a film: its tracked files only, no build products."""
-    ignore = shutil.ignore_patterns(".vf", "01_Source_Images", "03_Generations", "05_Upscaled",
-                                    "06_Edit", "prompts.txt")
+    ignore = shutil.ignore_patterns(
+        ".vf", "01_Source_Images", "03_Generations", "05_Upscaled", "06_Edit", "prompts.txt"
+    )
     shutil.copytree(src, dest, ignore=ignore)
     return dest

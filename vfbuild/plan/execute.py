@@ -25,9 +25,6 @@ from vfbuild.store import layout
 from vfbuild.store.locks import Output, Polished
 from vfbuild.store.objects import Artifact
 
-POLISHED_SUFFIX = "_polished"
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
-
 
 @dataclass
 class BuildEvents:
@@ -65,7 +62,7 @@ class StepRunner:
         for job in state.jobs:
             self._ensure(job, state)
         if step == "keyframe" and not self.frozen:
-            self._adopt_polished(name)
+            self._adopt_polished(state)
         return state
 
     def _ensure(self, job: Job, state: StepState) -> None:
@@ -147,21 +144,14 @@ class StepRunner:
                         hint="build the upstream step first (`vf build`), or restore the file",
                     )
 
-    def _adopt_polished(self, shot: str) -> None:
-        """A file `<picked keyframe stem>_polished.<ext>` beside the picked keyframe in
-        01_Source_Images is the user's polished master: the lock pins it, downstream uses it."""
-        pick = self.p.locks.pick(shot, "keyframe")
-        if pick is None:
+    def _adopt_polished(self, state: StepState) -> None:
+        """Pin the user's polished keyframe in the lock; downstream then builds from it."""
+        pick = self.p.locks.pick(state.name, "keyframe")
+        if state.polished is None or pick is None:
             return
-        stem = Path(layout.source_image_path(shot, pick.version, pick.take, ".png")).stem
-        folder = self.p.root / layout.SOURCE_IMAGES
-        for ext in IMAGE_EXTS:
-            cand = folder / f"{stem}{POLISHED_SUFFIX}{ext}"
-            if cand.is_file():
-                sha = self.p.hashes.sha256(cand)
-                rel = cand.relative_to(self.p.root).as_posix()
-                if pick.polished is None or pick.polished.sha256 != sha:
-                    new = pick.model_copy(update={"polished": Polished(file=rel, sha256=sha)})
-                    self.p.locks.set_pick(shot, "keyframe", new)
-                    self.events.say(f"  {shot}: the lock now pins your polished keyframe {rel}")
-                return
+        sha = self.p.hashes.sha256(self.p.root / state.polished)
+        new = pick.model_copy(update={"polished": Polished(file=state.polished, sha256=sha)})
+        self.p.locks.set_pick(state.name, "keyframe", new)
+        self.events.say(
+            f"  {state.name}: the lock now pins your polished keyframe {state.polished}"
+        )

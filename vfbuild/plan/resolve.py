@@ -9,6 +9,7 @@ build resolves each step again right before running it.
 from __future__ import annotations
 
 import copy
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,10 @@ from vfbuild.store.objects import Artifact
 CLIP_MAX_SECONDS = 10.0
 
 DONE, STALE, WAITING, NEEDS_PICK = "done", "stale", "waiting", "needs-pick"
+
+# A user's retouched master keyframe: `<picked keyframe name>_polished.<ext>`.
+POLISHED_SUFFIX = "_polished"
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
 
 
 @dataclass
@@ -72,6 +77,7 @@ class StepState:
     inputs: InputFiles = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # e.g. "pick is out of date"
     rough: list[str] = field(default_factory=list)  # edit only: shots not at their last stage
+    polished: str | None = None  # keyframe only: a polished file the lock does not pin yet
 
     @property
     def current_version(self) -> int | None:
@@ -83,6 +89,7 @@ class Resolver:
         self.p = project
         self.frozen = frozen
         self.film = project.film
+        self._source_images: set[str] | None = None
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -145,7 +152,9 @@ class Resolver:
         )
 
     def _finish(self, state: StepState) -> StepState:
-        if state.status == STALE and all(self.job_done(j) for j in state.jobs):
+        if state.status == STALE and state.polished is not None:
+            state.reasons.append(f"your polished keyframe {state.polished} will be pinned")
+        elif state.status == STALE and all(self.job_done(j) for j in state.jobs):
             state.status = DONE
         elif state.status == STALE and not state.reasons:
             new = [j for j in state.jobs if j.version is None]
@@ -220,7 +229,27 @@ class Resolver:
             for t in range(1, kf.takes + 1)
         ]
         state.jobs = self._pick_jobs(shot, "keyframe", jobs, state)
+        state.polished = self.new_polished(shot.id)
         return self._finish(state)
+
+    def new_polished(self, shot_id: str) -> str | None:
+        """A `<picked keyframe>_polished.<ext>` beside the picked keyframe in 01_Source_Images
+        that the lock does not pin yet (the user's retouched master), as a film-relative path."""
+        pick = self.p.locks.pick(shot_id, "keyframe")
+        if pick is None:
+            return None
+        if self._source_images is None:
+            folder = self.p.root / layout.SOURCE_IMAGES
+            self._source_images = {e.name for e in os.scandir(folder)} if folder.is_dir() else set()
+        stem = layout.take_name(shot_id, "keyframe", pick.version, pick.take, "") + POLISHED_SUFFIX
+        for ext in IMAGE_EXTS:
+            if stem + ext in self._source_images:
+                rel = f"{layout.SOURCE_IMAGES}/{stem}{ext}"
+                sha = self.p.hashes.sha256(self.p.root / rel)
+                if pick.polished is None or pick.polished.sha256 != sha:
+                    return rel
+                return None
+        return None
 
     def _keyframe_input(self, shot: Shot, state: StepState) -> str | None:
         """sha256 of the picked (or polished) keyframe; sets the input file. None: not picked."""
