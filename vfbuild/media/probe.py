@@ -132,9 +132,7 @@ def _is_image(container: Any, video: Any, audio: Any) -> bool:
 
 def _describe_image(container: Any, video: Any, path: Path) -> MediaInfo:
     # Decoding the one picture is the only way to know a still is not cut short.
-    frame = None
-    for frame in container.decode(video):
-        break
+    frame = next(iter(container.decode(video)), None)
     if frame is None:
         raise MediaError(f"{path} is an image file with no readable picture")
     vcc = video.codec_context
