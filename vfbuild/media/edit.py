@@ -1,10 +1,13 @@
-"""The film's edit: every shot's clip conformed, concatenated, grained, in ONE ffmpeg command.
+"""The film's edit: every shot conformed, concatenated and grained in ONE ffmpeg command.
 
-One command, not one per shot, so the edit costs what a hand-written ffmpeg call costs: each
-clip is scaled (lanczos, letterboxed if its aspect differs) to the delivery size, set to the
-film's fps, cut or held to exactly the shot's duration (looped when a shot is longer than its
-clip), and given its audio or silence of the same length, so picture and sound stay in sync
-across cuts. Grain goes on luma only: a `blend` over all planes would wash out the chroma.
+One command, not one per shot, so the edit costs what a hand-written ffmpeg call costs and
+nothing is encoded twice. Per shot: its clip at the film's fps and size (lanczos, letterboxed
+if its aspect differs), exactly the shot's number of frames (cut if longer, last frame held if
+a bit shorter, looped if the shot runs past `LOOP_AFTER` seconds), and its own audio or silence
+of exactly the same length, so picture and sound stay in sync across every cut.
+
+Grain goes on luma only: `blend` over all planes washes the chroma out (FACTS.md), so the
+picture is the top layer, a noised mid-grey the bottom, and only plane 0 is blended.
 """
 
 from __future__ import annotations
@@ -13,16 +16,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from vfbuild.media.ffmpeg import (
-    DETERMINISM,
-    REC709_SETPARAMS,
-    audio_codec_args,
-    run_ffmpeg,
-    video_codec_args,
-)
+from vfbuild.errors import MediaError
+from vfbuild.media import ffmpeg as ff
 
-# How strong the noise under the grain blend is; the film's `grain` sets the blend's opacity.
+# A shot longer than this whose clip is shorter loops the clip rather than freezing on its
+# last frame for seconds (generated clips are typically 5 or 10 s long).
+LOOP_AFTER = 10.0
+# Strength of the noise under the grain blend (0-100); the film's `grain` is the opacity.
 GRAIN_NOISE = 40
+# Grey that is luma 128 in limited range, so the overlay blend leaves brightness alone.
+GRAIN_GREY = "0x828282"
+# How much more of each clip than its shot is read (lets the decoder stop early).
+READ_MARGIN = 1.0
 
 
 @dataclass(frozen=True)
@@ -32,58 +37,92 @@ class EditClip:
     still: bool = False  # an image held for the duration (the rough cut's picked keyframe)
 
 
+def _frames(clip: EditClip, fps: int) -> int:
+    frames = round(clip.duration * fps)
+    if frames < 1:
+        raise MediaError(f"the shot using {clip.path.name} lasts {clip.duration}s: no frames")
+    return frames
+
+
+def _shot(i: int, clip: EditClip, fps: int, width: int, height: int) -> tuple[list[str], str]:
+    """Input options and filter chains for shot `i`, ending in labels [v{i}] and [a{i}]."""
+    from vfbuild.media.probe import probe
+
+    frames = _frames(clip, fps)
+    seconds = frames / fps
+    rate = int(ff.ENCODER["sample_rate"])
+    samples = frames * rate // fps
+    conform = (
+        f"scale={width}:{height}:force_original_aspect_ratio=decrease:flags=lanczos"
+        f":out_color_matrix=bt709:out_range=tv,format=yuv420p,"
+        f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:color=black,setsar=1"
+    )
+    exact = f"trim=end_frame={frames},setpts=PTS-STARTPTS"
+    has_audio = False
+    info = None if clip.still else probe(clip.path)
+    if info is not None and not info.has_video:
+        raise MediaError(f"{clip.path} has no picture: the edit needs a clip or an image")
+    if info is None or info.is_image:
+        # Decode and scale the picture once, then repeat it: cheaper than looping the file.
+        inputs = ["-framerate", str(fps), "-i", str(clip.path)]
+        video = f"[{i}:v]{conform},tpad=stop_mode=clone:stop={frames - 1},{exact}[v{i}]"
+    else:
+        has_audio = info.has_audio
+        short = (info.duration or 0.0) < seconds - 0.5 / fps
+        loop = short and clip.duration > LOOP_AFTER
+        # -t lets the decoder stop soon after the shot ends instead of reading a long clip.
+        inputs = ["-t", f"{seconds + READ_MARGIN:.6f}", "-i", str(clip.path)]
+        if loop:
+            inputs = ["-stream_loop", "-1", *inputs]
+        hold = f"tpad=stop_mode=clone:stop_duration={seconds:.6f}," if short and not loop else ""
+        video = f"[{i}:v]setpts=PTS-STARTPTS,fps={fps},{hold}{exact},{conform}[v{i}]"
+    if has_audio:
+        audio = f"[{i}:a]aresample={rate},aformat=sample_fmts=fltp:channel_layouts=stereo,apad,"
+    else:
+        audio = f"anullsrc=r={rate}:cl=stereo,"
+    audio += f"atrim=end_sample={samples},asetpts=PTS-STARTPTS[a{i}]"
+    return inputs, f"{video};\n{audio}"
+
+
 def edit_args(
     out: Path, clips: list[EditClip], *, width: int, height: int, fps: int, grain: float
 ) -> list[str]:
-    from vfbuild.media.probe import probe
+    """The ffmpeg arguments (without the executable) that render the whole edit to `out`.
 
+    Written by hand rather than with ffmpeg-python: it merges inputs with equal options, and a
+    clip used by two shots would then be decoded once and buffered across the shots between.
+    """
+    if not clips:
+        raise MediaError("the edit has no shots")
+    if width % 2 or height % 2 or width < 16 or height < 16 or fps < 1:
+        raise MediaError(
+            f"cannot edit at {width}x{height} {fps} fps",
+            hint="width and height must be even and at least 16, fps at least 1",
+        )
     inputs: list[str] = []
     chains: list[str] = []
-    pairs: list[str] = []
     for i, clip in enumerate(clips):
-        d = f"{clip.duration:.6f}"
-        has_audio = False
-        if clip.still:
-            inputs += ["-loop", "1", "-framerate", str(fps), "-t", d, "-i", str(clip.path)]
-        else:
-            info = probe(clip.path)
-            has_audio = info.has_audio
-            if info.duration is not None and info.duration + 0.5 < clip.duration:
-                inputs += ["-stream_loop", "-1"]  # a shot longer than its clip loops it
-            inputs += ["-i", str(clip.path)]
-        chains.append(
-            f"[{i}:v]scale={width}:{height}:force_original_aspect_ratio=decrease:flags=lanczos"
-            f":out_color_matrix=bt709:out_range=tv,pad={width}:{height}:(ow-iw)/2:(oh-ih)/2,"
-            f"setsar=1,fps={fps},tpad=stop_mode=clone:stop_duration={d},trim=duration={d},"
-            f"setpts=PTS-STARTPTS,format=yuv420p[v{i}]"
-        )
-        if has_audio:
-            chains.append(
-                f"[{i}:a]aresample=48000,aformat=sample_fmts=fltp:channel_layouts=stereo,"
-                f"apad,atrim=duration={d},asetpts=PTS-STARTPTS[a{i}]"
-            )
-        else:
-            chains.append(f"anullsrc=r=48000:cl=stereo,atrim=duration={d}[a{i}]")
-        pairs.append(f"[v{i}][a{i}]")
-    total = sum(c.duration for c in clips)
-    chains.append(f"{''.join(pairs)}concat=n={len(clips)}:v=1:a=1[cut][aout]")
+        args, chain = _shot(i, clip, fps, width, height)
+        inputs += args
+        chains.append(chain)
+    pads = "".join(f"[v{i}][a{i}]" for i in range(len(clips)))
+    chains.append(f"{pads}concat=n={len(clips)}:v=1:a=1[cut][aout]")
+    picture = "[cut]"
     if grain > 0:
+        total = sum(_frames(c, fps) for c in clips) / fps
+        # Picture on top, grain below; planes 1 and 2 keep the top (the picture) untouched.
         chains.append(
-            f"color=c=0x808080:s={width}x{height}:r={fps}:d={total:.6f},format=yuv420p,"
+            f"color=c={GRAIN_GREY}:s={width}x{height}:r={fps}:d={total:.6f},format=yuv420p,"
             f"noise=c0s={GRAIN_NOISE}:c0f=t[grain]"
         )
-        chains.append(
-            f"[cut][grain]blend=c0_mode=overlay:c0_opacity={grain:.4f}:shortest=1,"
-            f"{REC709_SETPARAMS}[vout]"
-        )
-    else:
-        chains.append(f"[cut]{REC709_SETPARAMS}[vout]")
+        chains.append(f"[cut][grain]blend=c0_mode=overlay:c0_opacity={grain:.4f}:shortest=1[gr]")
+        picture = "[gr]"
+    chains.append(f"{picture}{ff.REC709_SETPARAMS},format=yuv420p[vout]")
     return [
         *inputs,
-        "-filter_complex", ";".join(chains),
+        "-filter_complex", ";\n".join(chains),
         "-map", "[vout]", "-map", "[aout]",
-        "-r", str(fps),
-        *video_codec_args(), *audio_codec_args(), *DETERMINISM,
+        *ff.video_codec_args(), *ff.audio_codec_args(), *ff.DETERMINISM,
         "-movflags", "+faststart", "-f", "mp4", str(out),
     ]  # fmt: skip
 
@@ -98,11 +137,14 @@ def render_edit(
     grain: float,
     on_progress: Callable[[float], None] | None = None,
 ) -> None:
+    """Render the edit to `out`; on failure `out` is removed and MediaError raised."""
+    out = Path(out)
     try:
-        run_ffmpeg(
-            edit_args(out, clips, width=width, height=height, fps=fps, grain=grain),
+        args = edit_args(out, clips, width=width, height=height, fps=fps, grain=grain)
+        ff.run_ffmpeg(
+            args,
             what=f"assembling the edit {out.name}",
-            duration=sum(c.duration for c in clips),
+            duration=sum(_frames(c, fps) for c in clips) / fps,
             on_progress=on_progress,
         )
     except BaseException:

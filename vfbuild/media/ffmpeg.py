@@ -295,9 +295,10 @@ def run_ffmpeg(
     tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL)
     reader = threading.Thread(target=_drain, args=(proc.stderr, tail), daemon=True)
     reader.start()
+    reported = 0.0
     try:
         if on_progress is not None:
-            _follow_progress(proc, duration, on_progress)
+            reported = _follow_progress(proc, duration, on_progress)
         returncode = proc.wait()
     except BaseException:
         _stop(proc)
@@ -309,7 +310,7 @@ def run_ffmpeg(
     if returncode != 0:
         lines = list(tail) or [f"ffmpeg exited with status {returncode} and printed nothing"]
         raise MediaError(f"ffmpeg failed while {what}", hint="\n".join(lines))
-    if on_progress is not None:
+    if on_progress is not None and reported < 1.0:
         on_progress(1.0)
 
 
@@ -324,7 +325,8 @@ def _drain(stream: Any, tail: collections.deque[str]) -> None:
 
 def _follow_progress(
     proc: subprocess.Popen[bytes], duration: float | None, on_progress: Callable[[float], None]
-) -> None:
+) -> float:
+    """Report ffmpeg's `-progress` output as fractions of `duration`; return the last one."""
     assert proc.stdout is not None
     last = -1.0
     for raw in iter(proc.stdout.readline, b""):
@@ -338,6 +340,7 @@ def _follow_progress(
             if fraction > last:
                 last = fraction
                 on_progress(fraction)
+    return last
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

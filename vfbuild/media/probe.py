@@ -32,6 +32,7 @@ _SPACE = {
 # How far before the end the completeness check starts reading, and how short of its promised
 # end a stream may stop (AAC frames and B-frame reordering make the last packet land early).
 _TAIL_SECONDS = 1.0
+_ATTACHED_PIC = 1 << 10  # AV_DISPOSITION_ATTACHED_PIC
 _END_SLACK = 0.25
 
 
@@ -120,7 +121,7 @@ def _describe(container: Any, path: Path) -> MediaInfo:
 def _first_video(container: Any) -> Any:
     for stream in container.streams.video:
         # Cover art in an audio file is a "video" stream of one picture: not a video.
-        if "attached_pic" not in str(getattr(stream, "disposition", "")).lower():
+        if not int(getattr(stream, "disposition", 0)) & _ATTACHED_PIC:
             return stream
     return None
 
@@ -224,8 +225,8 @@ def _truncated(path: Path, kind: str, want: float | None, got: float | None) -> 
         hint="the file was probably cut short while being written or downloaded; make it again",
     )
 
+
 def _count_packets(container: Any, video: Any) -> int:
     # Containers without a frame count (Matroska, WebM): counting packets needs no decoding.
     container.seek(0)
     return sum(1 for p in container.demux(video) if p.size)
-

@@ -1,0 +1,142 @@
+"""Locating, versioning and running ffmpeg: no needless processes, clear failures, progress."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from vfbuild.errors import MediaError
+from vfbuild.media import ffmpeg as ff
+
+
+@pytest.fixture(autouse=True)
+def _fresh_memos() -> object:
+    ff._exe_memo.clear()
+    ff._version_memo.clear()
+    yield
+    ff._exe_memo.clear()
+    ff._version_memo.clear()
+
+
+def _forbid_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_process(*a: object, **k: object) -> None:
+        raise AssertionError("a process was started")
+
+    monkeypatch.setattr(subprocess, "run", no_process)
+    monkeypatch.setattr(subprocess, "Popen", no_process)
+
+
+def _fake_ffmpeg(path: Path, version: str) -> Path:
+    path.write_text(f"#!/bin/sh\necho 'ffmpeg version {version} Copyright (c) the authors'\n")
+    path.chmod(0o755)
+    return path
+
+
+def test_the_encoder_is_pinned_and_named() -> None:
+    assert ff.ENCODER["threads"] == 2  # x264 bytes depend on the thread count (FACTS.md)
+    ident = ff.encoder_identity()
+    assert "libx264" in ident and "threads=2" in ident and "crf=18" in ident and "aac" in ident
+    args = ff.video_codec_args()
+    assert args[args.index("-threads") + 1] == "2"
+    assert {"-bitexact", "-map_metadata"} <= set(ff.DETERMINISM)
+
+
+def test_finding_the_bundled_ffmpeg_starts_no_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("VF_FFMPEG", raising=False)
+    monkeypatch.delenv("IMAGEIO_FFMPEG_EXE", raising=False)
+    _forbid_processes(monkeypatch)
+    exe = ff.ffmpeg_exe()
+    assert os.access(exe, os.X_OK)
+
+
+def test_version_cache_is_keyed_by_the_binary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    fake = _fake_ffmpeg(tmp_path / "ffmpeg", "t-1")
+    monkeypatch.setenv("VF_FFMPEG", str(fake))
+    assert ff.ffmpeg_version() == "t-1"
+    assert (tmp_path / "cache" / "vfbuild" / "ffmpeg-version.json").is_file()
+
+    # A new binary (size and mtime change) is asked again, not served from the cache.
+    _fake_ffmpeg(fake, "t-22")
+    os.utime(fake, ns=(1, 10**18))
+    ff._version_memo.clear()
+    assert ff.ffmpeg_version() == "t-22"
+
+
+def test_an_executable_that_is_not_ffmpeg_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    script = tmp_path / "notffmpeg"
+    script.write_text("#!/bin/sh\necho hello\n")
+    script.chmod(0o755)
+    monkeypatch.setenv("VF_FFMPEG", str(script))
+    with pytest.raises(MediaError, match="does not look like ffmpeg"):
+        ff.ffmpeg_version()
+
+
+def test_failure_hint_is_the_last_lines_only(tmp_path: Path) -> None:
+    with pytest.raises(MediaError) as e:
+        ff.run_ffmpeg(["-f", "lavfi", "-i", "nosuchsource=x=1", "-f", "null", "-"], what="x")
+    hint = e.value.hint or ""
+    assert 0 < len(hint.splitlines()) <= ff.STDERR_TAIL
+    assert "nosuchsource" in hint or "No such filter" in hint
+
+
+def test_argv_is_logged_at_debug(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG, logger="vfbuild.ffmpeg"):
+        ff.run_ffmpeg(
+            ["-f", "lavfi", "-i", "color=c=red:s=32x32:d=0.1", "-f", "null", "-"], what="x"
+        )
+    assert any("color=c=red" in r.getMessage() for r in caplog.records)
+
+
+def test_progress_rises_to_one() -> None:
+    seen: list[float] = []
+    ff.run_ffmpeg(
+        ["-f", "lavfi", "-i", "testsrc2=s=64x36:r=24:d=2", "-f", "null", "-"],
+        what="counting",
+        duration=2.0,
+        on_progress=seen.append,
+    )
+    assert seen and seen[-1] == 1.0
+    assert seen == sorted(seen) and all(0.0 <= f <= 1.0 for f in seen)
+
+
+def test_an_interrupt_stops_ffmpeg(monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[subprocess.Popen[bytes]] = []
+    real_popen = subprocess.Popen
+
+    def recording_popen(*a: object, **k: object) -> subprocess.Popen[bytes]:
+        proc = real_popen(*a, **k)  # type: ignore[call-overload]
+        started.append(proc)
+        return proc
+
+    monkeypatch.setattr(subprocess, "Popen", recording_popen)
+
+    def interrupt(fraction: float) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        # -re reads in real time, so this would run for 30 s if left alone.
+        ff.run_ffmpeg(
+            ["-re", "-f", "lavfi", "-i", "testsrc2=s=64x36:r=24:d=30", "-f", "null", "-"],
+            what="waiting",
+            duration=30.0,
+            on_progress=interrupt,
+        )
+    assert len(started) == 1 and started[0].poll() is not None
+
+
+def test_compile_stream_gives_arguments_without_the_executable(tmp_path: Path) -> None:
+    import ffmpeg
+
+    stream = ffmpeg.input("in.png").filter("scale", 32, 18).output(str(tmp_path / "o.png"))
+    args = ff.compile_stream(stream)
+    assert args[:2] == ["-i", "in.png"] and args[-1].endswith("o.png")
