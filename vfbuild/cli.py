@@ -212,6 +212,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except VfError as e:
         print(e.render(), file=sys.stderr)
         return e.exit_code
+    except BrokenPipeError:
+        # `vf status | head`: the reader left; say nothing more, like git does.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         print(
             "interrupted: everything already stored is kept; run the command again", file=sys.stderr

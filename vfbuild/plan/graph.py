@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import io
 import shutil
+import sys
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -190,7 +191,12 @@ def _run_doit(project: Project, tasks: list[Any], jobs: int) -> tuple[int, str]:
     if jobs > 1:
         args += ["-n", str(jobs), "-P", "thread"]
     # doit prints its own failure reports to stderr; ours come from the events.
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err):
-        code = DoitMain(Loader(), config_filenames=()).run(args)
+    # doit swaps sys.stdout around each action; with threads the swaps race and can leave a
+    # capture buffer installed, so put the real streams back ourselves.
+    out, err = sys.stdout, io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            code = DoitMain(Loader(), config_filenames=()).run(args)
+    finally:
+        sys.stdout = out
     return code, err.getvalue()
