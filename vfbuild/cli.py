@@ -30,6 +30,13 @@ def _project(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return Project.open(_root(args))
 
 
+def _who(name: str) -> str:
+    """The film's own steps (the edit) are shown under "film", not its lock's file name."""
+    from vfbuild.store.locks import FILM_LOCK
+
+    return "film" if name == FILM_LOCK else name
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     from vfbuild.spec.scaffold import init_film
 
@@ -57,13 +64,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
         who = f"{ln.provider}/{ln.model}" if ln.provider else ""
         what = f"{ln.to_make} take(s)" if ln.to_make else ""
         why = "; ".join(st.reasons) or (ln.error or "")
-        print(f"{st.name:<10} {st.step:<9} {st.status:<10} {who:<26} {what:<10} {why}")
+        print(f"{_who(st.name):<10} {st.step:<9} {st.status:<10} {who:<26} {what:<10} {why}")
         for note in st.notes:
             print(f"{'':<10} {'':<9} note: {note}")
     for ln in lines:
         if ln.state.status == "done" and ln.state.notes:
             for note in ln.state.notes:
-                print(f"{ln.state.name:<10} {ln.state.step:<9} {'done':<10} note: {note}")
+                print(f"{_who(ln.state.name):<10} {ln.state.step:<9} {'done':<10} note: {note}")
     total = sum(ln.to_make for ln in lines)
     cost = sum(ln.cost for ln in lines)
     if not pending:
@@ -128,7 +135,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         if st.step in ("keyframe", "draft") and not pick and st.status in ("done", "stale"):
             picked = "not picked"
         detail = "; ".join(st.reasons) if st.status != "done" else ""
-        print(f"{st.name:<10} {st.step:<9} {st.status:<10} {v:<5} {picked:<22} {detail}")
+        print(f"{_who(st.name):<10} {st.step:<9} {st.status:<10} {v:<5} {picked:<22} {detail}")
         for note in st.notes:
             print(f"{'':<10} {'':<9} ! {note}")
     return 0

@@ -161,7 +161,7 @@ def test_changing_grain_rebuilds_only_the_edit(complete_film: Path, tmp_path: Pa
     shots.write_text(shots.read_text().replace("grain: 0.3", "grain: 0.1"))
     plan = vf(film, "plan").stdout
     stale = re.findall(r"^(\S+)\s+(\S+)\s+stale", plan, re.M)
-    assert stale == [("_film", "edit")], plan
+    assert stale == [("film", "edit")], plan
     out = vf(film, "build").stdout
     assert made_count(out) == 1
 

@@ -258,6 +258,14 @@ def _ask_version(exe: str) -> str:
 # --- running ------------------------------------------------------------------------------
 
 
+def graph_library() -> Any:
+    """ffmpeg-python, for building filter graphs. Reached only through here: it is unmaintained
+    and pulls in `future`, so the rest of vfbuild must not depend on it directly."""
+    import ffmpeg
+
+    return ffmpeg
+
+
 def compile_stream(stream: Any) -> list[str]:
     """An ffmpeg-python output stream as an argument list, without the executable."""
     import ffmpeg

@@ -536,7 +536,7 @@ def animatic_args(
     seed: int,
     take: int,
 ) -> list[str]:
-    import ffmpeg
+    ffmpeg = ff.graph_library()
 
     k = _supersample(width, height)
     expr = _motion(move, seed, take, fps, frames)
@@ -640,7 +640,7 @@ def render_animatic(
 
 def render_upscale(out: Path, *, source: Path, width: int, height: int) -> None:
     """A lanczos upscale of `source` to width x height: same frames and rate, Rec.709."""
-    import ffmpeg
+    ffmpeg = ff.graph_library()
 
     from vfbuild.media.probe import probe
 
@@ -671,7 +671,7 @@ def render_upscale(out: Path, *, source: Path, width: int, height: int) -> None:
 
 def render_lipsync(out: Path, *, clip: Path, audio: Path, fps: int) -> None:
     """Previz lip-sync: the dialogue muxed onto the clip, the picture cut or held to its length."""
-    import ffmpeg
+    ffmpeg = ff.graph_library()
 
     from vfbuild.media.probe import probe
 

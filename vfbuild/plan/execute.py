@@ -45,6 +45,13 @@ class BuildEvents:
             self.echo(line)
 
 
+def job_label(job: Job) -> str:
+    """How a job is named to the user: `s010 draft t02`, `s010 final`, `edit`."""
+    if job.step == "edit":
+        return "edit"
+    return f"{job.name} {job.step}" + ("" if job.is_output else f" t{job.take:02d}")
+
+
 class StepRunner:
     def __init__(self, project: Project, events: BuildEvents, *, frozen: bool = False) -> None:
         self.p = project
@@ -102,11 +109,7 @@ class StepRunner:
 
     def _make(self, job: Job, state: StepState) -> Artifact:
         prov = self.p.provider(job.step)
-        label = (
-            f"{job.name} {job.step} t{job.take:02d}"
-            if not job.is_output
-            else f"{job.name} {job.step}"
-        )
+        label = job_label(job)
         # A pinned artifact may only be remade by a deterministic (free) provider, and must
         # come out with the pinned bytes.
         if (self.frozen or job.pinned_sha256 is not None) and (prov.paid or not prov.deterministic):
@@ -118,7 +121,7 @@ class StepRunner:
         self._check_inputs(job, state)
         start = time.monotonic()
         with temp_path(self.tmp_dir, suffix=job.ext) as tmp:
-            prov.make(job.recipe, state.inputs, tmp)
+            prov.make(job.recipe, state.inputs, tmp, self._progress(label))
             expected = job.pinned_sha256 if prov.deterministic else None
             try:
                 art = self.p.store.put(tmp, job.ext, expected_sha256=expected)
@@ -134,6 +137,18 @@ class StepRunner:
         with self.events.lock:
             self.events.made.append(label)
         return art
+
+    def _progress(self, label: str) -> Callable[[float], None]:
+        """Report long jobs (the edit) at every quarter, so a build never looks stuck."""
+        shown = [0]
+
+        def report(fraction: float) -> None:
+            quarter = int(fraction * 4)
+            if 0 < quarter < 4 and quarter > shown[0]:
+                shown[0] = quarter
+                self.events.say(f"  {label}: {quarter * 25}%")
+
+        return report
 
     def _check_inputs(self, job: Job, state: StepState) -> None:
         for role, value in state.inputs.items():

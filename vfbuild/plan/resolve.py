@@ -158,7 +158,9 @@ class Resolver:
             state.status = DONE
         elif state.status == STALE and not state.reasons:
             new = [j for j in state.jobs if j.version is None]
-            if new:
+            if new and new[0].is_output:
+                state.reasons.append("new recipe: it gets a new version")
+            elif new:
                 state.reasons.append(f"new recipe: {len(new)} take(s) of a new version")
             missing = [j for j in state.jobs if j.version is not None and not self.job_done(j)]
             if missing:

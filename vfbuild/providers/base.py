@@ -6,6 +6,7 @@ files the recipe's hashes stand for, and a temp path to write; the store does th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -25,6 +26,13 @@ class Provider(Protocol):
 
     def ext(self, step: str) -> str: ...
 
-    def make(self, recipe: dict[str, Any], inputs: InputFiles, out: Path) -> None:
-        """Write the take for `recipe` to exactly `out`; raise a VfError on failure."""
+    def make(
+        self,
+        recipe: dict[str, Any],
+        inputs: InputFiles,
+        out: Path,
+        progress: Callable[[float], None] | None = None,
+    ) -> None:
+        """Write the take for `recipe` to exactly `out`; raise a VfError on failure.
+        `progress`, when given, hears the fraction done (0..1) of long jobs."""
         ...

@@ -7,6 +7,7 @@ upscale is a real lanczos scale, lipsync muxes the dialogue onto the clip.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,13 @@ class LocalProvider:
     def ext(self, step: str) -> str:
         return ".png" if step == "keyframe" else ".mp4"
 
-    def make(self, recipe: dict[str, Any], inputs: InputFiles, out: Path) -> None:
+    def make(
+        self,
+        recipe: dict[str, Any],
+        inputs: InputFiles,
+        out: Path,
+        progress: Callable[[float], None] | None = None,
+    ) -> None:
         from vfbuild.media import previz
 
         step, s = recipe["step"], recipe["settings"]
@@ -95,7 +102,13 @@ class LocalProvider:
                 for f, c in zip(files, recipe["inputs"]["clips"], strict=True)
             ]
             render_edit(
-                out, clips, width=s["width"], height=s["height"], fps=s["fps"], grain=s["grain"]
+                out,
+                clips,
+                width=s["width"],
+                height=s["height"],
+                fps=s["fps"],
+                grain=s["grain"],
+                on_progress=progress,
             )
         else:  # pragma: no cover - the planner only asks for the steps above
             raise ValueError(step)
