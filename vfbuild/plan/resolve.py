@@ -16,9 +16,9 @@ from typing import Any
 
 from vfbuild.errors import FrozenError
 from vfbuild.plan.recipe import key_of, make_recipe, step_key_of
-from vfbuild.project import Project
+from vfbuild.project import PROVIDER_SLOT, Project
 from vfbuild.providers.base import InputFiles
-from vfbuild.spec.models import PICKED_STEPS, Shot, parse_resolution
+from vfbuild.spec.models import PICKED_STEPS, ProviderChoice, Shot, parse_resolution
 from vfbuild.store import layout
 from vfbuild.store.locks import FILM_LOCK
 from vfbuild.store.objects import Artifact
@@ -97,12 +97,26 @@ class Resolver:
         return parse_resolution(getattr(self.film.film.tiers, tier))
 
     def _tier_settings(self, step: str, tier: str) -> dict[str, Any]:
-        choice = getattr(self.film.providers, "video" if step in ("draft", "final") else step)
-        return dict(getattr(choice, tier, None) or {})
+        choice = self._choice(step)
+        return dict(getattr(choice, tier, None) or {}) if choice else {}
+
+    def _choice(self, step: str) -> ProviderChoice | None:
+        """The `providers:` entry of shots.yaml that serves `step` (none for the edit)."""
+        return getattr(self.film.providers, PROVIDER_SLOT[step], None)
 
     def _configured_model(self, step: str) -> str | None:
-        slot = "video" if step in ("draft", "final") else step
-        return getattr(self.film.providers, slot).model
+        choice = self._choice(step)
+        return choice.model if choice else None
+
+    def _made_by(self, step: str) -> dict[str, Any]:
+        """The recipe fields that say who makes a step: provider, model and engine."""
+        prov = self.p.provider(step)
+        return {
+            "step": step,
+            "provider": prov.name,
+            "model": prov.model(step, self._configured_model(step)),
+            "engine": prov.engine(step),
+        }
 
     def reference_files(self, shot: Shot) -> list[str]:
         out = []
@@ -203,7 +217,7 @@ class Resolver:
         settings: dict[str, Any] = {
             "width": w,
             "height": h,
-            **self._tier_settings("keyframe", "final"),
+            "provider_settings": self._tier_settings("keyframe", "final"),
         }
         if prov.name == "local":
             settings |= {"label": shot.id, "notes": camera_notes(shot)}
@@ -215,10 +229,7 @@ class Resolver:
         negative = negative_prompt(self.film, shot, "keyframe", self.p.root) or None
         inputs = {"references": [self.p.input_sha(r) for r in refs]}
         base = dict(
-            step="keyframe",
-            provider=prov.name,
-            model=prov.model("keyframe", self._configured_model("keyframe")),
-            engine=prov.engine("keyframe"),
+            **self._made_by("keyframe"),
             tier="final",
             settings=settings,
             inputs=inputs,
@@ -289,10 +300,7 @@ class Resolver:
             settings["label"] = shot.id
         seed0 = shot.motion.seed if shot.motion.seed is not None else shot.keyframe.seed
         base = dict(
-            step="draft",
-            provider=prov.name,
-            model=prov.model("draft", self._configured_model("draft")),
-            engine=prov.engine("draft"),
+            **self._made_by("draft"),
             tier="draft",
             settings=settings,
             inputs={"keyframe": kf_sha},
@@ -341,13 +349,9 @@ class Resolver:
         src = self._output_artifact(shot, "final", state)
         if src is None:
             return state
-        prov = self.p.provider("upscale")
         w, h = parse_resolution(self.film.film.delivery)
         recipe = make_recipe(
-            step="upscale",
-            provider=prov.name,
-            model=prov.model("upscale", self._configured_model("upscale")),
-            engine=prov.engine("upscale"),
+            **self._made_by("upscale"),
             tier="final",
             settings={
                 "width": w,
@@ -365,13 +369,9 @@ class Resolver:
         src = self._output_artifact(shot, "upscale", state)
         if src is None:
             return state
-        prov = self.p.provider("lipsync")
         audio = shot.dialogue.audio
         recipe = make_recipe(
-            step="lipsync",
-            provider=prov.name,
-            model=prov.model("lipsync", self._configured_model("lipsync")),
-            engine=prov.engine("lipsync"),
+            **self._made_by("lipsync"),
             tier="final",
             settings={
                 "fps": self.film.film.fps,
@@ -451,12 +451,8 @@ class Resolver:
             clips.append({"sha256": art.sha256, "still": still, "duration": shot.duration})
             files.append(self.p.store.path(art.sha256))
         w, h = parse_resolution(self.film.film.delivery)
-        prov = self.p.provider("edit")
         recipe = make_recipe(
-            step="edit",
-            provider="local",
-            model="edit",
-            engine=prov.engine("edit"),
+            **self._made_by("edit"),
             tier="final",
             settings={
                 "width": w,
