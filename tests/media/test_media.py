@@ -224,3 +224,39 @@ def test_vf_ffmpeg_must_exist(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
             ff.ffmpeg_exe()
     finally:
         ff._exe_memo.clear()
+
+
+def test_bytes_do_not_depend_on_the_cpu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lock made on one machine must hold on another: render with ffmpeg's SIMD code paths
+    on and off (as a different CPU would) and get the same bytes."""
+    kf = still(tmp_path / "kf.png")
+    real = ff.run_ffmpeg
+
+    def render(tag: str) -> list[str]:
+        a, u, e = (tmp_path / f"{n}-{tag}.mp4" for n in ("a", "u", "e"))
+        previz.render_animatic(
+            a,
+            still=kf,
+            width=W,
+            height=H,
+            fps=FPS,
+            duration=1,
+            move="handheld",
+            seed=3,
+            take=1,
+            label="x",
+        )
+        previz.render_upscale(u, source=a, width=W * 2, height=H * 2)
+        render_edit(
+            e,
+            [EditClip(a, 1.0), EditClip(kf, 0.5, still=True)],
+            width=W * 2,
+            height=H * 2,
+            fps=FPS,
+            grain=0.3,
+        )
+        return [sha256_file(p) for p in (a, u, e)]
+
+    with_simd = render("simd")
+    monkeypatch.setattr(ff, "run_ffmpeg", lambda args, **kw: real(["-cpuflags", "0", *args], **kw))
+    assert render("plain-c") == with_simd

@@ -53,7 +53,7 @@ def _shot(i: int, clip: EditClip, fps: int, width: int, height: int) -> tuple[li
     rate = int(ff.ENCODER["sample_rate"])
     samples = frames * rate // fps
     conform = (
-        f"scale={width}:{height}:force_original_aspect_ratio=decrease:flags=lanczos"
+        f"scale={width}:{height}:force_original_aspect_ratio=decrease:flags={ff.sws('lanczos')}"
         f":out_color_matrix=bt709:out_range=tv,format=yuv420p,"
         f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:color=black,setsar=1"
     )

@@ -11,13 +11,14 @@ written into every recipe through `encoder_identity()`. Every output also gets `
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import logging
 import os
 import shutil
 import subprocess
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,16 @@ DETERMINISM: list[str] = [
     "-map_metadata",
     "-1",
 ]
+
+# swscale's SIMD paths round differently from CPU to CPU unless asked not to: every scaler
+# we run (explicit or inserted for a format change) is accurate and bit-exact, so a lock made
+# on one machine holds on another. `sws(kind)` gives an explicit scale filter's flags.
+BITEXACT_SWS = "accurate_rnd+full_chroma_int+bitexact"
+
+
+def sws(kind: str = "bicubic") -> str:
+    return f"{kind}+{BITEXACT_SWS}"
+
 
 # Filter that tags frames as Rec.709 (output -color_* options are ignored by ffmpeg 9).
 REC709_SETPARAMS = "setparams=colorspace=bt709:color_primaries=bt709:color_trc=bt709:range=tv"
@@ -279,8 +290,11 @@ def run_ffmpeg(
     what: str,
     duration: float | None = None,
     on_progress: Callable[[float], None] | None = None,
+    stdin: Iterable[bytes] | None = None,
 ) -> None:
     """Run ffmpeg with `args` (everything after the executable); raise MediaError on failure.
+
+    `stdin`, when given, is fed to ffmpeg's standard input (an input of `pipe:0`).
 
     `what` completes "ffmpeg failed while ...". With `on_progress`, ffmpeg reports its position
     on stdout and `on_progress` gets the fraction done (0..1) of `duration` seconds.
@@ -288,12 +302,12 @@ def run_ffmpeg(
     argv = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-nostats"]
     if on_progress is not None:
         argv += ["-progress", "pipe:1"]
-    argv += [str(a) for a in args]
+    argv += [_bitexact_graph(str(a), p) for p, a in zip(["", *map(str, args)], args, strict=False)]
     log.debug("ffmpeg argv: %s", argv)
     try:
         proc = subprocess.Popen(
             argv,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE if on_progress is not None else subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
@@ -305,7 +319,9 @@ def run_ffmpeg(
     reader.start()
     reported = 0.0
     try:
-        if on_progress is not None:
+        if stdin is not None:
+            _feed(proc, stdin)  # progress is not followed while feeding: nothing long uses both
+        elif on_progress is not None:
             reported = _follow_progress(proc, duration, on_progress)
         returncode = proc.wait()
     except BaseException:
@@ -320,6 +336,26 @@ def run_ffmpeg(
         raise MediaError(f"ffmpeg failed while {what}", hint="\n".join(lines))
     if on_progress is not None and reported < 1.0:
         on_progress(1.0)
+
+
+def _bitexact_graph(arg: str, previous: str) -> str:
+    """Give every filtergraph default bit-exact scaler flags (see BITEXACT_SWS)."""
+    if previous in ("-filter_complex", "-vf", "-filter:v") and not arg.startswith("sws_flags="):
+        return f"sws_flags={sws()};{arg}"
+    return arg
+
+
+def _feed(proc: subprocess.Popen[bytes], chunks: Iterable[bytes]) -> None:
+    """Write `chunks` to ffmpeg's stdin; if ffmpeg stops reading, its exit status says why."""
+    assert proc.stdin is not None
+    try:
+        for chunk in chunks:
+            proc.stdin.write(chunk)
+    except BrokenPipeError:
+        pass
+    finally:
+        with contextlib.suppress(BrokenPipeError):
+            proc.stdin.close()
 
 
 def _drain(stream: Any, tail: collections.deque[str]) -> None:

@@ -17,7 +17,8 @@ import hashlib
 import math
 import struct
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from vfbuild.fsutil import temp_path
 from vfbuild.media import ffmpeg as ff
 
 # Bump when a drawing or a camera move changes: it is part of every local recipe.
-PREVIZ_VERSION = 2
+PREVIZ_VERSION = 3
 
 MOVES = (
     "static", "push-in", "dolly-in", "pull-out", "dolly-out", "pan-left", "pan-right",
@@ -453,133 +454,105 @@ def _canonical_move(move: str) -> str:
     return m
 
 
-def _supersample(width: int, height: int) -> int:
-    """How many times larger than the output the still is before zoompan crops it.
-
-    zoompan crops at whole input pixels, so at 1x a slow move stair-steps (measured: 0.7-0.9 px
-    rms jitter in a pan); at k times the steps are 1/k of an output pixel (2x: 0.4, 4x: 0.25).
-    Above 1080p the still is already fine enough and 4K input costs more than it gains.
-    """
-    pixels = width * height
-    if pixels <= 640 * 360:
-        return 4
-    return 2 if pixels <= 1920 * 1080 else 1
-
-
-def _motion(move: str, seed: int, take: int, fps: int, frames: int) -> dict[str, str]:
-    """zoompan expressions (z, x, y) for `move`, with amplitude and direction from the take."""
+def _motion(
+    move: str, seed: int, take: int, fps: int, frames: int
+) -> Callable[[int], tuple[float, float, float]]:
+    """The camera path of `move`: frame number → (zoom, fx, fy), where fx and fy place the
+    visible window within the room the zoom leaves (0 = left/top edge, 1 = right/bottom).
+    Amplitude and direction come from the take, so takes differ."""
     dice = _Dice("move", move, seed, take)
     amp = dice.uniform(0.8, 1.2)
     last = max(frames - 1, 1)
-    p = f"(on/{last})"
-    ease = f"({p}*{p}*(3-2*{p}))"  # smoothstep: the move starts and lands softly
-    cx, cy = "(iw-iw/zoom)", "(ih-ih/zoom)"  # room left for x and y at the current zoom
     aim_x, aim_y = dice.uniform(0.35, 0.65), dice.uniform(0.35, 0.65)
-    centre = {"x": f"{cx}*{aim_x:.4f}", "y": f"{cy}*{aim_y:.4f}"}
+
+    def ease(p: float) -> float:
+        return p * p * (3 - 2 * p)  # smoothstep: the move starts and lands softly
+
     if move == "static":
-        return {"z": "1", "x": "0", "y": "0"}
+        return lambda n: (1.0, 0.5, 0.5)
     if move == "push-in":
-        return {"z": f"1+{0.2 * amp:.4f}*{ease}", **centre}
+        return lambda n: (1 + 0.2 * amp * ease(n / last), aim_x, aim_y)
     if move == "pull-out":
-        return {"z": f"1+{0.2 * amp:.4f}*(1-{ease})", **centre}
-    zoom = f"{1 + 0.18 * amp:.4f}"
+        return lambda n: (1 + 0.2 * amp * (1 - ease(n / last)), aim_x, aim_y)
+    zoom = 1 + 0.18 * amp
     if move in ("pan-left", "pan-right"):
-        along = ease if move == "pan-right" else f"(1-{ease})"
-        return {"z": zoom, "x": f"{cx}*{along}", "y": centre["y"]}
+        right = move == "pan-right"
+        return lambda n: (zoom, ease(n / last) if right else 1 - ease(n / last), aim_y)
     if move in ("tilt-up", "tilt-down"):
-        along = ease if move == "tilt-down" else f"(1-{ease})"
-        return {"z": zoom, "x": centre["x"], "y": f"{cy}*{along}"}
+        down = move == "tilt-down"
+        return lambda n: (zoom, aim_x, ease(n / last) if down else 1 - ease(n / last))
     if move == "tracking":
         # Constant speed sideways (a dolly on rails), a slight push, direction per take.
-        along = p if dice.uniform() < 0.5 else f"(1-{p})"
-        return {
-            "z": f"{1 + 0.1 * amp:.4f}+0.06*{p}",
-            "x": f"{cx}*(0.1+0.8*{along})",
-            "y": centre["y"],
-        }
+        forward = dice.uniform() < 0.5
+        return lambda n: (
+            1 + 0.1 * amp + 0.06 * n / last,
+            0.1 + 0.8 * (n / last if forward else 1 - n / last),
+            aim_y,
+        )
     if move == "drone-rising":
         # The camera climbs (the frame moves up the picture) while slowly widening.
-        return {
-            "z": f"{1.3:.4f}-{0.2 * amp:.4f}*{ease}",
-            "x": centre["x"],
-            "y": f"{cy}*(1-0.85*{ease})",
-        }
+        return lambda n: (1.3 - 0.2 * amp * ease(n / last), aim_x, 1 - 0.85 * ease(n / last))
     # handheld: a few incommensurate sines, phases from the take, so it never repeats exactly.
-    t = f"(on/{fps})"
+    waves = [
+        [
+            (w, 2 * math.pi * f * dice.uniform(0.85, 1.15), dice.uniform(0, 2 * math.pi))
+            for w, f in ((0.5, 0.45), (0.3, 1.1), (0.2, 2.7))
+        ]
+        for _axis in (0, 1)
+    ]
 
-    def shake() -> str:
-        terms = []
-        for weight, freq in ((0.5, 0.45), (0.3, 1.1), (0.2, 2.7)):
-            f = freq * dice.uniform(0.85, 1.15)
-            phase = dice.uniform(0, 2 * math.pi)
-            terms.append(f"{weight}*sin({2 * math.pi * f:.4f}*{t}+{phase:.4f})")
-        return "+".join(terms)
+    def shake(axis: int, n: int) -> float:
+        return sum(w * math.sin(f * n / fps + ph) for w, f, ph in waves[axis])
 
-    return {
-        "z": f"{1 + 0.07 * amp:.4f}",
-        "x": f"{cx}*(0.5+0.3*({shake()}))",
-        "y": f"{cy}*(0.5+0.3*({shake()}))",
-    }
+    return lambda n: (1 + 0.07 * amp, 0.5 + 0.3 * shake(0, n), 0.5 + 0.3 * shake(1, n))
 
 
-def animatic_args(
-    out: Path,
-    *,
+def _animatic_frames(
     still: Path,
-    label_png: Path,
-    label_size: tuple[int, int],
+    label: Path,
     width: int,
     height: int,
-    fps: int,
     frames: int,
-    move: str,
-    seed: int,
-    take: int,
-) -> list[str]:
-    ffmpeg = ff.graph_library()
+    path: Callable[[int], tuple[float, float, float]],
+) -> Iterator[bytes]:
+    """RGB frames of the move. Pillow's EXTENT transform samples the still at sub-pixel
+    positions in plain C, so slow moves glide and the bytes are the same on every CPU (ffmpeg's
+    zoompan scales with swscale's SIMD code, whose rounding differs between CPUs)."""
+    from PIL import Image
 
-    k = _supersample(width, height)
-    expr = _motion(move, seed, take, fps, frames)
+    with Image.open(still) as src:
+        # Cover the frame once with a proper downscale; the moves then only magnify (zoom ≥ 1),
+        # so the per-frame bicubic sampling never aliases.
+        base = src.convert("RGB")
+    scale = max(width / base.width, height / base.height)
+    cover = (max(width, round(base.width * scale)), max(height, round(base.height * scale)))
+    base = base.resize(cover, Image.Resampling.LANCZOS)
+    with Image.open(label) as lab:
+        overlay = lab.convert("RGBA")
     margin = max(4, round(height * 0.03))
-    src = (
-        ffmpeg.input(str(still))
-        .video.filter(
-            "scale", width * k, height * k, force_original_aspect_ratio="increase", flags="lanczos"
+    at = (margin, height - margin - overlay.height)
+
+    def draw(n: int) -> bytes:
+        zoom, fx, fy = path(n)
+        w, h = width / zoom, height / zoom
+        x0 = (base.width - w) * min(max(fx, 0.0), 1.0)
+        y0 = (base.height - h) * min(max(fy, 0.0), 1.0)
+        # Bilinear is enough: the moves only magnify, and it is 3x cheaper than bicubic here.
+        frame = base.transform(
+            (width, height),
+            Image.Transform.EXTENT,
+            (x0, y0, x0 + w, y0 + h),
+            resample=Image.Resampling.BILINEAR,
         )
-        .filter("crop", width * k, height * k)
-        # zoompan aligns its crop to the chroma grid: 4:4:4 has none, so it moves by 1 pixel.
-        .filter("scale", out_color_matrix="bt709", out_range="tv")
-        .filter("format", "yuv444p")
-        .filter(
-            "zoompan",
-            z=expr["z"],
-            x=expr["x"],
-            y=expr["y"],
-            d=frames,
-            s=f"{width}x{height}",
-            fps=fps,
-        )
-    )
-    label = (
-        ffmpeg.input(str(label_png))
-        .video.filter("scale", out_color_matrix="bt709", out_range="tv")
-        .filter("format", "yuva444p")
-    )
-    video = ffmpeg.overlay(src, label, x=margin, y=height - margin - label_size[1], format="yuv444")
-    video = _to_rec709(video)
-    stream = ffmpeg.output(
-        video,
-        str(out),
-        an=None,
-        movflags="+faststart",
-        **{"frames:v": frames},
-        **ff.video_codec_kwargs(),
-        **ff.determinism_kwargs(),
-    )
-    return ff.compile_stream(stream)
+        frame.paste(overlay, at, overlay)
+        return frame.tobytes()
+
+    # Pillow releases the GIL while it transforms: two frames are drawn at once, in order.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        yield from pool.map(draw, range(frames))
 
 
-def _to_rec709(video: Any, *size: int, flags: str = "bicubic") -> Any:
+def _to_rec709(video: Any, *size: int, flags: str = ff.sws()) -> Any:
     """Scale (if given a size), convert to 4:2:0 with the BT.709 matrix, and tag it so.
 
     The matrix is explicit because swscale converts RGB with BT.601 unless told otherwise,
@@ -618,21 +591,21 @@ def render_animatic(
         if not Path(still).is_file():
             raise MediaError(f"the still {still} does not exist")
         with temp_path(out.parent, suffix=".label.png") as label_png:
-            size = _label_png(label_png, text=label, height=height)
-            args = animatic_args(
-                out,
-                still=Path(still),
-                label_png=label_png,
-                label_size=size,
-                width=width,
-                height=height,
-                fps=fps,
-                frames=frames,
-                move=move,
-                seed=seed,
-                take=take,
+            _label_png(label_png, text=label, height=height)
+            path = _motion(move, seed, take, fps, frames)
+            args = [
+                "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
+                "-framerate", str(fps), "-i", "pipe:0",
+                "-vf", f"scale=flags={ff.sws()}:out_color_matrix=bt709:out_range=tv,"
+                f"format=yuv420p,{ff.REC709_SETPARAMS}",
+                "-frames:v", str(frames), "-an", "-movflags", "+faststart",
+                *ff.video_codec_args(), *ff.DETERMINISM, "-f", "mp4", str(out),
+            ]  # fmt: skip
+            ff.run_ffmpeg(
+                args,
+                what=f"rendering the previz animatic {out.name}",
+                stdin=_animatic_frames(Path(still), label_png, width, height, frames, path),
             )
-            ff.run_ffmpeg(args, what=f"rendering the previz animatic {out.name}")
 
 
 # --- upscale and lip-sync ----------------------------------------------------------------
@@ -651,7 +624,7 @@ def render_upscale(out: Path, *, source: Path, width: int, height: int) -> None:
         if not info.has_video or info.is_image:
             raise MediaError(f"cannot upscale {source}: it is not a video")
         src = ffmpeg.input(str(source))
-        video = _to_rec709(src.video, width, height, flags="lanczos+accurate_rnd")
+        video = _to_rec709(src.video, width, height, flags=ff.sws("lanczos"))
         video = video.filter("setsar", 1)
         streams = [video]
         kwargs: dict[str, Any] = {"fps_mode": "passthrough", "movflags": "+faststart"}
