@@ -129,7 +129,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     for ln in step_lines(project, shots=args.shots or None):
         st = ln.state
         version = st.current_version
-        v = f"v{version:03d}" if version else "new"
+        v = f"v{version:03d}" if version else "new" if st.jobs else "-"
         pick = project.locks.pick(st.name, st.step) if st.step in ("keyframe", "draft") else None
         picked = f"picked t{pick.take:02d} of v{pick.version:03d}" if pick else ""
         if st.step in ("keyframe", "draft") and not pick and st.status in ("done", "stale"):
