@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from vfbuild.providers.base import Provider
 from vfbuild.spec.models import Film
 from vfbuild.store.hashcache import HashCache
 from vfbuild.store.index import RecipeIndex
-from vfbuild.store.layout import PROMPTS_TXT
+from vfbuild.store.layout import PROMPTS_TXT, SOURCE_IMAGES
 from vfbuild.store.locks import LockBook
 from vfbuild.store.objects import ObjectStore
 from vfbuild.store.promptlog import PromptLog
@@ -84,6 +85,13 @@ class Project:
     def input_sha(self, relpath: str) -> str:
         """sha256 of a film input file (prompt, reference, audio), stat-cached."""
         return self.hashes.sha256(self.root / relpath)
+
+    @functools.cached_property
+    def source_images(self) -> set[str]:
+        """Names in 01_Source_Images, listed once per process: a no-op build looks for the
+        user's polished keyframes there for every shot, and must not list it every time."""
+        folder = self.root / SOURCE_IMAGES
+        return {e.name for e in os.scandir(folder)} if folder.is_dir() else set()
 
     @functools.cached_property
     def shot_ids(self) -> list[str]:

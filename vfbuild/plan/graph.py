@@ -33,7 +33,6 @@ TIER_STEPS = {
 @dataclass
 class BuildResult:
     events: BuildEvents
-    ran: list[str]
     waiting: dict[str, list[str]]  # shot → what to pick / what it waits for
     edit: StepState | None = None  # the film's edit as it stands after the build
 
@@ -97,7 +96,6 @@ def run_build(
     events = events or BuildEvents()
     runner = StepRunner(project, events, frozen=frozen)
     specs = plan_tasks(project, shots, tier)
-    ran: list[str] = []
     states: dict[str, Any] = {}
 
     def uptodate(name: str, step: str) -> bool:
@@ -109,7 +107,6 @@ def run_build(
         return state.status in (DONE, NEEDS_PICK, WAITING)
 
     def action(name: str, step: str) -> bool:
-        ran.append(task_name(name, step))
         try:
             state = runner.run(name, step)
             states[task_name(name, step)] = state
@@ -161,7 +158,7 @@ def run_build(
     edit = None
     if any(step == "edit" for _, step, _ in specs) and not events.errors:
         edit = runner.resolver().resolve(FILM_LOCK, "edit")
-    return BuildResult(events, ran, waiting, edit)
+    return BuildResult(events, waiting, edit)
 
 
 def _run_doit(project: Project, tasks: list[Any], jobs: int) -> tuple[int, str]:

@@ -9,7 +9,6 @@ build resolves each step again right before running it.
 from __future__ import annotations
 
 import copy
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,7 +88,6 @@ class Resolver:
         self.p = project
         self.frozen = frozen
         self.film = project.film
-        self._source_images: set[str] | None = None
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -117,13 +115,6 @@ class Resolver:
             "model": prov.model(step, self._configured_model(step)),
             "engine": prov.engine(step),
         }
-
-    def reference_files(self, shot: Shot) -> list[str]:
-        out = []
-        for ref in shot.keyframe.references:
-            char = self.film.characters.get(ref)
-            out.append(char.reference if char else ref)
-        return out
 
     def artifact(self, key: str) -> Artifact | None:
         art = self.p.index.lookup(key)
@@ -221,7 +212,7 @@ class Resolver:
         }
         if prov.name == "local":
             settings |= {"label": shot.id, "notes": camera_notes(shot)}
-        refs = self.reference_files(shot)
+        refs = self.film.reference_files(shot)
         state.inputs = {"references": [self.p.root / r for r in refs]}
         if self.frozen:
             return self._frozen_pick(shot, "keyframe", state)
@@ -251,12 +242,9 @@ class Resolver:
         pick = self.p.locks.pick(shot_id, "keyframe")
         if pick is None:
             return None
-        if self._source_images is None:
-            folder = self.p.root / layout.SOURCE_IMAGES
-            self._source_images = {e.name for e in os.scandir(folder)} if folder.is_dir() else set()
         stem = layout.take_name(shot_id, "keyframe", pick.version, pick.take, "") + POLISHED_SUFFIX
         for ext in IMAGE_EXTS:
-            if stem + ext in self._source_images:
+            if stem + ext in self.p.source_images:
                 rel = f"{layout.SOURCE_IMAGES}/{stem}{ext}"
                 sha = self.p.hashes.sha256(self.p.root / rel)
                 if pick.polished is None or pick.polished.sha256 != sha:

@@ -885,13 +885,12 @@ def _shot_values(film: Film, shot: Shot, *, with_film: bool) -> list[str]:
     if with_film:
         texts = [film.film.style, film.film.negative] + texts
     values = [t for t in texts if t is not None and is_file_value(t)]
-    for ref in shot.keyframe.references:
-        character = film.characters.get(ref)
-        if character is not None:
-            if with_film:
-                values.append(character.reference)
-        else:
-            values.append(ref)
+    # Without the film's part, characters' images are checked with the characters themselves.
+    values += (
+        film.reference_files(shot)
+        if with_film
+        else [r for r in shot.keyframe.references if r not in film.characters]
+    )
     if shot.dialogue is not None:
         values.append(shot.dialogue.audio)
     return values

@@ -171,7 +171,13 @@ class KeyframeSpec(Strict):
     @model_validator(mode="after")
     def _prompt_or_fields(self) -> KeyframeSpec:
         fields = [
-            self.shot, self.subject, self.action, self.setting, self.light, self.camera, self.look
+            self.shot,
+            self.subject,
+            self.action,
+            self.setting,
+            self.light,
+            self.camera,
+            self.look,
         ]
         if self.prompt is not None and any(f is not None for f in fields):
             raise ValueError(
@@ -225,6 +231,14 @@ class Film(Strict):
             if s.id == shot_id:
                 return s
         raise KeyError(shot_id)
+
+    def reference_files(self, shot: Shot) -> list[str]:
+        """The image files a shot's keyframe references: a character's reference, or the path
+        itself (the only rule for reading `keyframe.references`)."""
+        return [
+            self.characters[r].reference if r in self.characters else r
+            for r in shot.keyframe.references
+        ]
 
     def steps_of(self, shot: Shot) -> tuple[str, ...]:
         """The steps a shot goes through; `lipsync` only exists for shots with dialogue."""
