@@ -63,6 +63,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
         st = ln.state
         who = f"{ln.provider}/{ln.model}" if ln.provider else ""
         what = f"{ln.to_make} take(s)" if ln.to_make else ""
+        if ln.to_make and ln.cost_known:
+            what += f" ${ln.cost:.2f}"
+        elif ln.to_make:
+            what += " $?"
         why = "; ".join(st.reasons) or (ln.error or "")
         print(f"{_who(st.name):<10} {st.step:<9} {st.status:<10} {who:<26} {what:<10} {why}")
         for note in st.notes:
@@ -73,10 +77,31 @@ def cmd_plan(args: argparse.Namespace) -> int:
                 print(f"{_who(ln.state.name):<10} {ln.state.step:<9} {'done':<10} note: {note}")
     total = sum(ln.to_make for ln in lines)
     cost = sum(ln.cost for ln in lines)
+    unknown = [f"{_who(ln.state.name)} {ln.state.step}" for ln in lines if not ln.cost_known]
     if not pending:
         print("nothing to build: everything is up to date")
     else:
-        print(f"{total} take(s) to make, estimated cost ${cost:.2f} (local previz is free)")
+        print(f"{total} take(s) to make, estimated cost ${cost:.2f}")
+        if unknown:
+            print(
+                f"  no price known for: {', '.join(unknown)} (add them to prices.yaml in the film)"
+            )
+    return 0
+
+
+def cmd_cost(args: argparse.Namespace) -> int:
+    from vfbuild.store.ledger import Ledger, summarize
+
+    root = _root(args)
+    rows = Ledger(root).rows()
+    if not rows:
+        print("ledger.csv has no paid jobs yet")
+        return 0
+    for by in ("shot", "step", "provider"):
+        print(f"by {by}:")
+        for name, total in sorted(summarize(rows, by).items()):
+            print(f"  {name:<24} ${total:>9.2f}")
+    print(f"total: ${sum(float(r.cost or 0) for r in rows):.2f} over {len(rows)} job(s)")
     return 0
 
 
@@ -90,9 +115,16 @@ def cmd_build(args: argparse.Namespace) -> int:
         f"vf build{mode}: {project.film.film.title}, {len(project.shot_ids)} shot(s), "
         f"tier {args.tier}, -j {args.jobs}"
     )
-    result = run_build(
-        project, shots=args.shots or None, tier=args.tier, jobs=args.jobs, frozen=args.frozen
+    from vfbuild.plan.execute import BuildOptions
+
+    options = BuildOptions(
+        jobs=args.jobs,
+        frozen=args.frozen,
+        budget=args.budget,
+        resubmit=args.resubmit,
+        retry_failed=args.retry_failed,
     )
+    result = run_build(project, shots=args.shots or None, tier=args.tier, options=options)
     ev = result.events
     for note in ev.notes:
         print(f"note: {note}")
@@ -107,11 +139,21 @@ def cmd_build(args: argparse.Namespace) -> int:
         for shot, reasons in result.waiting.items():
             for r in reasons:
                 print(f"  {shot}: {r}")
+    if ev.inbox:
+        print("made by hand (provider manual): waiting for your files:")
+        for line in ev.inbox:
+            print(f"  {line}")
+    if ev.spent:
+        print(f"ledger.csv: +${ev.spent:.2f} for this build's jobs (`vf cost` sums it)")
     if ev.errors:
         for e in ev.errors:
             print(e.render(), file=sys.stderr)
+        if len(ev.errors) > 1:
+            print(f"{len(ev.errors)} job(s) failed; everything else was built", file=sys.stderr)
         return max(e.exit_code for e in ev.errors)
-    if not ev.made:
+    if not ev.made and ev.inbox:
+        print("nothing else to make until those files are in the inbox")
+    elif not ev.made:
         print(
             "nothing to do: everything is up to date"
             if not result.waiting
@@ -198,7 +240,27 @@ def build_parser() -> argparse.ArgumentParser:
             )
         if name == "build":
             p.add_argument("-j", "--jobs", type=int, default=1, help="jobs at once (threads)")
+            p.add_argument(
+                "--budget",
+                type=float,
+                metavar="DOLLARS",
+                help="start no paid job that would take this build's spending past DOLLARS",
+            )
+            p.add_argument(
+                "--retry-failed",
+                action="store_true",
+                help="try again the jobs a provider failed (a new attempt may be charged)",
+            )
+            p.add_argument(
+                "--resubmit",
+                action="store_true",
+                help="submit again the jobs whose submit reply was lost and that the provider "
+                "cannot look up (you may pay twice: check the provider's dashboard first)",
+            )
         p.set_defaults(func=func)
+
+    p = sub.add_parser("cost", help="what the film has spent: ledger.csv by shot, step, provider")
+    p.set_defaults(func=cmd_cost)
 
     p = sub.add_parser("pick", help="pick a take: locks framing in locks/SHOT.yaml")
     p.add_argument("shot")

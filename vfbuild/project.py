@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +55,7 @@ class Project:
     hashes: HashCache
     prompts: PromptLog
     _providers: dict[str, Provider] = field(default_factory=dict)
+    _providers_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def open(cls, root: Path) -> Project:
@@ -77,10 +79,14 @@ class Project:
 
     def provider(self, step: str) -> Provider:
         slot = PROVIDER_SLOT[step]
-        name = "local" if slot == "edit" else getattr(self.film.providers, slot).use
-        if name not in self._providers:
-            self._providers[name] = get_provider(name)
-        return self._providers[name]
+        config = None if slot == "edit" else getattr(self.film.providers, slot)
+        name = "local" if config is None else config.use
+        # One instance per provider and endpoint, shared by the build's threads.
+        cache_key = f"{name} {getattr(config, 'base_url', None)} {getattr(config, 'timeout', 0)}"
+        with self._providers_lock:
+            if cache_key not in self._providers:
+                self._providers[cache_key] = get_provider(name, config=config, film_root=self.root)
+            return self._providers[cache_key]
 
     def input_sha(self, relpath: str) -> str:
         """sha256 of a film input file (prompt, reference, audio), stat-cached."""

@@ -236,8 +236,14 @@ CASES: dict[str, Case] = {
         37, 5, "shots[1].keyframe is empty: it needs a `prompt`", "subject:",
     ),
     "unknown_provider": Case(
-        mutate("video: {use: local}", "video: {use: kling}"),
-        13, 16, "providers.video.use: unknown provider 'kling'", "known providers: local",
+        mutate("video: {use: local}", "video: {use: klingg}"),
+        13, 16, "providers.video.use: unknown provider 'klingg'", "did you mean 'kling'",
+    ),
+    "provider_cannot_serve_slot": Case(
+        mutate("video: {use: local}", "video: {use: luma}").replace(
+            "upscale: {use: local}", "upscale: {use: luma}"
+        ),
+        14, 12, "providers.upscale: provider 'luma' cannot make upscale takes", "these can:",
     ),
     "shots_empty": Case(
         BASE_FILM.replace(_SHOTS_TAIL, "shots: []\n"),

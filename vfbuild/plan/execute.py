@@ -19,11 +19,32 @@ from pathlib import Path
 
 from vfbuild.errors import FrozenError, StoreError, VfError
 from vfbuild.fsutil import temp_path
+from vfbuild.plan.cost import Coster
 from vfbuild.plan.resolve import DONE, STALE, Job, Resolver, StepState
 from vfbuild.project import Project
+from vfbuild.providers.base import InputFiles, MakeContext, Provider
+from vfbuild.providers.pricing import Budget
 from vfbuild.store import layout
+from vfbuild.store.journal import LEDGERED, STORED, Journal, JournalEntry
+from vfbuild.store.ledger import Ledger
 from vfbuild.store.locks import Output, Polished
 from vfbuild.store.objects import Artifact
+
+
+@dataclass
+class BuildOptions:
+    """How a build may spend: how many jobs at once, the budget, and the two explicit
+    permissions to send a job again."""
+
+    jobs: int = 1
+    frozen: bool = False
+    budget: float | None = None
+    resubmit: bool = False  # a job whose submit reply was lost may be sent again
+    retry_failed: bool = False  # a job the provider failed may be tried again
+
+
+class StepFailed(VfError):
+    """Some takes of a step failed; each one's error is already in the build's events."""
 
 
 @dataclass
@@ -31,7 +52,8 @@ class BuildEvents:
     """What happened, for the CLI to report. Shared by the build's threads."""
 
     made: list[str] = field(default_factory=list)
-    reused: list[str] = field(default_factory=list)
+    spent: float = 0.0  # dollars of the paid jobs this build made
+    inbox: list[str] = field(default_factory=list)  # manual takes waiting for the user
     notes: list[str] = field(default_factory=list)
     errors: list[VfError] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -45,6 +67,11 @@ class BuildEvents:
             self.echo(line)
 
 
+def _ledgered(prov: Provider) -> bool:
+    """Takes of paid providers, and of manual work (which may declare a cost), get ledger rows."""
+    return prov.paid or prov.name == "manual"
+
+
 def job_label(job: Job) -> str:
     """How a job is named to the user: `s010 draft t02`, `s010 final`, `edit`."""
     if job.step == "edit":
@@ -53,11 +80,21 @@ def job_label(job: Job) -> str:
 
 
 class StepRunner:
-    def __init__(self, project: Project, events: BuildEvents, *, frozen: bool = False) -> None:
+    def __init__(
+        self, project: Project, events: BuildEvents, options: BuildOptions | None = None
+    ) -> None:
         self.p = project
         self.events = events
-        self.frozen = frozen
+        self.options = options or BuildOptions()
+        self.frozen = self.options.frozen
         self.tmp_dir = project.vf_dir / "tmp"
+        self.journal = Journal(project.vf_dir / "journal")
+        self.ledger = Ledger(project.root)
+        self.coster = Coster(project)
+        self.budget = Budget(self.options.budget) if self.options.budget is not None else None
+        # Every take, whoever makes it, runs in one of `jobs` slots: takes of one step run
+        # side by side, and the build never has more than `-j` jobs in flight.
+        self.slots = threading.BoundedSemaphore(max(1, self.options.jobs))
 
     def resolver(self) -> Resolver:
         return Resolver(self.p, frozen=self.frozen)
@@ -66,19 +103,59 @@ class StepRunner:
         state = self.resolver().resolve(name, step)
         if state.status not in (STALE, DONE):
             return state
+        missing = [j for j in state.jobs if self.artifact(j) is None]
+        failed = self._make_all(missing, state)
         for job in state.jobs:
-            self._ensure(job, state)
+            if job.key not in failed:
+                self._ensure(job, state)
+        if failed:
+            raise StepFailed(f"{name} {step}: {len(failed)} take(s) not made")
         if step == "keyframe" and not self.frozen:
             self._adopt_polished(state)
         return state
 
-    def _ensure(self, job: Job, state: StepState) -> None:
+    def artifact(self, job: Job) -> Artifact | None:
         art = self.p.index.lookup(job.key)
-        if art is None or not self.p.store.has(art.sha256):
+        return art if art is not None and self.p.store.has(art.sha256) else None
+
+    def _make_all(self, jobs: list[Job], state: StepState) -> set[str]:
+        """Make the missing takes, side by side; the keys of those that failed (each failure
+        is reported on its own, and the other takes are kept)."""
+        failed: set[str] = set()
+
+        from vfbuild.providers.manual import AwaitingFiles
+
+        def one(job: Job) -> None:
+            try:
+                self._make(job, state)
+            except AwaitingFiles as e:
+                with self.events.lock:
+                    self.events.inbox.append(e.message)
+                    failed.add(job.key)
+            except VfError as e:
+                with self.events.lock:
+                    self.events.errors.append(e)
+                    failed.add(job.key)
+
+        if len(jobs) == 1 or self.options.jobs == 1:
+            for job in jobs:
+                one(job)
+            return failed
+        threads = [threading.Thread(target=one, args=(j,), daemon=True) for j in jobs]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return failed
+
+    def _ensure(self, job: Job, state: StepState) -> None:
+        art = self.artifact(job)
+        if art is None:
             art = self._make(job, state)
         version = job.version
         if version is None:
             version = self.p.locks.allocate_version(job.name, job.step, job.version_key)
+        self._record_cost(job, version)
         title = self.p.film.film.title
         obj = self.p.store.path(art.sha256)
         for target in job.targets(title, version):
@@ -119,9 +196,43 @@ class StepRunner:
                 hint="fetch it from the remote cache, or build without --frozen",
             )
         self._check_inputs(job, state)
-        start = time.monotonic()
+        if prov.name == "manual" and job.version is None:
+            # The request names the file to drop, version included, so it needs one now.
+            job.version = self.p.locks.allocate_version(job.name, job.step, job.version_key)
+        ctx = MakeContext(
+            key=job.key,
+            label=label,
+            progress=self._progress(label),
+            journal=self.journal,
+            budget=self.budget,
+            cost=self.coster.cost(job),
+            resubmit=self.options.resubmit,
+            retry_failed=self.options.retry_failed,
+            film_root=self.p.root,
+            expected_name=Path(job.targets(self.p.film.film.title, job.version or 0)[0]).name,
+        )
+        with self.slots:
+            start = time.monotonic()
+            art = self._make_in_slot(job, prov, ctx, state.inputs)
+        self.p.index.record(job.key, art, job.recipe)
+        if _ledgered(prov):
+            entry = self.journal.get(job.key)
+            base = entry or JournalEntry(
+                job.key, prov.name, job.recipe["model"], label, STORED, cost=ctx.cost
+            )
+            self.journal.update(base, state=STORED, sha256=art.sha256)
+        cost = f", ${ctx.cost:.2f}" if prov.paid and ctx.cost is not None else ""
+        self.events.say(f"  made {label} ({prov.name}, {time.monotonic() - start:.1f}s{cost})")
+        with self.events.lock:
+            self.events.made.append(label)
+        return art
+
+    def _make_in_slot(
+        self, job: Job, prov: Provider, ctx: MakeContext, inputs: InputFiles
+    ) -> Artifact:
+        label = ctx.label
         with temp_path(self.tmp_dir, suffix=job.ext) as tmp:
-            prov.make(job.recipe, state.inputs, tmp, self._progress(label))
+            prov.make(job.recipe, inputs, tmp, ctx)
             expected = job.pinned_sha256 if prov.deterministic else None
             try:
                 art = self.p.store.put(tmp, job.ext, expected_sha256=expected)
@@ -132,11 +243,29 @@ class StepRunner:
                     hint="the local renderer (ffmpeg/Pillow) differs from the one that made the "
                     "lock; pick again with `vf pick`, or install the pinned versions",
                 ) from None
-        self.p.index.record(job.key, art, job.recipe)
-        self.events.say(f"  made {label} ({prov.name}, {time.monotonic() - start:.1f}s)")
-        with self.events.lock:
-            self.events.made.append(label)
         return art
+
+    def _record_cost(self, job: Job, version: int) -> None:
+        """Append the ledger row of a take a paid provider made (once: the journal remembers)."""
+        if job.step == "edit" or not _ledgered(self.p.provider(job.step)):
+            return
+        entry = self.journal.get(job.key)
+        if entry is None or entry.state != STORED:
+            return
+        self.ledger.append(
+            shot=job.name,
+            step=job.step,
+            version=version,
+            take=job.take,
+            provider=entry.provider,
+            model=entry.model,
+            recipe_key=job.key,
+            job_id=entry.job_id or "",
+            cost=entry.cost,
+        )
+        self.journal.update(entry, state=LEDGERED)
+        with self.events.lock:
+            self.events.spent += entry.cost or 0.0
 
     def _progress(self, label: str) -> Callable[[float], None]:
         """Report long jobs (the edit) at every quarter, so a build never looks stuck."""

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vfbuild.errors import UsageError, VfError
-from vfbuild.plan.execute import BuildEvents, StepRunner
+from vfbuild.plan.execute import BuildEvents, BuildOptions, StepFailed, StepRunner
 from vfbuild.plan.resolve import DONE, NEEDS_PICK, WAITING, StepState
 from vfbuild.project import Project
 from vfbuild.store.locks import FILM_LOCK
@@ -89,13 +89,15 @@ def run_build(
     *,
     shots: list[str] | None = None,
     tier: str = "final",
-    jobs: int = 1,
-    frozen: bool = False,
+    options: BuildOptions | None = None,
     events: BuildEvents | None = None,
 ) -> BuildResult:
     events = events or BuildEvents()
-    runner = StepRunner(project, events, frozen=frozen)
+    options = options or BuildOptions()
+    runner = StepRunner(project, events, options)
     specs = plan_tasks(project, shots, tier)
+    if not options.frozen:
+        check_keys(project, specs, runner)
     states: dict[str, Any] = {}
 
     def uptodate(name: str, step: str) -> bool:
@@ -110,6 +112,8 @@ def run_build(
         try:
             state = runner.run(name, step)
             states[task_name(name, step)] = state
+        except StepFailed:
+            return False  # each failed take is already reported
         except VfError as e:
             with events.lock:
                 events.errors.append(e)
@@ -143,9 +147,9 @@ def run_build(
             )
         )
     with build_lock(project):
-        code, doit_err = _run_doit(project, tasks, jobs)
+        code, doit_err = _run_doit(project, tasks, options.jobs)
         project.hashes.save()
-    if code != 0 and not events.errors:
+    if code != 0 and not events.errors and not events.inbox:
         # doit itself failed (not one of our tasks): show what it said.
         events.errors.append(VfError("the task runner failed", hint=doit_err.strip()[-2000:]))
     waiting = {}
@@ -159,6 +163,39 @@ def run_build(
     if any(step == "edit" for _, step, _ in specs) and not events.errors:
         edit = runner.resolver().resolve(FILM_LOCK, "edit")
     return BuildResult(events, waiting, edit)
+
+
+def check_keys(
+    project: Project, specs: list[tuple[str, str, str | None]], runner: StepRunner
+) -> None:
+    """A provider whose key is missing stops the build before anything is submitted, if it
+    has takes to make now. (A step that becomes stale later in the build meets the same
+    check before its first submit.)"""
+    from vfbuild.errors import ProviderError
+    from vfbuild.plan.resolve import STALE
+    from vfbuild.providers import catalog
+
+    missing: dict[str, list[str]] = {}
+    for name, step, _ in specs:
+        if step == "edit":
+            continue
+        prov = project.provider(step)
+        keys = catalog.info(prov.name).missing_keys()
+        if not keys or prov.name in missing:
+            continue
+        try:
+            state = runner.resolver().resolve(name, step)
+        except VfError:
+            continue  # the build reports it
+        if state.status == STALE and any(runner.artifact(j) is None for j in state.jobs):
+            missing[prov.name] = keys
+    if missing:
+        name, keys = next(iter(missing.items()))
+        raise ProviderError(
+            f"{name}: {' and '.join(keys)} not set in the environment; nothing was submitted",
+            hint=f"export {keys[0]}=… (keys are read only from the environment, never from "
+            "files in the film)",
+        )
 
 
 def _run_doit(project: Project, tasks: list[Any], jobs: int) -> tuple[int, str]:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vfbuild.errors import VfError
-from vfbuild.plan.graph import plan_tasks
-from vfbuild.plan.resolve import DONE, Resolver, StepState
+from vfbuild.plan.graph import plan_tasks, task_name
+from vfbuild.plan.resolve import DONE, WAITING, Resolver, StepState
 from vfbuild.project import Project
+
+OUTPUT_STEPS = ("final", "upscale", "lipsync")
 
 
 @dataclass
@@ -17,18 +19,20 @@ class StepLine:
     model: str
     to_make: int  # takes the build would generate now
     error: str | None = None
-
-    @property
-    def cost(self) -> float:
-        return 0.0  # the local provider is free; remote price tables come with remote providers
+    cost: float = 0.0  # dollars for the takes to make (priced ones)
+    cost_known: bool = True  # False when a take to make has no price
 
 
 def step_lines(
     project: Project, *, shots: list[str] | None = None, tier: str = "final", frozen: bool = False
 ) -> list[StepLine]:
+    from vfbuild.plan.cost import Coster
+
     resolver = Resolver(project, frozen=frozen)
+    coster = Coster(project)
     lines: list[StepLine] = []
-    for name, step, _ in plan_tasks(project, shots, tier):
+    producing: set[str] = set()  # tasks this build will make something in
+    for name, step, upstream in plan_tasks(project, shots, tier):
         try:
             state = resolver.resolve(name, step)
         except VfError as e:
@@ -36,6 +40,25 @@ def step_lines(
             continue
         prov = project.provider(step)
         model = state.jobs[0].recipe["model"] if state.jobs else prov.model(step, None)
-        to_make = sum(1 for j in state.jobs if resolver.artifact(j.key) is None)
-        lines.append(StepLine(state, prov.name, model, to_make if state.status != DONE else 0))
+        making = [j for j in state.jobs if resolver.artifact(j.key) is None]
+        if state.status == DONE:
+            making = []
+        if state.status == WAITING and upstream in producing and step in OUTPUT_STEPS:
+            # Its input is made earlier in this same build: its recipe is not known yet, but
+            # who makes it, and so its price, is.
+            making = [resolver.future_job(name, step)]
+            state.reasons = [*state.reasons, "priced ahead: it runs after its input is built"]
+        if making:
+            producing.add(task_name(name, step))
+        costs = [coster.cost(j) for j in making]
+        lines.append(
+            StepLine(
+                state,
+                prov.name,
+                model,
+                len(making),
+                cost=sum(c for c in costs if c is not None),
+                cost_known=None not in costs,
+            )
+        )
     return lines

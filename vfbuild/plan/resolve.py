@@ -46,6 +46,7 @@ class Job:
     ext: str
     pinned_sha256: str | None = None  # a pick's or a frozen output's bytes
     picked: bool = False
+    seconds: float | None = None  # clip length a provider bills for (video steps)
     from_spec: bool = True  # False for an out-of-date pick kept from the lock's recipe
 
     @property
@@ -88,6 +89,7 @@ class Resolver:
         self.p = project
         self.frozen = frozen
         self.film = project.film
+        self._shot_seconds = {s.id: min(s.duration, CLIP_MAX_SECONDS) for s in project.film.shots}
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -95,26 +97,45 @@ class Resolver:
         return parse_resolution(getattr(self.film.film.tiers, tier))
 
     def _tier_settings(self, step: str, tier: str) -> dict[str, Any]:
+        """The tier's provider settings from shots.yaml. A ComfyUI workflow file enters the
+        recipe by its hash too, so editing the workflow makes a new version."""
         choice = self._choice(step)
-        return dict(getattr(choice, tier, None) or {}) if choice else {}
+        if choice is None:
+            return {}
+        settings = choice.tier(tier)
+        workflow = settings.get("workflow") or choice.workflow
+        if workflow:
+            settings["workflow"] = workflow
+            settings["workflow_sha256"] = self.p.input_sha(str(workflow))
+        return settings
 
     def _choice(self, step: str) -> ProviderChoice | None:
         """The `providers:` entry of shots.yaml that serves `step` (none for the edit)."""
         return getattr(self.film.providers, PROVIDER_SLOT[step], None)
 
-    def _configured_model(self, step: str) -> str | None:
+    def _configured_model(self, step: str, tier: str) -> str | None:
+        """A tier's own `model`, else the slot's `model` (None: the provider's default)."""
         choice = self._choice(step)
-        return choice.model if choice else None
+        if choice is None:
+            return None
+        return choice.tier(tier).get("model") or choice.model
 
-    def _made_by(self, step: str) -> dict[str, Any]:
+    def _made_by(self, step: str, tier: str = "final") -> dict[str, Any]:
         """The recipe fields that say who makes a step: provider, model and engine."""
         prov = self.p.provider(step)
         return {
             "step": step,
             "provider": prov.name,
-            "model": prov.model(step, self._configured_model(step)),
+            "model": prov.model(step, self._configured_model(step, tier)),
             "engine": prov.engine(step),
         }
+
+    def future_job(self, name: str, step: str) -> Job:
+        """A stand-in for an output step whose input is not built yet: it knows who makes the
+        take (provider, model, tier), which is all a price needs, but has no key."""
+        recipe = make_recipe(**self._made_by(step, "final"), tier="final", settings={}, inputs={})
+        ext = self.p.provider(step).ext(step)
+        return Job(name, step, 1, recipe, "", "", None, ext, seconds=self._shot_seconds[name])
 
     def artifact(self, key: str) -> Artifact | None:
         art = self.p.index.lookup(key)
@@ -143,6 +164,9 @@ class Resolver:
         if version is None:
             version = self.p.locks.version_of(name, step, version_key)
         ext = self.p.provider(step).ext(step) if step != "edit" else ".mp4"
+        seconds = None
+        if step in ("draft", "final", "upscale", "lipsync") and name in self._shot_seconds:
+            seconds = self._shot_seconds[name]
         return Job(
             name,
             step,
@@ -154,6 +178,7 @@ class Resolver:
             ext,
             pinned_sha256=pinned,
             picked=picked,
+            seconds=seconds,
         )
 
     def _finish(self, state: StepState) -> StepState:
@@ -288,7 +313,7 @@ class Resolver:
             settings["label"] = shot.id
         seed0 = shot.motion.seed if shot.motion.seed is not None else shot.keyframe.seed
         base = dict(
-            **self._made_by("draft"),
+            **self._made_by("draft", "draft"),
             tier="draft",
             settings=settings,
             inputs={"keyframe": kf_sha},
@@ -321,7 +346,7 @@ class Resolver:
             "height": h,
             "provider_settings": self._tier_settings("final", "final"),
         }
-        recipe["engine"] = self.p.provider("final").engine("final")
+        recipe |= self._made_by("final", "final")
         kf_file = pick.recipe["inputs"]["keyframe"]
         state.inputs["keyframe"] = self._file_for_sha(shot, kf_file)
         return self._output(state, recipe)

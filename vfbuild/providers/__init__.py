@@ -1,15 +1,31 @@
-"""Who makes a step's takes. Every provider implements the small `Provider` protocol."""
+"""Who makes a step's takes. Every provider implements the small `Provider` protocol;
+`catalog` says which exist without importing them."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
 
 from vfbuild.providers.base import Provider
 
 
-def get_provider(name: str) -> Provider:
-    if name == "local":
-        from vfbuild.providers.local import LocalProvider
-
-        return LocalProvider()
+def get_provider(name: str, *, config: Any = None, film_root: Path | None = None) -> Provider:
+    """An instance of provider `name`, set up from its `providers:` entry in shots.yaml."""
     from vfbuild.errors import UsageError
+    from vfbuild.providers import catalog
 
-    raise UsageError(f"unknown provider {name!r}")
+    try:
+        info = catalog.info(name)
+    except KeyError:
+        raise UsageError(
+            f"unknown provider {name!r}", hint=f"known: {', '.join(catalog.names())}"
+        ) from None
+    factory = info.load()
+    if not info.remote and name == "local":
+        return factory()  # type: ignore[no-any-return]
+    return factory(  # type: ignore[no-any-return]
+        info,
+        base_url=getattr(config, "base_url", None),
+        timeout=getattr(config, "timeout", 60.0),
+        film_root=film_root,
+    )

@@ -1,16 +1,39 @@
 """The provider protocol: the seam between the build and whoever makes takes.
 
 Like httpx's transport, it is small on purpose. The build hands a provider a recipe, the input
-files the recipe's hashes stand for, and a temp path to write; the store does the rest.
+files the recipe's hashes stand for, a temp path to write, and a `MakeContext` (the job's name,
+its journal, the budget, progress); the store does the rest. Remote providers implement the
+finer submit → poll → fetch protocol of `vfbuild.providers.remote`, whose `make` drives it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from vfbuild.providers.pricing import Budget
+    from vfbuild.store.journal import Journal
 
 InputFiles = dict[str, Path | list[Path]]
+
+
+@dataclass
+class MakeContext:
+    """What a provider may need besides the recipe to make one take."""
+
+    key: str  # the recipe key
+    label: str  # how the job is named to the user: "s010 draft t02"
+    progress: Callable[[float], None] | None = None  # hears the fraction done (0..1)
+    journal: Journal | None = None
+    budget: Budget | None = None
+    cost: float | None = None  # the priced cost of this take, None if no price is known
+    resubmit: bool = False  # --resubmit: a job whose submit reply was lost may be sent again
+    retry_failed: bool = False  # --retry-failed: a job the provider failed may be tried again
+    film_root: Path | None = None
+    expected_name: str = ""  # the take's layout file name (for manual requests)
 
 
 class Provider(Protocol):
@@ -26,13 +49,16 @@ class Provider(Protocol):
 
     def ext(self, step: str) -> str: ...
 
-    def make(
-        self,
-        recipe: dict[str, Any],
-        inputs: InputFiles,
-        out: Path,
-        progress: Callable[[float], None] | None = None,
-    ) -> None:
-        """Write the take for `recipe` to exactly `out`; raise a VfError on failure.
-        `progress`, when given, hears the fraction done (0..1) of long jobs."""
+    def units(self, step: str, seconds: float | None) -> tuple[str, float]:
+        """What a take is billed by: ("image", 1), ("second", 5.0), ("take", 1)."""
         ...
+
+    def make(self, recipe: dict[str, Any], inputs: InputFiles, out: Path, ctx: MakeContext) -> None:
+        """Write the take for `recipe` to exactly `out`; raise a VfError on failure."""
+        ...
+
+
+def default_units(step: str, seconds: float | None) -> tuple[str, float]:
+    if step == "keyframe":
+        return ("image", 1.0)
+    return ("second", float(seconds or 0.0))

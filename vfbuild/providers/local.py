@@ -7,11 +7,10 @@ upscale is a real lanczos scale, lipsync muxes the dialogue onto the clip.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from vfbuild.providers.base import InputFiles
+from vfbuild.providers.base import InputFiles, MakeContext, default_units
 
 MODELS = {
     "keyframe": "previz-still",
@@ -47,14 +46,13 @@ class LocalProvider:
     def ext(self, step: str) -> str:
         return ".png" if step == "keyframe" else ".mp4"
 
-    def make(
-        self,
-        recipe: dict[str, Any],
-        inputs: InputFiles,
-        out: Path,
-        progress: Callable[[float], None] | None = None,
-    ) -> None:
+    def units(self, step: str, seconds: float | None) -> tuple[str, float]:
+        return default_units(step, seconds)
+
+    def make(self, recipe: dict[str, Any], inputs: InputFiles, out: Path, ctx: MakeContext) -> None:
         from vfbuild.media import previz
+
+        progress = ctx.progress
 
         step, s = recipe["step"], recipe["settings"]
         if step == "keyframe":

@@ -580,13 +580,16 @@ def _pydantic_issue(err: Any) -> Issue:
             hint=f"use {_even_resolution(str(value))}",
         )
     if field == "use" and err["type"] == "value_error":
-        from vfbuild.spec.models import PROVIDER_NAMES
+        from vfbuild.providers import catalog
 
         return Issue(
             loc,
             f"{where}: unknown provider {_show(value)}",
-            hint=_suggest(str(value), list(PROVIDER_NAMES), "known providers"),
+            hint=_suggest(str(value), catalog.names(), "known providers"),
         )
+    if "cannot make" in msg:
+        what, _, able = msg.partition("; ")
+        return Issue(loc, f"{where}: {what}", hint=f"{able}; or use local")
     if field == "keyframe" and "not both" in msg:
         return Issue(
             loc + ("prompt",),

@@ -19,7 +19,6 @@ PICKED_STEPS: tuple[str, ...] = ("keyframe", "draft")
 
 RESOLUTION_RE = re.compile(r"^([1-9][0-9]{1,4})x([1-9][0-9]{1,4})$")
 SHOT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
-PROVIDER_NAMES: tuple[str, ...] = ("local",)
 
 Resolution = Annotated[
     str,
@@ -121,17 +120,44 @@ class FilmSettings(Strict):
 class ProviderChoice(Strict):
     """Which provider makes a step's takes, with what model and per-tier settings."""
 
-    use: str = Field("local", description="Provider name; `local` is the offline previz renderer.")
-    model: str | None = Field(None, description="The provider's model id.")
-    draft: dict[str, Any] | None = Field(None, description="Settings for the draft tier.")
-    final: dict[str, Any] | None = Field(None, description="Settings for the final tier.")
+    use: str = Field(
+        "local",
+        description="Provider: local (offline previz), fal, replicate, comfyui, kling, runway, "
+        "luma, or manual (files you make by hand and drop in inbox/).",
+    )
+    model: str | None = Field(None, description="The provider's model id (a tier may override).")
+    base_url: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="The provider's endpoint; VF_<PROVIDER>_BASE_URL overrides it.",
+    )
+    workflow: str | None = Field(
+        None, description="comfyui: an API-format workflow JSON file in the film."
+    )
+    timeout: float = Field(
+        60.0, gt=0, le=3600, description="Seconds to wait for one HTTP response."
+    )
+    cost_per_take: float | None = Field(
+        None, ge=0, description="manual: what one take costs you, for the ledger."
+    )
+    draft: dict[str, Any] | None = Field(
+        None, description="Draft-tier settings (may hold `model`, `workflow`, provider inputs)."
+    )
+    final: dict[str, Any] | None = Field(
+        None, description="Final-tier settings (may hold `model`, `workflow`, provider inputs)."
+    )
 
     @field_validator("use")
     @classmethod
     def _known(cls, v: str) -> str:
-        if v not in PROVIDER_NAMES:
-            raise ValueError(f"unknown provider {v!r}; known: {', '.join(PROVIDER_NAMES)}")
+        from vfbuild.providers import catalog
+
+        if v not in catalog.REGISTRY:
+            raise ValueError(f"unknown provider {v!r}; known: {', '.join(catalog.names())}")
         return v
+
+    def tier(self, tier: str) -> dict[str, Any]:
+        return dict(getattr(self, tier, None) or {})
 
 
 class Providers(Strict):
@@ -141,6 +167,19 @@ class Providers(Strict):
     )
     upscale: ProviderChoice = Field(default_factory=ProviderChoice)
     lipsync: ProviderChoice = Field(default_factory=ProviderChoice)
+
+    @field_validator("keyframe", "video", "upscale", "lipsync")
+    @classmethod
+    def _can_serve(cls, v: ProviderChoice, info: Any) -> ProviderChoice:
+        from vfbuild.providers import catalog
+
+        if not catalog.can_serve(v.use, info.field_name):
+            able = [n for n in catalog.names() if catalog.can_serve(n, info.field_name)]
+            raise ValueError(
+                f"provider {v.use!r} cannot make {info.field_name} takes; "
+                f"these can: {', '.join(able)}"
+            )
+        return v
 
 
 class Character(Strict):

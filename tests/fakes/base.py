@@ -1,0 +1,390 @@
+"""A fake provider: a real HTTP/1.1 server on 127.0.0.1 (ephemeral port) in a thread.
+
+Each provider's fake (fal.py, replicate.py, …) subclasses `FakeServer`, declares its routes
+with `route()`, and answers with the provider's published bodies, statuses and headers. This
+base gives them what every fake needs:
+
+- jobs with a latency (queued for the first fifth, then running, then done), that fail on
+  request, and a count of the paid jobs accepted (`paid_jobs`);
+- real media made with ffmpeg (PNG stills, H.264 MP4 clips), cached per size and seed;
+- a second server, the CDN, on another origin (`localhost` instead of `127.0.0.1`), where
+  results are downloaded from; it records any credential sent to it (`cdn_auth_seen`);
+- faults on request: 429 with Retry-After, 500, 503, a stalled response, a dropped connection,
+  a truncated download (Content-Length larger than the body), a corrupt media file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import random
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+API_FAULTS = ("429", "500", "503", "stall", "drop")
+DOWNLOAD_FAULTS = ("500", "503", "drop", "truncate", "corrupt")
+
+
+@dataclass
+class Faults:
+    """Which faults a fake injects. `rate` is the chance per request; `forced` queues exact
+    faults per route kind ("create", "api", "download") for deterministic tests."""
+
+    rate: float = 0.0
+    kinds: tuple[str, ...] = API_FAULTS + ("truncate", "corrupt")
+    seed: int = 0
+    fail_jobs: bool = False  # every job ends failed
+    fail_rate: float = 0.0  # or this share of them
+    retry_after: str = "1"
+    stall_seconds: float = 4.0
+    forced: dict[str, list[str]] = field(default_factory=dict)
+    injected: list[tuple[str, str]] = field(default_factory=list)  # (route kind, fault) log
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+        self._lock = threading.Lock()
+
+    def force(self, route_kind: str, *faults: str) -> None:
+        with self._lock:
+            self.forced.setdefault(route_kind, []).extend(faults)
+
+    def draw(self, route_kind: str) -> str | None:
+        with self._lock:
+            queue = self.forced.get(route_kind)
+            if queue:
+                fault = queue.pop(0)
+            else:
+                allowed = DOWNLOAD_FAULTS if route_kind == "download" else API_FAULTS
+                choices = [k for k in self.kinds if k in allowed]
+                if not choices or self._rng.random() >= self.rate:
+                    return None
+                fault = self._rng.choice(choices)
+            self.injected.append((route_kind, fault))
+            return fault
+
+    def job_fails(self) -> bool:
+        with self._lock:
+            return self.fail_jobs or self._rng.random() < self.fail_rate
+
+
+@dataclass
+class FakeJob:
+    id: str
+    kind: str  # "image" or "video"
+    input: dict[str, Any]
+    width: int = 64
+    height: int = 64
+    seconds: float = 1.0
+    seed: int = 0
+    latency: float = 0.2
+    fail: bool = False
+    created: float = field(default_factory=time.monotonic)
+    canceled: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def state(self) -> str:
+        """queued, running, done, failed or canceled."""
+        if self.canceled:
+            return "canceled"
+        age = time.monotonic() - self.created
+        if age < self.latency * 0.2:
+            return "queued"
+        if age < self.latency:
+            return "running"
+        return "failed" if self.fail else "done"
+
+    def progress(self) -> float:
+        return min(1.0, (time.monotonic() - self.created) / self.latency) if self.latency else 1.0
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+    match: dict[str, str]
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"null")
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    json: Any = None
+    body: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    file: Path | None = None
+    content_type: str = "application/json"
+
+
+Handler = Callable[[Request], Reply]
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class FakeServer:
+    """Subclasses set `name`, add routes in `setup_routes()`, and may override `check_auth`
+    and `error_reply` to speak their provider's dialect."""
+
+    name = "fake"
+
+    def __init__(
+        self, *, latency: float = 0.2, faults: Faults | None = None, fps: int = 24
+    ) -> None:
+        self.latency = latency
+        self.faults = faults or Faults()
+        self.fps = fps
+        self.jobs: dict[str, FakeJob] = {}
+        self.log: list[tuple[str, str]] = []  # (method, path) of every request
+        self.cdn_auth_seen: list[str] = []
+        self.big_files: dict[str, Path] = {}
+        self._paid = 0
+        self._lock = threading.Lock()
+        self._routes: list[tuple[str, re.Pattern[str], Handler, str]] = []
+        self._media_dir = Path(tempfile.mkdtemp(prefix=f"fake-{self.name}-"))
+        self._media_lock = threading.Lock()
+        self._api = _Server(("127.0.0.1", 0), self._handler_class(cdn=False))
+        self._cdn = _Server(("127.0.0.1", 0), self._handler_class(cdn=True))
+        self.setup_routes()
+
+    # -- life -------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._api.server_address[1]}"
+
+    @property
+    def cdn_url(self) -> str:
+        return f"http://localhost:{self._cdn.server_address[1]}"
+
+    def start(self) -> FakeServer:
+        for srv in (self._api, self._cdn):
+            threading.Thread(target=srv.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        for srv in (self._api, self._cdn):
+            srv.shutdown()
+            srv.server_close()
+        shutil.rmtree(self._media_dir, ignore_errors=True)
+
+    def __enter__(self) -> FakeServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- what subclasses use ----------------------------------------------------------------
+
+    def setup_routes(self) -> None:
+        raise NotImplementedError
+
+    def route(self, method: str, pattern: str, handler: Handler, kind: str = "api") -> None:
+        """`pattern` is a regex over the path with named groups; `kind` is "create" for the
+        POST that starts a paid job, "api" for other calls."""
+        self._routes.append((method, re.compile(pattern + "$"), handler, kind))
+
+    def check_auth(self, req: Request) -> Reply | None:
+        """None if the request may go on, else the provider's 401 reply."""
+        return None
+
+    def error_reply(self, status: int) -> Reply:
+        """The provider's body for an injected 429/500/503."""
+        return Reply(status, {"detail": f"injected {status}"})
+
+    @property
+    def paid_jobs(self) -> int:
+        return self._paid
+
+    def new_job(self, job_id: str, kind: str, input: dict[str, Any], **kw: Any) -> FakeJob:
+        """Accept a paid job (counted once)."""
+        job = FakeJob(job_id, kind, input, latency=self.latency, fail=self.faults.job_fails(), **kw)
+        with self._lock:
+            self.jobs[job_id] = job
+            self._paid += 1
+        return job
+
+    def media_url(self, job: FakeJob) -> str:
+        """Where the job's result downloads from (the CDN)."""
+        ext = "png" if job.kind == "image" else "mp4"
+        return f"{self.cdn_url}/files/{job.id}.{ext}"
+
+    def serve_file(self, path: Path) -> str:
+        """A CDN URL that streams `path` (e.g. a 1 GiB file for the memory benchmark)."""
+        token = hashlib.sha1(str(path).encode()).hexdigest()[:16]
+        self.big_files[token] = path
+        return f"{self.cdn_url}/big/{token}"
+
+    def media(self, job: FakeJob) -> Path:
+        """Real media for a job, made with ffmpeg, cached by kind, size, length and seed."""
+        from vfbuild.media.ffmpeg import ffmpeg_exe
+
+        w, h = job.width - job.width % 2, job.height - job.height % 2
+        tag = f"{job.kind}-{w}x{h}-{job.seconds}-{job.seed % 360}"
+        out = self._media_dir / (tag + (".png" if job.kind == "image" else ".mp4"))
+        with self._media_lock:
+            if out.exists():
+                return out
+            hue = f"hue=h={job.seed % 360}"
+            if job.kind == "image":
+                args = ["-f", "lavfi", "-i", f"testsrc2=size={w}x{h}:rate=1", "-vf", hue,
+                        "-frames:v", "1", str(out)]  # fmt: skip
+            else:
+                args = ["-f", "lavfi", "-i",
+                        f"testsrc2=size={w}x{h}:rate={self.fps}:duration={job.seconds}",
+                        "-vf", hue, "-c:v", "libx264", "-preset", "ultrafast",
+                        "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(out)]  # fmt: skip
+            tmp = out.with_suffix(".part" + out.suffix)
+            args[-1] = str(tmp)
+            subprocess.run(
+                [ffmpeg_exe(), "-v", "error", "-y", *args], check=True, capture_output=True
+            )
+            tmp.rename(out)
+        return out
+
+    # -- the HTTP plumbing ------------------------------------------------------------------
+
+    def _dispatch(self, req: Request) -> tuple[Reply, str]:
+        for method, pattern, handler, kind in self._routes:
+            if method != req.method:
+                continue
+            m = pattern.match(req.path)
+            if m:
+                req.match = {k: v for k, v in m.groupdict().items() if v is not None}
+                denied = self.check_auth(req)
+                return (denied or handler(req)), kind
+        return Reply(404, {"detail": f"no route {req.method} {req.path}"}), "api"
+
+    def _cdn_reply(self, req: Request) -> Reply:
+        if "authorization" in req.headers:
+            self.cdn_auth_seen.append(req.headers["authorization"])
+        if req.path.startswith("/big/"):
+            path = self.big_files.get(req.path.split("/")[-1])
+            return (
+                Reply(200, file=path, content_type="application/octet-stream")
+                if path
+                else Reply(404)
+            )
+        m = re.match(r"/files/(?P<id>[^/]+)\.(png|mp4)$", req.path)
+        job = self.jobs.get(m.group("id")) if m else None
+        if job is None:
+            return Reply(404, {"detail": "not found"})
+        ctype = "image/png" if job.kind == "image" else "video/mp4"
+        return Reply(200, file=self.media(job), content_type=ctype)
+
+    def _handler_class(self, *, cdn: bool) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _go(self) -> None:
+                parts = urlsplit(self.path)
+                n = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(n) if n else b""
+                req = Request(
+                    self.command,
+                    parts.path,
+                    {k: v[-1] for k, v in parse_qs(parts.query).items()},
+                    {k.lower(): v for k, v in self.headers.items()},
+                    body,
+                    {},
+                )
+                with fake._lock:
+                    fake.log.append((req.method, req.path))
+                if cdn:
+                    kind = "download"
+                    fault = fake.faults.draw(kind)
+                    reply = fake._cdn_reply(req)
+                else:
+                    # Find the route first: a fault on a create happens before or after the
+                    # job is made, as a real lost reply would.
+                    kind = next(
+                        (k for m, p, _, k in fake._routes if m == req.method and p.match(req.path)),
+                        "api",
+                    )
+                    fault = fake.faults.draw(kind)
+                    if fault in ("429", "500", "503"):
+                        r = fake.error_reply(int(fault))
+                        if fault in ("429", "503"):
+                            r.headers.setdefault("Retry-After", fake.faults.retry_after)
+                        return self._send(r)
+                    reply, kind = fake._dispatch(req)
+                if fault == "stall":
+                    time.sleep(fake.faults.stall_seconds)
+                    return self._drop()
+                if fault == "drop":
+                    return self._drop()
+                if cdn and fault in ("500", "503"):
+                    return self._send(Reply(int(fault), {"detail": "injected"}))
+                self._send(reply, fault=fault)
+
+            def _drop(self) -> None:
+                self.close_connection = True
+                with contextlib.suppress(OSError):
+                    self.connection.shutdown(socket.SHUT_RDWR)
+
+            def _send(self, r: Reply, fault: str | None = None) -> None:
+                if r.file is not None:
+                    size = r.file.stat().st_size
+                    self.send_response(r.status)
+                    self.send_header("Content-Type", r.content_type)
+                    self.send_header("Content-Length", str(size))
+                    for k, v in r.headers.items():
+                        self.send_header(k, v)
+                    self.end_headers()
+                    if fault == "corrupt":
+                        self.wfile.write(
+                            bytes(random.getrandbits(8) for _ in range(min(size, 4096))).ljust(
+                                size, b"\0"
+                            )
+                        )
+                        return
+                    limit = size // 2 if fault == "truncate" else size
+                    with open(r.file, "rb") as f:
+                        sent = 0
+                        while sent < limit and (chunk := f.read(min(1 << 20, limit - sent))):
+                            self.wfile.write(chunk)
+                            sent += len(chunk)
+                    if fault == "truncate":
+                        self._drop()
+                    return
+                data = (
+                    r.body
+                    if r.body is not None
+                    else (
+                        b"" if r.json is None and r.status == 204 else json.dumps(r.json).encode()
+                    )
+                )
+                self.send_response(r.status)
+                self.send_header("Content-Type", r.content_type)
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in r.headers.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _go
+
+        return H

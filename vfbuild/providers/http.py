@@ -1,0 +1,277 @@
+"""The one HTTP client every remote provider uses (httpx).
+
+- GETs (status polls, results, downloads) are retried with exponential backoff and full jitter
+  on 408/409/429/5xx and on transport errors, honouring `Retry-After`.
+- A POST that creates a paid job is retried only when the server plainly did not take it
+  (connection refused, 429, 503). When the reply is lost after the request went out (a timeout,
+  a dropped connection, a 500/502/504), `SubmitUnknown` is raised: the job journal then decides
+  (find the job at the provider, or stop and ask), so a job is never paid for twice blindly.
+- Downloads stream to a file in 1 MiB chunks (never the whole file in memory), check the size
+  against Content-Length, and never send the provider's credentials to another host (a CDN).
+- Error messages never carry a secret: every text that leaves this module goes through
+  `redact()`, which knows every credential the providers read from the environment.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from vfbuild.errors import ProviderError
+
+log = logging.getLogger("vfbuild.http")
+
+RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+# A create-POST answered with these was refused, not taken: safe to send again.
+NOT_TAKEN_STATUSES = frozenset({429, 503})
+CHUNK = 1 << 20
+
+_secrets: set[str] = set()
+_secrets_lock = threading.Lock()
+
+
+def add_secret(value: str | None) -> None:
+    """Remember a credential so `redact()` hides it (and anything derived, e.g. a JWT)."""
+    if value and len(value) >= 4:
+        with _secrets_lock:
+            _secrets.add(value)
+
+
+def redact(text: str) -> str:
+    for s in sorted(_secrets, key=len, reverse=True):
+        text = text.replace(s, "***")
+    return text
+
+
+def env_secret(name: str) -> str:
+    value = os.environ.get(name, "")
+    add_secret(value)
+    return value
+
+
+class SubmitUnknown(ProviderError):
+    """The request to create a job went out and its reply was lost: the job may exist."""
+
+
+class HttpStatusError(ProviderError):
+    def __init__(self, message: str, *, status: int, body: Any, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.body = body
+
+
+def retry_after(resp: httpx.Response) -> float | None:
+    value = resp.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def body_of(resp: httpx.Response) -> Any:
+    try:
+        return resp.json()
+    except ValueError:
+        return resp.text[:500]
+
+
+class Http:
+    """An httpx client for one provider: its base URL, auth headers, timeouts and retries."""
+
+    def __init__(
+        self,
+        provider: str,
+        base_url: str,
+        headers: dict[str, str] | Callable[[], dict[str, str]] | None = None,
+        *,
+        timeout: float = 60.0,
+        retries: int = 6,
+        backoff: float = 0.25,
+        max_backoff: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.provider = provider
+        self.base_url = base_url.rstrip("/")
+        self._headers = headers
+        self.retries = retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.timeout = httpx.Timeout(timeout, connect=min(timeout, 15.0))
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
+        self.client = httpx.Client(timeout=self.timeout, transport=transport, limits=limits)
+        # Downloads from another host (a CDN, a signed URL) get no credentials.
+        self.bare = httpx.Client(
+            timeout=self.timeout, transport=transport, limits=limits, follow_redirects=True
+        )
+
+    def close(self) -> None:
+        self.client.close()
+        self.bare.close()
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def url(self, path: str) -> str:
+        return path if path.startswith(("http://", "https://")) else self.base_url + path
+
+    def _own(self, url: str) -> bool:
+        """Same origin as the API (scheme, host, port): only there do credentials go."""
+        a, b = httpx.URL(url), httpx.URL(self.base_url)
+        return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
+
+    def headers(self) -> dict[str, str]:
+        h = self._headers() if callable(self._headers) else dict(self._headers or {})
+        return h
+
+    def _sleep(self, attempt: int, resp: httpx.Response | None) -> None:
+        wait = retry_after(resp) if resp is not None else None
+        if wait is None:
+            wait = random.uniform(0, min(self.max_backoff, self.backoff * 2**attempt))
+        time.sleep(min(wait, self.max_backoff))
+
+    def _fail(self, what: str, resp: httpx.Response) -> HttpStatusError:
+        body = body_of(resp)
+        return HttpStatusError(
+            redact(f"{self.provider}: {what} failed: HTTP {resp.status_code}: {_short(body)}"),
+            status=resp.status_code,
+            body=body,
+        )
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        creates: bool = False,
+        ok: Iterable[int] = (200, 201, 202),
+        **kw: Any,
+    ) -> httpx.Response:
+        """Send a request with retries. `creates=True` marks a POST that starts a paid job."""
+        url = self.url(path)
+        headers = {**(self.headers() if self._own(url) else {}), **kw.pop("headers", {})}
+        ok = set(ok)
+        last: str = ""
+        for attempt in range(self.retries + 1):
+            resp = None
+            try:
+                resp = self.client.request(method, url, headers=headers, **kw)
+            except httpx.ConnectError as e:
+                last = f"cannot connect to {httpx.URL(url).host}: {e}"
+            except httpx.TransportError as e:
+                if creates:
+                    raise SubmitUnknown(
+                        redact(f"{self.provider}: {what}: the reply was lost ({_kind(e)})")
+                    ) from None
+                last = f"{_kind(e)}"
+            if resp is not None:
+                if resp.status_code in ok:
+                    return resp
+                if resp.status_code not in RETRY_STATUSES:
+                    raise self._fail(what, resp)
+                if creates and resp.status_code not in NOT_TAKEN_STATUSES:
+                    raise SubmitUnknown(
+                        redact(
+                            f"{self.provider}: {what}: HTTP {resp.status_code} after the request "
+                            "was sent; the job may or may not exist"
+                        )
+                    )
+                last = f"HTTP {resp.status_code}: {_short(body_of(resp))}"
+                if attempt == self.retries:
+                    raise self._fail(what, resp)
+            if attempt < self.retries:
+                log.debug("%s: %s: %s; retry %d", self.provider, what, last, attempt + 1)
+                self._sleep(attempt, resp)
+        raise ProviderError(
+            redact(f"{self.provider}: {what} failed after {self.retries + 1} tries: {last}"),
+            hint="check the network and the provider's status page, then build again",
+        )
+
+    def get_json(self, path: str, *, what: str, **kw: Any) -> Any:
+        return self.request("GET", path, what=what, **kw).json()
+
+    def download(
+        self,
+        url: str,
+        dest: Path,
+        *,
+        what: str,
+        progress: Callable[[int, int | None], None] | None = None,
+    ) -> int:
+        """Stream `url` to `dest`; retry on transport errors, 5xx and short bodies."""
+        full = self.url(url)
+        client = self.client if self._own(full) else self.bare
+        headers = self.headers() if self._own(full) else {}
+        last = ""
+        for attempt in range(self.retries + 1):
+            resp = None
+            try:
+                with client.stream("GET", full, headers=headers) as resp:
+                    if resp.status_code != 200:
+                        if resp.status_code not in RETRY_STATUSES:
+                            resp.read()
+                            raise self._fail(what, resp)
+                        last = f"HTTP {resp.status_code}"
+                    else:
+                        expected = _int(resp.headers.get("content-length"))
+                        got = 0
+                        with open(dest, "wb") as f:
+                            for chunk in resp.iter_bytes(CHUNK):
+                                f.write(chunk)
+                                got += len(chunk)
+                                if progress:
+                                    progress(got, expected)
+                        raw = resp.num_bytes_downloaded
+                        if expected is None or raw == expected:
+                            return got
+                        last = f"got {raw} of {expected} bytes"
+            except httpx.TransportError as e:
+                last = _kind(e)
+            if attempt < self.retries:
+                log.debug("%s: %s: %s; retry %d", self.provider, what, last, attempt + 1)
+                self._sleep(attempt, resp if resp is not None and resp.status_code != 200 else None)
+        raise ProviderError(
+            redact(f"{self.provider}: {what} failed after {self.retries + 1} tries: {last}"),
+            hint="the result may have expired at the provider; build again to retry",
+        )
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _kind(e: Exception) -> str:
+    names = {
+        httpx.ReadTimeout: "no reply in time",
+        httpx.WriteTimeout: "could not send in time",
+        httpx.ConnectTimeout: "connect timed out",
+        httpx.PoolTimeout: "connection pool exhausted",
+        httpx.RemoteProtocolError: "the connection was dropped",
+        httpx.ReadError: "the connection was dropped",
+    }
+    return names.get(type(e), type(e).__name__)
+
+
+def _short(body: Any) -> str:
+    text = body if isinstance(body, str) else repr(body)
+    return text if len(text) <= 300 else text[:300] + "…"

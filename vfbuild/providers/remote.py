@@ -1,0 +1,323 @@
+"""Remote providers: submit → poll → fetch, driven through the job journal.
+
+A remote provider implements five small calls (`submit`, `poll`, `fetch`, `find`, `cancel`)
+against its HTTP API; `RemoteProvider.make` runs them in the only safe order:
+
+1. a journalled job that the provider failed waits for `--retry-failed`;
+2. a journalled job with an id is polled, never resubmitted;
+3. a journalled job without an id (the crash fell between submit and reply) is looked up with
+   `find` (ComfyUI and Kling use an id we chose; Replicate and Luma list recent jobs); a
+   provider that cannot look it up stops the job, naming it, unless `--resubmit`;
+4. otherwise the budget is asked, the journal written, and only then the job submitted.
+
+The result is downloaded to the build's temp file, checked (size, then a media probe) and only
+then handed to the store.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import mimetypes
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from vfbuild.errors import MediaError, ProviderError, VfError
+from vfbuild.providers.base import InputFiles, MakeContext, default_units
+from vfbuild.providers.catalog import ProviderInfo
+from vfbuild.providers.http import Http, SubmitUnknown, add_secret, env_secret, redact
+from vfbuild.store.journal import FAILED, STORED, SUBMITTED, SUBMITTING, JournalEntry
+
+log = logging.getLogger("vfbuild.remote")
+
+QUEUED, RUNNING, SUCCEEDED, FAILED_STATE = "queued", "running", "succeeded", "failed"
+
+# Polls come fast at first and slow down as the job ages (a tenth of its age, 0.05 s to 5 s):
+# a half-second job is noticed within 50 ms, a five-minute one is asked every 5 s.
+POLL_MIN, POLL_MAX, POLL_FRACTION = 0.05, 5.0, 0.1
+FETCH_TRIES = 3
+
+
+@dataclass
+class RemoteJob:
+    """One take to make remotely: its recipe, input files, and the id we chose for it."""
+
+    key: str
+    recipe: dict[str, Any]
+    inputs: InputFiles
+    label: str
+    client_id: str  # a lowercase UUID fixed by key and attempt
+
+    @property
+    def step(self) -> str:
+        return str(self.recipe["step"])
+
+    @property
+    def model(self) -> str:
+        return str(self.recipe["model"])
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return dict(self.recipe.get("settings") or {})
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        """The tier's provider settings from shots.yaml, minus the keys vfbuild itself reads."""
+        ps = dict(self.settings.get("provider_settings") or {})
+        for k in ("model", "workflow"):
+            ps.pop(k, None)
+        return ps
+
+    def file(self, role: str) -> Path:
+        value = self.inputs[role]
+        return value[0] if isinstance(value, list) else value
+
+    def files(self, role: str) -> list[Path]:
+        value = self.inputs.get(role, [])
+        return list(value) if isinstance(value, list) else [value]
+
+
+@dataclass
+class Poll:
+    state: str  # QUEUED, RUNNING, SUCCEEDED or FAILED_STATE
+    progress: float | None = None
+    outputs: list[str] = field(default_factory=list)  # result URLs; the first is the take
+    error: str | None = None
+
+
+def data_uri(path: Path) -> str:
+    """A file as a `data:` URI (fal, Replicate, Runway and Luma accept them as inputs)."""
+    mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    if path.suffix == "" or mime == "application/octet-stream":
+        mime = _sniff(path)
+    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+
+
+def _sniff(path: Path) -> str:
+    head = path.read_bytes()[:16]
+    if head.startswith(b"\x89PNG"):
+        return "image/png"
+    if head.startswith(b"\xff\xd8"):
+        return "image/jpeg"
+    if head[4:8] == b"ftyp":
+        return "video/mp4"
+    if head.startswith(b"RIFF"):
+        return "audio/wav"
+    return "application/octet-stream"
+
+
+class RemoteProvider:
+    """Base of every HTTP provider. Subclasses set `name` and implement the protocol calls."""
+
+    name: ClassVar[str]
+    paid = True
+    deterministic = False
+    can_find: ClassVar[bool] = False  # `find` can tell whether a lost-reply job exists
+    api: ClassVar[str] = "v1"  # part of the engine identity in every recipe
+
+    def __init__(
+        self,
+        info: ProviderInfo,
+        *,
+        base_url: str | None = None,
+        timeout: float = 60.0,
+        film_root: Path | None = None,
+    ) -> None:
+        self.info = info
+        self.base_url = os.environ.get(info.base_url_env) or base_url or info.base_url or ""
+        self.film_root = film_root
+        self.http = Http(self.name, self.base_url, self.auth_headers, timeout=timeout)
+        for k in info.env_keys:
+            add_secret(os.environ.get(k))
+
+    # -- identity ---------------------------------------------------------------------------
+
+    def model(self, step: str, configured: str | None) -> str:
+        return configured or self.info.models[step]
+
+    def engine(self, step: str) -> dict[str, Any]:
+        return {"api": self.api}
+
+    def ext(self, step: str) -> str:
+        return ".png" if step == "keyframe" else ".mp4"
+
+    def units(self, step: str, seconds: float | None) -> tuple[str, float]:
+        return default_units(step, seconds)
+
+    def key(self, name: str) -> str:
+        return env_secret(name)
+
+    def auth_headers(self) -> dict[str, str]:
+        return {}
+
+    def require_keys(self) -> None:
+        missing = self.info.missing_keys()
+        if missing:
+            raise ProviderError(
+                f"{self.name}: {' and '.join(missing)} not set in the environment; nothing was "
+                "submitted",
+                hint=f"export {missing[0]}=… (keys are read only from the environment, never "
+                "from files in the film)",
+            )
+
+    # -- the protocol -----------------------------------------------------------------------
+
+    def submit(self, job: RemoteJob) -> str:
+        """Create the job (one POST, `creates=True`); return the provider's job id."""
+        raise NotImplementedError
+
+    def poll(self, job_id: str, job: RemoteJob) -> Poll:
+        raise NotImplementedError
+
+    def find(self, job: RemoteJob) -> str | None:
+        """The id of this job if the provider has it, else None. Only when `can_find`."""
+        raise NotImplementedError
+
+    def cancel(self, job_id: str, job: RemoteJob) -> None:
+        raise NotImplementedError
+
+    def fetch(self, result: Poll, job: RemoteJob, out: Path) -> None:
+        if not result.outputs:
+            raise ProviderError(f"{job.label}: {self.name} reported success but no output")
+        self.http.download(result.outputs[0], out, what=f"{job.label}: download")
+
+    # -- the journal-driven run -------------------------------------------------------------
+
+    def make(self, recipe: dict[str, Any], inputs: InputFiles, out: Path, ctx: MakeContext) -> None:
+        try:
+            self._make(recipe, inputs, out, ctx)
+        except VfError as e:
+            e.message = redact(e.message)
+            e.hint = redact(e.hint) if e.hint else e.hint
+            e.args = (e.message,)
+            raise
+
+    def _make(
+        self, recipe: dict[str, Any], inputs: InputFiles, out: Path, ctx: MakeContext
+    ) -> None:
+        journal = ctx.journal
+        assert journal is not None, "remote providers run with a journal"
+        entry = journal.get(ctx.key)
+        if entry is not None and entry.state == FAILED and not ctx.retry_failed:
+            raise ProviderError(
+                f"{ctx.label}: {self.name} failed this job before: {entry.error}",
+                hint="fix the cause (prompt, input, settings), or try the same recipe again "
+                "with `vf build --retry-failed` (a new attempt may be charged)",
+            )
+        job = RemoteJob(ctx.key, recipe, inputs, ctx.label, entry.client_id if entry else "")
+        job_id = entry.job_id if entry is not None and entry.state in (SUBMITTED, STORED) else None
+        if job_id is None and entry is not None and entry.state == SUBMITTING:
+            job_id = self._recover(entry, job, ctx)
+        if job_id is None:
+            entry, job_id = self._submit(job, ctx)
+        else:
+            assert entry is not None
+            log.info("%s: resuming %s job %s", ctx.label, self.name, job_id)
+        result = self._wait(job_id, job, ctx)
+        if result.state == FAILED_STATE:
+            error = redact(result.error or "no reason given")
+            journal.update(journal.get(ctx.key) or entry, state=FAILED, error=error)
+            raise ProviderError(
+                f"{ctx.label}: {self.name} failed the job ({job_id}): {error}",
+                hint="fix the cause, then `vf build --retry-failed` to try again "
+                "(a new attempt may be charged)",
+            )
+        self._fetch_checked(result, job, out)
+
+    def _recover(self, entry: JournalEntry, job: RemoteJob, ctx: MakeContext) -> str | None:
+        """A job whose submit reply was lost. Returns its id, or None to submit (again)."""
+        assert ctx.journal is not None
+        if self.can_find:
+            found = self.find(job)
+            if found is not None:
+                ctx.journal.update(entry, state=SUBMITTED, job_id=found)
+                return found
+            return None  # the provider never got it: submitting is safe
+        if ctx.resubmit:
+            return None
+        raise ProviderError(
+            f"{ctx.label}: a {self.name} job for this recipe (key {ctx.key[:12]}…) may have been "
+            "submitted, but its reply was lost, and "
+            f"{self.name} cannot be asked which jobs it has",
+            hint=f"look for it in your {self.name} dashboard; to submit it again (and maybe "
+            "pay twice), run `vf build --resubmit`",
+        )
+
+    def _submit(self, job: RemoteJob, ctx: MakeContext) -> tuple[JournalEntry, str]:
+        assert ctx.journal is not None
+        self.require_keys()
+        if ctx.budget is not None:
+            ctx.budget.reserve(ctx.label, ctx.cost)
+        entry = ctx.journal.begin(
+            ctx.key, provider=self.name, model=job.model, label=ctx.label, cost=ctx.cost
+        )
+        job.client_id = entry.client_id
+        for attempt in range(3):
+            try:
+                job_id = self.submit(job)
+                break
+            except SubmitUnknown as e:
+                # The job may exist. Providers that can look it up do so; others stop here,
+                # and the journal entry (no id) makes the next build ask the user.
+                if not self.can_find:
+                    raise ProviderError(
+                        f"{ctx.label}: {e.message}",
+                        hint=f"look for it in your {self.name} dashboard; `vf build` will not "
+                        "submit it again unless you run `vf build --resubmit` (and maybe pay "
+                        "twice)",
+                    ) from None
+                found = self.find(job)
+                if found is not None:
+                    job_id = found
+                    break
+                if attempt == 2:
+                    raise
+            except VfError as e:
+                # The provider answered no: nothing was created or paid for.
+                if ctx.budget is not None:
+                    ctx.budget.release(ctx.cost)
+                if getattr(e, "status", None) in (401, 402, 403):
+                    ctx.journal.remove(ctx.key)  # fix the key or account, then build again
+                else:
+                    ctx.journal.update(entry, state=FAILED, error=redact(e.message))
+                raise
+        return ctx.journal.update(entry, state=SUBMITTED, job_id=job_id), job_id
+
+    def _wait(self, job_id: str, job: RemoteJob, ctx: MakeContext) -> Poll:
+        start = time.monotonic()
+        while True:
+            result = self.poll(job_id, job)
+            if result.state in (SUCCEEDED, FAILED_STATE):
+                return result
+            if ctx.progress is not None and result.progress is not None:
+                ctx.progress(result.progress)
+            age = time.monotonic() - start
+            time.sleep(min(POLL_MAX, max(POLL_MIN, age * POLL_FRACTION)))
+
+    def _fetch_checked(self, result: Poll, job: RemoteJob, out: Path) -> None:
+        from vfbuild.media.probe import probe
+
+        last: MediaError | None = None
+        for _ in range(FETCH_TRIES):
+            self.fetch(result, job, out)
+            try:
+                info = probe(out)
+            except MediaError as e:
+                last = e
+                continue
+            want_video = job.step != "keyframe"
+            if want_video and not info.has_video or want_video and info.is_image:
+                last = MediaError(f"{job.label}: {self.name} returned no video")
+                continue
+            if not want_video and not info.is_image:
+                last = MediaError(f"{job.label}: {self.name} returned no image")
+                continue
+            return
+        raise ProviderError(
+            f"{job.label}: {self.name}'s result is not usable media after {FETCH_TRIES} "
+            f"downloads: {last.message if last else '?'}",
+            hint="the job is journalled: the next build downloads it again without paying",
+        )

@@ -1,0 +1,121 @@
+"""`ledger.csv`: every paid (or declared-cost) take, one row each, tracked by git.
+
+Rows are appended under a lock with O_APPEND and fsynced, so a crash can at worst cut the last
+line, which the reader skips. A row is keyed by its recipe key and job id: writing the same
+job twice (a crash between the ledger and the journal) is a no-op.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+LEDGER = "ledger.csv"
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    time: str
+    shot: str
+    step: str
+    version: int
+    take: int
+    provider: str
+    model: str
+    recipe_key: str
+    job_id: str
+    cost: str  # dollars with 4 decimals, or "" when no price is known
+
+
+COLUMNS = [f.name for f in fields(LedgerRow)]
+
+
+class Ledger:
+    def __init__(self, film_root: Path) -> None:
+        self.path = film_root / LEDGER
+        self._lock = threading.Lock()
+        self._seen: set[tuple[str, str]] | None = None
+
+    def rows(self) -> list[LedgerRow]:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return []
+        out = []
+        for rec in csv.DictReader(io.StringIO(text)):
+            if None in rec.values() or set(rec) != set(COLUMNS):
+                continue  # a line cut short by a crash
+            try:
+                out.append(
+                    LedgerRow(**{**rec, "version": int(rec["version"]), "take": int(rec["take"])})
+                )  # type: ignore[arg-type]
+            except ValueError:
+                continue
+        return out
+
+    def append(
+        self,
+        *,
+        shot: str,
+        step: str,
+        version: int,
+        take: int,
+        provider: str,
+        model: str,
+        recipe_key: str,
+        job_id: str,
+        cost: float | None,
+    ) -> bool:
+        """Add the row unless this job is already recorded; True if written."""
+        with self._lock:
+            if self._seen is None:
+                self._seen = {(r.recipe_key, r.job_id) for r in self.rows()}
+            if (recipe_key, job_id) in self._seen:
+                return False
+            row = LedgerRow(
+                time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                shot,
+                step,
+                version,
+                take,
+                provider,
+                model,
+                recipe_key,
+                job_id,
+                "" if cost is None else f"{cost:.4f}",
+            )
+            buf = io.StringIO()
+            writer = csv.writer(buf, lineterminator="\n")
+            new = not self.path.exists() or self.path.stat().st_size == 0
+            if new:
+                writer.writerow(COLUMNS)
+            writer.writerow([getattr(row, c) for c in COLUMNS])
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+            try:
+                if not new and not self._ends_with_newline():
+                    os.write(fd, b"\n")  # a crash cut the last row: start a fresh line
+                os.write(fd, buf.getvalue().encode("utf-8"))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self._seen.add((recipe_key, job_id))
+            return True
+
+    def _ends_with_newline(self) -> bool:
+        with open(self.path, "rb") as f:
+            f.seek(-1, os.SEEK_END)
+            return f.read(1) == b"\n"
+
+
+def summarize(rows: list[LedgerRow], by: str) -> dict[str, float]:
+    """Total cost per shot, step or provider (rows without a price count as 0)."""
+    totals: dict[str, float] = defaultdict(float)
+    for r in rows:
+        totals[getattr(r, by)] += float(r.cost or 0)
+    return dict(totals)
