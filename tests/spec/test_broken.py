@@ -239,6 +239,10 @@ CASES: dict[str, Case] = {
         mutate("video: {use: local}", "video: {use: klingg}"),
         13, 16, "providers.video.use: unknown provider 'klingg'", "did you mean 'kling'",
     ),
+    "workflow_missing": Case(
+        mutate("video: {use: local}", "video: {use: comfyui, workflow: workflows/i2v.json}"),
+        13, 35, "ComfyUI workflow 'workflows/i2v.json' does not exist", None,
+    ),
     "provider_cannot_serve_slot": Case(
         mutate("video: {use: local}", "video: {use: luma}").replace(
             "upscale: {use: local}", "upscale: {use: luma}"

@@ -36,10 +36,11 @@ from vfbuild.spec.prompt import KEYFRAME_FIELDS, PROMPTS_DIR, is_file_value
 FILM_FILE = "shots.yaml"
 REFERENCES_DIR = "references/"
 AUDIO_DIR = "04_Audio/"
+WORKFLOWS_DIR = "workflows/"
 AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".mp3", ".m4a", ".aac", ".flac", ".ogg")
 CACHE_FILE = Path(".vf") / "cache" / "film.pickle"
 # Bump when a cached Film could differ for the same shots.yaml (new checks, new defaults).
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 _CHARACTER_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _RESOLUTION_PATTERN = r"^[1-9][0-9]{1,4}x[1-9][0-9]{1,4}$"
@@ -662,6 +663,15 @@ def path_issues(film: Film, root: Path) -> list[Issue]:
             REFERENCES_DIR,
             "reference image",
         )
+    for slot in ("keyframe", "video", "upscale", "lipsync"):
+        choice = getattr(film.providers, slot)
+        for where, value in (
+            (("providers", slot, "workflow"), choice.workflow),
+            (("providers", slot, "draft", "workflow"), choice.tier("draft").get("workflow")),
+            (("providers", slot, "final", "workflow"), choice.tier("final").get("workflow")),
+        ):
+            if isinstance(value, str):
+                issues += checker.file(where, value, WORKFLOWS_DIR, "ComfyUI workflow")
     for i, shot in enumerate(film.shots):
         kf, motion = shot.keyframe, shot.motion
         issues += checker.text(("shots", i, "keyframe", "prompt"), kf.prompt)
@@ -741,7 +751,8 @@ def _check_file(
     if not norm.startswith(folder):
         return (f"{what} '{value}' must be under {folder}", f"move it and write {folder}{name}")
     if extensions and posixpath.splitext(norm)[1].lower() not in extensions:
-        return (f"{what} '{value}' is not an audio file", f"use one of {', '.join(extensions)}")
+        kind = "an audio file" if "audio" in what else "the right kind of file"
+        return (f"{what} '{value}' is not {kind}", f"use one of {', '.join(extensions)}")
     full = root / norm
     if not is_within(full, root):
         return (
