@@ -241,7 +241,8 @@ CASES: dict[str, Case] = {
     ),
     "workflow_missing": Case(
         mutate("video: {use: local}", "video: {use: comfyui, workflow: workflows/i2v.json}"),
-        13, 35, "ComfyUI workflow 'workflows/i2v.json' does not exist", None,
+        13, 35, "ComfyUI workflow 'workflows/i2v.json' does not exist",
+        "put the file at workflows/i2v.json",
     ),
     "provider_cannot_serve_slot": Case(
         mutate("video: {use: local}", "video: {use: luma}").replace(
