@@ -1,0 +1,116 @@
+"""The shared HTTP client against a real server on 127.0.0.1: retries, Retry-After, lost
+replies on paid POSTs, streamed downloads, and credentials that stay with their own origin."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.base import FakeServer, Faults, Reply, Request
+from vfbuild.errors import ProviderError
+from vfbuild.providers.http import Http, SubmitUnknown, add_secret, redact
+
+SECRET = "key-for-http-tests-93a1f0c2d7"
+
+
+class EchoFake(FakeServer):
+    name = "echo"
+
+    def setup_routes(self) -> None:
+        self.route("POST", r"/jobs", self.create, "create")
+        self.route("GET", r"/jobs/(?P<id>\w+)", self.get)
+        self.route("GET", r"/bad", lambda r: Reply(422, {"detail": f"bad input {SECRET}"}))
+
+    def create(self, req: Request) -> Reply:
+        job = self.new_job(f"j{len(self.jobs)}", "video", req.json(), width=32, height=32)
+        return Reply(201, {"id": job.id})
+
+    def get(self, req: Request) -> Reply:
+        job = self.jobs[req.match["id"]]
+        return Reply(200, {"state": job.state(), "url": self.media_url(job)})
+
+
+@pytest.fixture
+def fake():
+    with EchoFake(latency=0.0, faults=Faults(retry_after="0")) as f:
+        yield f
+
+
+def client(fake: FakeServer, **kw) -> Http:
+    return Http("echo", fake.url, {"Authorization": f"Key {SECRET}"}, timeout=2, backoff=0.01, **kw)
+
+
+def test_get_is_retried_through_429_500_503_and_a_dropped_connection(fake: EchoFake) -> None:
+    h = client(fake)
+    job_id = h.request("POST", "/jobs", what="submit", creates=True, json={}).json()["id"]
+    fake.faults.force("api", "429", "500", "503", "drop")
+    assert h.get_json(f"/jobs/{job_id}", what="poll")["state"] == "done"
+    assert [f for _, f in fake.faults.injected] == ["429", "500", "503", "drop"]
+
+
+def test_retry_after_is_honoured(fake: EchoFake) -> None:
+    fake.faults.retry_after = "1"
+    h = client(fake)
+    job_id = h.request("POST", "/jobs", what="submit", creates=True, json={}).json()["id"]
+    fake.faults.force("api", "429")
+    start = time.monotonic()
+    h.get_json(f"/jobs/{job_id}", what="poll")
+    assert time.monotonic() - start >= 0.95
+
+
+def test_a_paid_post_is_resent_only_when_plainly_refused(fake: EchoFake) -> None:
+    h = client(fake)
+    fake.faults.force("create", "429", "503")
+    h.request("POST", "/jobs", what="submit", creates=True, json={})
+    assert fake.paid_jobs == 1  # refused twice, accepted once
+
+    fake.faults.force("create", "drop")  # the job is made, the reply is lost
+    with pytest.raises(SubmitUnknown, match="reply was lost"):
+        h.request("POST", "/jobs", what="submit", creates=True, json={})
+    assert fake.paid_jobs == 2  # and it was not sent again
+
+    fake.faults.force("create", "500")
+    with pytest.raises(SubmitUnknown, match="may or may not exist"):
+        h.request("POST", "/jobs", what="submit", creates=True, json={})
+
+
+def test_client_errors_are_not_retried_and_never_show_a_secret(fake: EchoFake) -> None:
+    add_secret(SECRET)
+    with pytest.raises(ProviderError) as info:
+        client(fake).get_json("/bad", what="check")
+    assert "HTTP 422" in info.value.message
+    assert SECRET not in info.value.message and "***" in info.value.message
+    assert fake.log.count(("GET", "/bad")) == 1
+    assert redact(f"x {SECRET} y") == "x *** y"
+
+
+def test_downloads_stream_retry_short_bodies_and_send_no_key_to_the_cdn(
+    fake: EchoFake, tmp_path: Path
+) -> None:
+    h = client(fake)
+    job_id = h.request("POST", "/jobs", what="submit", creates=True, json={}).json()["id"]
+    url = h.get_json(f"/jobs/{job_id}", what="poll")["url"]
+    fake.faults.force("download", "truncate", "500", "drop")
+    size = h.download(url, tmp_path / "clip.mp4", what="download")
+    assert size == (tmp_path / "clip.mp4").stat().st_size > 1000
+    assert [f for _, f in fake.faults.injected] == ["truncate", "500", "drop"]
+    assert fake.cdn_auth_seen == []
+
+
+def test_a_download_that_stays_short_fails_clearly(fake: EchoFake, tmp_path: Path) -> None:
+    h = client(fake, retries=2)
+    job_id = h.request("POST", "/jobs", what="submit", creates=True, json={}).json()["id"]
+    url = h.get_json(f"/jobs/{job_id}", what="poll")["url"]
+    fake.faults.force("download", "truncate", "truncate", "truncate")
+    with pytest.raises(ProviderError, match="failed after 3 tries"):
+        h.download(url, tmp_path / "clip.mp4", what="download")
+
+
+def test_a_stalled_reply_times_out_and_is_retried(fake: EchoFake) -> None:
+    fake.faults.stall_seconds = 1.5
+    h = Http("echo", fake.url, {}, timeout=0.5, backoff=0.01)
+    job_id = h.request("POST", "/jobs", what="submit", creates=True, json={}).json()["id"]
+    fake.faults.force("api", "stall")
+    assert h.get_json(f"/jobs/{job_id}", what="poll")["state"] == "done"
