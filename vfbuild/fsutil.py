@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 CHUNK = 1 << 20
+TEMP_PREFIX = ".vf-tmp-"  # every temp file vfbuild makes starts so; readers skip dot files
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -42,7 +43,7 @@ def fsync_dir(path: Path) -> None:
 def temp_path(directory: Path, suffix: str = "") -> Iterator[Path]:
     """A fresh temp file name in `directory` that is removed unless the caller renamed it away."""
     directory.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=".vf-tmp-", suffix=suffix, dir=directory)
+    fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=suffix, dir=directory)
     os.close(fd)
     tmp = Path(name)
     try:
@@ -50,6 +51,22 @@ def temp_path(directory: Path, suffix: str = "") -> Iterator[Path]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def sweep_temp(directories: list[Path]) -> int:
+    """Remove temp files a killed process left beside the files it was writing."""
+    removed = 0
+    for d in directories:
+        try:
+            entries = list(os.scandir(d))
+        except OSError:
+            continue
+        for e in entries:
+            if e.name.startswith(TEMP_PREFIX) and e.is_file(follow_symlinks=False):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(e.path)
+                    removed += 1
+    return removed
 
 
 def _umask() -> int:

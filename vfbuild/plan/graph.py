@@ -19,9 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from vfbuild.errors import UsageError, VfError
+from vfbuild.fsutil import sweep_temp
 from vfbuild.plan.execute import BuildEvents, BuildOptions, StepFailed, StepRunner
 from vfbuild.plan.resolve import DONE, NEEDS_PICK, WAITING, StepState
 from vfbuild.project import Project
+from vfbuild.store.layout import EDIT, EXPLORATION, FINAL, SELECTED, SOURCE_IMAGES, UPSCALED
 from vfbuild.store.locks import FILM_LOCK
 
 TIER_STEPS = {
@@ -81,7 +83,19 @@ def build_lock(project: Project) -> Iterator[None]:
                 "another vf build is running on this film", hint="wait for it to finish"
             ) from None
         shutil.rmtree(project.vf_dir / "tmp", ignore_errors=True)
+        vf, root = project.vf_dir, project.root
+        running = vf / "build.running"
+        if running.exists():
+            # The last build was killed: sweep the temp files it may have left beside what it
+            # was writing (the recipe index's shards only then: there are many of them).
+            shards = [p for p in (vf / "recipes").glob("??") if p.is_dir()]
+            sweep_temp(
+                [root, root / "locks", vf, vf / "journal", vf / "cache", *shards]
+                + [root / d for d in (SOURCE_IMAGES, EXPLORATION, SELECTED, FINAL, UPSCALED, EDIT)]
+            )
+        running.touch()
         yield
+        running.unlink(missing_ok=True)
 
 
 def run_build(

@@ -38,7 +38,7 @@ QUEUED, RUNNING, SUCCEEDED, FAILED_STATE = "queued", "running", "succeeded", "fa
 # Polls come fast at first and slow down as the job ages (a tenth of its age, 0.05 s to 5 s):
 # a half-second job is noticed within 50 ms, a five-minute one is asked every 5 s.
 POLL_MIN, POLL_MAX, POLL_FRACTION = 0.05, 5.0, 0.1
-FETCH_TRIES = 3
+FETCH_TRIES = 6
 
 
 @dataclass

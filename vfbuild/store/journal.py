@@ -99,4 +99,5 @@ class Journal:
     def entries(self) -> list[JournalEntry]:
         if not self.folder.is_dir():
             return []
-        return [e for p in sorted(self.folder.glob("*.json")) if (e := self.get(p.stem))]
+        names = sorted(p for p in self.folder.glob("*.json") if not p.name.startswith("."))
+        return [e for p in names if (e := self.get(p.stem))]

@@ -108,7 +108,7 @@ class LockBook:
         fresh: dict[str, tuple[tuple[int, int], LockFile]] = {}
         if self.dir.is_dir():
             for entry in self.dir.iterdir():
-                if entry.suffix != ".yaml" or not entry.is_file():
+                if entry.suffix != ".yaml" or entry.name.startswith(".") or not entry.is_file():
                     continue
                 st = entry.stat()
                 sig = (st.st_size, st.st_mtime_ns)

@@ -1,0 +1,122 @@
+"""Running the tiny film through a provider's fake, as a user would: `vf plan`, `vf build`,
+`vf pick`, with the key in the environment and VF_<PROVIDER>_BASE_URL pointing at the fake."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from tests.e2e.film import make_film, vf
+from tests.fakes.base import FakeServer, Faults
+from vfbuild.fsutil import sha256_file
+from vfbuild.store.ledger import Ledger
+
+FAKES = {
+    "fal": ("tests.fakes.fal", "FalFake"),
+    "replicate": ("tests.fakes.replicate", "ReplicateFake"),
+    "comfyui": ("tests.fakes.comfyui", "ComfyFake"),
+    "kling": ("tests.fakes.kling", "KlingFake"),
+    "runway": ("tests.fakes.runway", "RunwayFake"),
+    "luma": ("tests.fakes.luma", "LumaFake"),
+}
+
+
+@dataclass
+class RemoteFilm:
+    root: Path
+    fake: FakeServer
+    provider: str
+    env: dict[str, str]
+    keys: dict[str, str]
+
+    def vf(self, *args: str, check: bool = True) -> Any:
+        return vf(self.root, *args, env=self.env, check=check)
+
+    def planned(self, *args: str) -> tuple[int, float]:
+        """(takes this provider would make, estimated cost of everything) from `vf plan`."""
+        out = self.vf("plan", *args).stdout
+        takes = 0
+        for line in out.splitlines():
+            words = line.split()
+            m = re.search(r"\s(\d+) take\(s\)", line)
+            if m and len(words) > 3 and words[3].split("/")[0] == self.provider:
+                takes += int(m.group(1))
+        cost = re.search(r"estimated cost \$([0-9.]+)", out)
+        return takes, float(cost.group(1)) if cost else 0.0
+
+    def ledger_total(self) -> float:
+        return round(sum(float(r.cost or 0) for r in Ledger(self.root).rows()), 4)
+
+    def pick_all(self, step: str, take: int = 1) -> None:
+        for sid in ("s010", "s020", "s030"):
+            self.vf("pick", sid, step, str(take))
+
+
+def fake_module(provider: str) -> Any:
+    return importlib.import_module(FAKES[provider][0])
+
+
+@contextmanager
+def remote_film(
+    tmp_path: Path,
+    provider: str,
+    *,
+    latency: float = 0.05,
+    faults: Faults | None = None,
+    slots: tuple[str, ...] | None = None,
+    timeout: float = 5.0,
+) -> Iterator[RemoteFilm]:
+    """The tiny film with `provider` serving every slot it can (or `slots`), behind its fake."""
+    mod = fake_module(provider)
+    cls = getattr(mod, FAKES[provider][1])
+    with cls(latency=latency, faults=faults or Faults(retry_after="0")) as fake:
+        root = make_film(tmp_path / "film")
+        providers = mod.film_providers(fake, root)
+        if slots is not None:
+            providers = {k: v for k, v in providers.items() if k in slots}
+        for choice in providers.values():
+            choice["timeout"] = timeout
+        yaml = YAML()
+        doc = yaml.load(root / "shots.yaml")
+        doc.insert(1, "providers", providers)
+        # Real providers refuse thumbnails (Kling wants 300 px a side): a small but real size.
+        doc["film"]["tiers"] = {"draft": "320x180", "final": "640x360"}
+        doc["film"]["delivery"] = "640x360"
+        yaml.dump(doc, root / "shots.yaml")
+        env = {**mod.KEYS, f"VF_{provider.upper()}_BASE_URL": fake.url}
+        yield RemoteFilm(root, fake, provider, env, dict(mod.KEYS))
+
+
+def assert_store_and_layout_whole(root: Path) -> None:
+    """No partial object, no temp file left, every layout file a stored artifact."""
+    objects = root / ".vf" / "objects"
+    stored = set()
+    for p in objects.rglob("*"):
+        if p.is_file():
+            assert sha256_file(p) == p.name, f"corrupt object {p}"
+            stored.add(p.name)
+    tmp = root / ".vf" / "tmp"
+    assert not tmp.exists() or not any(tmp.iterdir()), list(tmp.iterdir())
+    debris = [p for p in root.rglob(".vf-tmp-*")]
+    assert debris == [], debris
+    for top in ("01_Source_Images", "03_Generations", "05_Upscaled", "06_Edit"):
+        for p in (root / top).rglob("*"):
+            if p.is_file() and "_polished" not in p.name:
+                assert sha256_file(p) in stored, f"{p} is not a stored artifact"
+
+
+def assert_no_secret(root: Path, texts: list[str], keys: dict[str, str]) -> None:
+    for value in keys.values():
+        needle = value.encode()
+        for text in texts:
+            assert value not in text
+        for p in root.rglob("*"):
+            if p.is_file() and p.stat().st_size < 50_000_000:
+                assert needle not in p.read_bytes(), f"{p} holds a key"

@@ -1,0 +1,165 @@
+"""The film built through remote providers' fakes, as a user runs it: every planned take is one
+paid job, the plan's estimate is what the ledger records, faults and crashes cost nothing
+twice, failures are reported one per job, and no key is ever written down."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.remote import (
+    FAKES,
+    assert_no_secret,
+    assert_store_and_layout_whole,
+    remote_film,
+)
+from tests.fakes.base import Faults
+from vfbuild.store.journal import Journal
+from vfbuild.store.ledger import Ledger
+
+
+@pytest.mark.parametrize("provider", sorted(FAKES))
+def test_the_film_builds_through_each_provider(tmp_path: Path, provider: str) -> None:
+    with remote_film(tmp_path, provider) as film:
+        outputs: list[str] = []
+        expected_jobs = 0
+        for stage in ("keyframe", "draft", "final"):
+            args = ("--tier", "draft") if stage != "final" else ()
+            takes, estimate = film.planned(*args)
+            before_cost, before_jobs = film.ledger_total(), film.fake.paid_jobs
+            run = film.vf("build", "-j", "4", *args)
+            outputs += [run.stdout, run.stderr]
+            expected_jobs += takes
+            assert film.fake.paid_jobs - before_jobs == takes, run.stdout
+            assert film.ledger_total() - before_cost == pytest.approx(estimate), run.stdout
+            if stage != "final":
+                film.pick_all(stage, 2)
+        assert film.fake.paid_jobs == expected_jobs > 0
+        assert len(Ledger(film.root).rows()) == expected_jobs
+        again = film.vf("build")
+        assert "nothing to do" in again.stdout and film.fake.paid_jobs == expected_jobs
+        assert (film.root / "06_Edit" / "Tiny_Film_v003.mp4").exists() or list(
+            (film.root / "06_Edit").glob("*.mp4")
+        )
+        assert film.fake.cdn_auth_seen == []
+        assert_store_and_layout_whole(film.root)
+        assert_no_secret(film.root, outputs + [again.stdout, again.stderr], film.keys)
+
+
+def test_a_missing_key_stops_the_build_before_anything_is_sent(tmp_path: Path) -> None:
+    with remote_film(tmp_path, "kling") as film:
+        env = {k: v for k, v in film.env.items() if k != "KLING_SECRET_KEY"}
+        run = subprocess.run(
+            [sys.executable, "-m", "vfbuild", "-C", str(film.root), "build", "--tier", "draft"],
+            capture_output=True,
+            text=True,
+            env={**{k: v for k, v in os.environ.items() if not k.startswith("KLING")}, **env},
+        )
+        # Kling makes only video: keyframes are local and get built; drafts wait for picks.
+        assert run.returncode == 0, run.stderr
+        film.pick_all("keyframe")
+        run = subprocess.run(
+            [sys.executable, "-m", "vfbuild", "-C", str(film.root), "build", "--tier", "draft"],
+            capture_output=True,
+            text=True,
+            env={**{k: v for k, v in os.environ.items() if not k.startswith("KLING")}, **env},
+        )
+        assert run.returncode != 0
+        assert "KLING_SECRET_KEY not set" in run.stderr and "Traceback" not in run.stderr
+        assert film.fake.log == []
+
+
+def test_faults_on_a_fifth_of_requests_still_build_everything_once(tmp_path: Path) -> None:
+    faults = Faults(rate=0.2, seed=7, retry_after="0", stall_seconds=2.5)
+    with remote_film(tmp_path, "replicate", faults=faults, timeout=1.0) as film:
+        takes, _ = film.planned("--tier", "draft")
+        run = film.vf("build", "-j", "4", "--tier", "draft")
+        assert film.fake.paid_jobs == takes == 6, run.stdout + run.stderr
+        film.pick_all("keyframe")
+        takes, _ = film.planned("--tier", "draft")
+        film.vf("build", "-j", "4", "--tier", "draft")
+        assert film.fake.paid_jobs == 6 + takes
+        kinds = {f for _, f in faults.injected}
+        assert len(faults.injected) >= 10 and len(kinds) >= 4, faults.injected
+        assert_store_and_layout_whole(film.root)
+
+
+def test_a_provider_that_always_fails_gives_one_error_per_job(tmp_path: Path) -> None:
+    with remote_film(tmp_path, "runway", faults=Faults(fail_jobs=True, retry_after="0")) as film:
+        film.vf("build", "--tier", "draft")  # keyframes are local
+        film.pick_all("keyframe")
+        run = film.vf("build", "-j", "4", "--tier", "draft", check=False)
+        assert run.returncode != 0 and "Traceback" not in run.stderr
+        errors = [ln for ln in run.stderr.splitlines() if ln.startswith("error:")]
+        assert len(errors) == 6 == film.fake.paid_jobs, run.stderr
+        assert all("failed the job" in e for e in errors)
+        # Nothing is sent again without --retry-failed …
+        again = film.vf("build", "--tier", "draft", check=False)
+        assert again.returncode != 0 and film.fake.paid_jobs == 6
+        assert "--retry-failed" in again.stderr
+        # … and with it, each failed job is tried once more.
+        film.vf("build", "-j", "4", "--tier", "draft", "--retry-failed", check=False)
+        assert film.fake.paid_jobs == 12
+        # The keyframes (other steps) were built all along.
+        assert len(list((film.root / "01_Source_Images").glob("*.png"))) == 3
+
+
+def test_budget_starts_only_what_it_covers_and_names_the_rest(tmp_path: Path) -> None:
+    with remote_film(tmp_path, "fal", slots=("keyframe",)) as film:
+        takes, estimate = film.planned("--tier", "draft")
+        assert takes == 6 and estimate == pytest.approx(0.24)
+        run = film.vf("build", "--tier", "draft", "--budget", "0.10", check=False)
+        assert run.returncode == 4, run.stdout + run.stderr
+        assert film.fake.paid_jobs == 2 and film.ledger_total() <= 0.10
+        assert run.stderr.count("not started") == 4
+        film.vf("build", "--tier", "draft", "--budget", "1")
+        assert film.fake.paid_jobs == 6
+
+
+def test_a_lost_submit_reply_is_never_paid_twice(tmp_path: Path) -> None:
+    with remote_film(tmp_path, "fal", slots=("keyframe",)) as film:
+        film.fake.faults.force("create", "drop")  # fal took the job; its reply was lost
+        run = film.vf("build", "--tier", "draft", check=False)
+        assert run.returncode != 0 and "reply was lost" in run.stderr
+        assert film.fake.paid_jobs == 6
+        # fal cannot be asked which jobs it has: the next build stops on that job…
+        run = film.vf("build", "--tier", "draft", check=False)
+        assert run.returncode != 0 and "--resubmit" in run.stderr
+        assert film.fake.paid_jobs == 6
+        # … until the user says to send it again.
+        film.vf("build", "--tier", "draft", "--resubmit")
+        assert film.fake.paid_jobs == 7
+
+
+def test_sigkill_at_many_points_never_pays_twice_or_leaves_debris(tmp_path: Path) -> None:
+    rng = random.Random(3)
+    with remote_film(tmp_path, "kling", latency=0.4) as film:
+        film.vf("build", "--tier", "draft")  # local keyframes
+        film.pick_all("keyframe")
+        planned, _ = film.planned("--tier", "draft")
+        cmd = [sys.executable, "-m", "vfbuild", "-C", str(film.root), "build", "-j", "3",
+               "--tier", "draft"]  # fmt: skip
+        for _ in range(8):
+            proc = subprocess.Popen(
+                cmd,
+                env={**os.environ, **film.env},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            time.sleep(rng.uniform(0.3, 1.6))
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        film.vf("build", "-j", "3", "--tier", "draft")
+        assert film.fake.paid_jobs == planned == 6
+        assert {e.state for e in Journal(film.root / ".vf" / "journal").entries()} == {"ledgered"}
+        rows = Ledger(film.root).rows()
+        assert len(rows) == 6 and len({r.recipe_key for r in rows}) == 6
+        assert_store_and_layout_whole(film.root)
