@@ -1,0 +1,52 @@
+"""Takes made by hand: the build writes requests to inbox/, ingests the files dropped there on
+the next build, and records their declared cost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image
+from ruamel.yaml import YAML
+
+from tests.e2e.film import layout_files, make_film, vf
+from vfbuild.store.ledger import Ledger
+
+
+def test_manual_keyframes_are_requested_then_ingested_as_takes(tmp_path: Path) -> None:
+    film = make_film(tmp_path / "film")
+    yaml = YAML()
+    doc = yaml.load(film / "shots.yaml")
+    doc.insert(1, "providers", {"keyframe": {"use": "manual", "cost_per_take": 0.5}})
+    yaml.dump(doc, film / "shots.yaml")
+
+    plan = vf(film, "plan", "--tier", "draft").stdout
+    assert "6 take(s) to make, estimated cost $3.00" in plan
+    first = vf(film, "build", "--tier", "draft")
+    assert first.returncode == 0 and "waiting for your files" in first.stdout
+    inbox = film / "inbox" / "s010" / "keyframe"
+    request = (inbox / "s010_keyframe_v001_t01.request.md").read_text()
+    assert "waiting for you" in request and "yellow car" in request
+    assert "references/car.png" in request
+    assert layout_files(film) == {}  # nothing made, nothing pretended
+
+    # The user drops two of the six; a JPEG is taken too (stored as PNG).
+    Image.new("RGB", (256, 144), (200, 40, 40)).save(inbox / "s010_keyframe_v001_t01.jpg")
+    Image.new("RGB", (256, 144), (40, 200, 40)).save(inbox / "s010_keyframe_v001_t02.png")
+    (film / "inbox" / "s020" / "keyframe" / "s020_keyframe_v001_t01.png").write_text("not a png")
+    second = vf(film, "build", "--tier", "draft", check=False)
+    assert second.returncode != 0 and "s020_keyframe_v001_t01.png" in second.stderr
+    assert "Traceback" not in second.stderr
+    taken = sorted(p.name for p in (film / "03_Generations" / "v1_exploration").glob("*.png"))
+    assert taken == ["s010_keyframe_v001_t01.png", "s010_keyframe_v001_t02.png"]
+    assert "DONE" in (inbox / "s010_keyframe_v001_t01.request.md").read_text()
+    assert (inbox / "s010_keyframe_v001_t01.jpg").exists()  # the user's file is kept
+    rows = Ledger(film).rows()
+    assert [(r.shot, r.take, r.provider, r.cost) for r in rows] == [
+        ("s010", 1, "manual", "0.5000"),
+        ("s010", 2, "manual", "0.5000"),
+    ]
+    # Picking a hand-made take works like any other, and the draft goes on from it.
+    vf(film, "pick", "s010", "keyframe", "2")
+    third = vf(film, "build", "--tier", "draft", "s010")
+    assert "made s010 draft t01 (local" in third.stdout
+    assert len(Ledger(film).rows()) == 2
