@@ -55,6 +55,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     from vfbuild.plan.report import step_lines
+    from vfbuild.providers.pricing import money
 
     project = _project(args)
     lines = step_lines(project, shots=args.shots or None, tier=args.tier, frozen=args.frozen)
@@ -64,7 +65,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         who = f"{ln.provider}/{ln.model}" if ln.provider else ""
         what = f"{ln.to_make} take(s)" if ln.to_make else ""
         if ln.to_make and ln.cost_known:
-            what += f" ${ln.cost:.2f}"
+            what += f" {money(ln.cost)}"
         elif ln.to_make:
             what += " $?"
         why = "; ".join(st.reasons) or (ln.error or "")
@@ -81,7 +82,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if not pending:
         print("nothing to build: everything is up to date")
     else:
-        print(f"{total} take(s) to make, estimated cost ${cost:.2f}")
+        print(f"{total} take(s) to make, estimated cost {money(cost)}")
         if unknown:
             print(
                 f"  no price known for: {', '.join(unknown)} (add them to prices.yaml in the film)"
@@ -90,6 +91,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_cost(args: argparse.Namespace) -> int:
+    from vfbuild.providers.pricing import money
     from vfbuild.store.ledger import Ledger, summarize
 
     root = _root(args)
@@ -100,8 +102,8 @@ def cmd_cost(args: argparse.Namespace) -> int:
     for by in ("shot", "step", "provider"):
         print(f"by {by}:")
         for name, total in sorted(summarize(rows, by).items()):
-            print(f"  {name:<24} ${total:>9.2f}")
-    print(f"total: ${sum(float(r.cost or 0) for r in rows):.2f} over {len(rows)} job(s)")
+            print(f"  {name:<24} {money(total):>10}")
+    print(f"total: {money(sum(float(r.cost or 0) for r in rows))} over {len(rows)} job(s)")
     return 0
 
 
@@ -144,7 +146,9 @@ def cmd_build(args: argparse.Namespace) -> int:
         for line in ev.inbox:
             print(f"  {line}")
     if ev.spent:
-        print(f"ledger.csv: +${ev.spent:.2f} for this build's jobs (`vf cost` sums it)")
+        from vfbuild.providers.pricing import money
+
+        print(f"ledger.csv: +{money(ev.spent)} for this build's jobs (`vf cost` sums it)")
     if ev.errors:
         for e in ev.errors:
             print(e.render(), file=sys.stderr)

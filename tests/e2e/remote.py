@@ -41,15 +41,8 @@ class RemoteFilm:
 
     def planned(self, *args: str) -> tuple[int, float]:
         """(takes this provider would make, estimated cost of everything) from `vf plan`."""
-        out = self.vf("plan", *args).stdout
-        takes = 0
-        for line in out.splitlines():
-            words = line.split()
-            m = re.search(r"\s(\d+) take\(s\)", line)
-            if m and len(words) > 3 and words[3].split("/")[0] == self.provider:
-                takes += int(m.group(1))
-        cost = re.search(r"estimated cost \$([0-9.]+)", out)
-        return takes, float(cost.group(1)) if cost else 0.0
+        takes, cost = planned(self.vf("plan", *args).stdout)
+        return takes.get(self.provider, 0), cost
 
     def ledger_total(self) -> float:
         return round(sum(float(r.cost or 0) for r in Ledger(self.root).rows()), 4)
@@ -57,6 +50,19 @@ class RemoteFilm:
     def pick_all(self, step: str, take: int = 1) -> None:
         for sid in ("s010", "s020", "s030"):
             self.vf("pick", sid, step, str(take))
+
+
+def planned(plan_output: str) -> tuple[dict[str, int], float]:
+    """Takes to make per provider, and the estimated total, read from `vf plan`'s output."""
+    takes: dict[str, int] = {}
+    for line in plan_output.splitlines():
+        words = line.split()
+        m = re.search(r"\s(\d+) take\(s\)", line)
+        if m and len(words) > 3:
+            who = words[3].split("/")[0]
+            takes[who] = takes.get(who, 0) + int(m.group(1))
+    cost = re.search(r"estimated cost \$([0-9.]+)", plan_output)
+    return takes, float(cost.group(1)) if cost else 0.0
 
 
 def fake_module(provider: str) -> Any:

@@ -4,6 +4,7 @@ twice, failures are reported one per job, and no key is ever written down."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -13,11 +14,16 @@ import time
 from pathlib import Path
 
 import pytest
+from ruamel.yaml import YAML
 
+from tests.conftest import EXAMPLE, copy_film
+from tests.e2e.film import vf
 from tests.e2e.remote import (
     FAKES,
     assert_no_secret,
     assert_store_and_layout_whole,
+    fake_module,
+    planned,
     remote_film,
 )
 from tests.fakes.base import Faults
@@ -51,6 +57,50 @@ def test_the_film_builds_through_each_provider(tmp_path: Path, provider: str) ->
         assert film.fake.cdn_auth_seen == []
         assert_store_and_layout_whole(film.root)
         assert_no_secret(film.root, outputs + [again.stdout, again.stderr], film.keys)
+
+
+def test_the_example_film_builds_with_providers_mixed_by_step(tmp_path: Path) -> None:
+    """The real example (its shots, prompts, references and dialogue; picks made afresh):
+    keyframes on fal, video on Kling, upscale on Replicate, lipsync on ComfyUI. Two shots, one
+    with dialogue, so every step runs and the suite stays quick (a shot list skips the edit)."""
+    slots = {"keyframe": "fal", "video": "kling", "upscale": "replicate", "lipsync": "comfyui"}
+    film = copy_film(EXAMPLE, tmp_path / "film")
+    for lock in (film / "locks").glob("*.yaml"):
+        lock.unlink()
+    with contextlib.ExitStack() as stack:
+        fakes = {}
+        env: dict[str, str] = {}
+        providers = {}
+        for slot, name in slots.items():
+            mod = fake_module(name)
+            if name not in fakes:
+                cls = getattr(mod, FAKES[name][1])
+                fakes[name] = stack.enter_context(cls(latency=0.05, faults=Faults(retry_after="0")))
+                env |= {**mod.KEYS, f"VF_{name.upper()}_BASE_URL": fakes[name].url}
+            providers[slot] = mod.film_providers(fakes[name], film)[slot]
+        yaml = YAML()
+        doc = yaml.load(film / "shots.yaml")
+        doc["providers"] = providers
+        yaml.dump(doc, film / "shots.yaml")
+        shots = ("s010", "s050")
+        total_planned = {name: 0 for name in fakes}
+        estimate = 0.0
+        for stage, args in (("keyframe", ("--tier", "draft")), ("draft", ("--tier", "draft")),
+                            ("final", ())):  # fmt: skip
+            out = vf(film, "plan", *shots, *args, env=env).stdout
+            takes, cost = planned(out)
+            estimate += cost
+            for name in fakes:
+                total_planned[name] += takes.get(name, 0)
+            vf(film, "build", "-j", "4", *shots, *args, env=env)
+            for sid in shots if stage != "final" else ():
+                vf(film, "pick", sid, stage, "2", env=env)
+        assert {n: f.paid_jobs for n, f in fakes.items()} == total_planned
+        assert total_planned == {"fal": 8, "kling": 10, "replicate": 2, "comfyui": 1}
+        assert sum(float(r.cost or 0) for r in Ledger(film).rows()) == pytest.approx(estimate)
+        lipsynced = next((film / "05_Upscaled").glob("s050_lipsync_v001.mp4"))
+        assert lipsynced.stat().st_size > 0
+        assert_store_and_layout_whole(film)
 
 
 def test_a_missing_key_stops_the_build_before_anything_is_sent(tmp_path: Path) -> None:

@@ -184,7 +184,10 @@ class FakeServer:
 
     def start(self) -> FakeServer:
         for srv in (self._api, self._cdn):
-            threading.Thread(target=srv.serve_forever, daemon=True).start()
+            # shutdown() waits for the loop's next poll: 50 ms, not the default 0.5 s
+            threading.Thread(
+                target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            ).start()
         return self
 
     def stop(self) -> None:
@@ -223,6 +226,10 @@ class FakeServer:
 
     def new_job(self, job_id: str, kind: str, input: dict[str, Any], **kw: Any) -> FakeJob:
         """Accept a paid job (counted once)."""
+        # Every job gets its own bytes (as a real generator's would), even without a seed:
+        # identical results would be deduplicated by the store and hide bugs.
+        if not kw.get("seed"):
+            kw["seed"] = int(hashlib.sha1(f"{self.name}:{job_id}".encode()).hexdigest()[:8], 16)
         job = FakeJob(job_id, kind, input, latency=self.latency, fail=self.faults.job_fails(), **kw)
         with self._lock:
             self.jobs[job_id] = job
@@ -245,20 +252,23 @@ class FakeServer:
         from vfbuild.media.ffmpeg import ffmpeg_exe
 
         w, h = job.width - job.width % 2, job.height - job.height % 2
-        tag = f"{job.kind}-{w}x{h}-{job.seconds}-{job.seed % 360}"
+        tag = f"{job.kind}-{w}x{h}-{job.seconds}-{job.seed}"
         out = self._media_dir / (tag + (".png" if job.kind == "image" else ".mp4"))
         with self._media_lock:
             if out.exists():
                 return out
-            hue = f"hue=h={job.seed % 360}"
+            # The hue shows the seed; one marked pixel makes the bytes unique per seed.
+            x, y = job.seed % w, (job.seed // w) % h
+            hue = f"hue=h={job.seed % 360},drawbox=x={x}:y={y}:w=1:h=1:color=white:t=fill"
             if job.kind == "image":
                 args = ["-f", "lavfi", "-i", f"testsrc2=size={w}x{h}:rate=1", "-vf", hue,
-                        "-frames:v", "1", str(out)]  # fmt: skip
+                        "-frames:v", "1", "-metadata", f"comment={job.seed}", str(out)]  # fmt: skip
             else:
                 args = ["-f", "lavfi", "-i",
                         f"testsrc2=size={w}x{h}:rate={self.fps}:duration={job.seconds}",
                         "-vf", hue, "-c:v", "libx264", "-preset", "ultrafast",
-                        "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(out)]  # fmt: skip
+                        "-pix_fmt", "yuv420p", "-movflags", "+faststart",
+                        "-metadata", f"comment={job.seed}", str(out)]  # fmt: skip
             tmp = out.with_suffix(".part" + out.suffix)
             args[-1] = str(tmp)
             subprocess.run(
@@ -305,6 +315,12 @@ class FakeServer:
 
             def log_message(self, *args: Any) -> None:
                 pass
+
+            def setup(self) -> None:
+                super().setup()
+                # Headers and body go out in two writes: without this, Nagle and delayed ACKs
+                # hold every keep-alive reply back ~40 ms.
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def _go(self) -> None:
                 parts = urlsplit(self.path)

@@ -21,6 +21,14 @@ _SHIPPED = Path(__file__).with_name("prices.yaml")
 PriceTable = dict[str, dict[str, dict[str, Any]]]
 
 
+def money(dollars: float) -> str:
+    """$1.14, or $1.135 when cents would round: the plan must show what the ledger will say."""
+    text = f"{dollars:.2f}"
+    if abs(float(text) - dollars) > 1e-9:
+        text = f"{dollars:.4f}".rstrip("0")
+    return f"${text}"
+
+
 class BudgetExceeded(VfError):
     """A paid job was not started because it would pass `--budget`."""
 

@@ -39,6 +39,8 @@ QUEUED, RUNNING, SUCCEEDED, FAILED_STATE = "queued", "running", "succeeded", "fa
 # a half-second job is noticed within 50 ms, a five-minute one is asked every 5 s.
 POLL_MIN, POLL_MAX, POLL_FRACTION = 0.05, 5.0, 0.1
 FETCH_TRIES = 6
+# Answers to a submit that say nothing about the job itself: fix the key or account, wait.
+REFUSED_NOT_FAILED = frozenset({401, 402, 403, 408, 409, 429})
 
 
 @dataclass
@@ -251,6 +253,7 @@ class RemoteProvider:
         self.require_keys()
         if ctx.budget is not None:
             ctx.budget.reserve(ctx.label, ctx.cost)
+        old = ctx.journal.get(ctx.key)
         entry = ctx.journal.begin(
             ctx.key, provider=self.name, model=job.model, label=ctx.label, cost=ctx.cost
         )
@@ -276,13 +279,18 @@ class RemoteProvider:
                 if attempt == 2:
                     raise
             except VfError as e:
-                # The provider answered no: nothing was created or paid for.
+                # Nothing was created or paid for. Only a refusal of this job (a 4xx other
+                # than auth or throttling) is a failure that waits for --retry-failed; no
+                # connection, a busy server, or a bad key just lets the next build submit it.
                 if ctx.budget is not None:
                     ctx.budget.release(ctx.cost)
-                if getattr(e, "status", None) in (401, 402, 403):
-                    ctx.journal.remove(ctx.key)  # fix the key or account, then build again
-                else:
+                status = getattr(e, "status", None)
+                if status is not None and 400 <= status < 500 and status not in REFUSED_NOT_FAILED:
                     ctx.journal.update(entry, state=FAILED, error=redact(e.message))
+                elif old is not None:
+                    ctx.journal.put(old)  # keep the attempt count (and its client id)
+                else:
+                    ctx.journal.remove(ctx.key)
                 raise
         return ctx.journal.update(entry, state=SUBMITTED, job_id=job_id), job_id
 

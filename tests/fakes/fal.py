@@ -1,0 +1,483 @@
+"""A fake fal.ai queue (queue.fal.run), from fal's published Queue API.
+
+Endpoints:
+- `POST /{owner}/{app}[/{path}]` with the model input → 200 `{status: IN_QUEUE, request_id,
+  response_url, status_url, cancel_url, queue_position}` (a paid job; route kind "create");
+- `GET /{owner}/{app}/requests/{id}/status[?logs=1]` → 202 `{status: IN_QUEUE,
+  queue_position}`, 202 `{status: IN_PROGRESS, logs}`, 200 `{status: COMPLETED, logs,
+  metrics}`; a failed request is COMPLETED with `error` and `error_type`;
+- `GET /{owner}/{app}/requests/{id}` → the model output (`images: [{url, content_type, width,
+  height}], seed` or `video: {url, content_type, file_name}`), 400 while the request runs,
+  the model's error (422 `{detail: [{loc, msg, type, url}]}`) for a failed one;
+- `PUT /{owner}/{app}/requests/{id}/cancel` → 202 CANCELLATION_REQUESTED, 400
+  ALREADY_COMPLETED, 404 NOT_FOUND.
+
+Status, result and cancel live under owner/app only: a client that puts the endpoint's
+sub-path there gets a 404, as from fal. Auth is `Authorization: Key <FAL_KEY>` (401 `{detail}`
+otherwise). Inputs are validated per kind of model (text-to-image, image-to-video, video
+upscale, lip-sync, told apart by the model id) and refused with 422 `{detail: [{loc, msg,
+type}]}`; file inputs must be `data:` URIs (the fake cannot download from the internet).
+Injected 503/504 carry `{detail, error_type}` and `X-Fal-Error-Type`, as fal's request errors.
+Results download from the CDN origin, like fal's media hosts.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import re
+import tempfile
+import time
+import uuid
+import zlib
+from pathlib import Path
+from typing import Any
+
+from tests.fakes.base import FakeJob, FakeServer, Reply, Request
+
+KEYS: dict[str, str] = {
+    "FAL_KEY": "fal-test-4f1c9a7e-2b8d-4c1e-9f3a-6d5e8b7a1c2f:8e3b9d2f7a614c5b9e0d1f2a3b4c5d6e"
+}
+
+IMAGE_SIZES = {
+    "square_hd": (1024, 1024),
+    "square": (512, 512),
+    "portrait_4_3": (768, 1024),
+    "portrait_16_9": (576, 1024),
+    "landscape_4_3": (1024, 768),
+    "landscape_16_9": (1024, 576),
+}
+SYNC_MODES = ("cut_off", "loop", "bounce", "silence", "remap")
+_DATA_URI = re.compile(r"data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<b64>;base64)?,(?P<data>.*)", re.S)
+
+
+# -- input files (shared with the Replicate fake) ---------------------------------------------
+
+
+def decode_data_uri(value: Any) -> bytes | None:
+    """The bytes of a `data:` URI, or None if it is not one (or does not decode)."""
+    if not isinstance(value, str):
+        return None
+    m = _DATA_URI.fullmatch(value)
+    if m is None:
+        return None
+    try:
+        if m.group("b64"):
+            return base64.b64decode(m.group("data"), validate=True)
+        return m.group("data").encode()
+    except (binascii.Error, ValueError):
+        return None
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return int(im.width), int(im.height)
+    except (UnidentifiedImageError, OSError, ValueError):
+        return None
+
+
+def video_info(data: bytes) -> tuple[int, int, float] | None:
+    """(width, height, seconds) of a video, or None if it is not one."""
+    from vfbuild.errors import MediaError
+    from vfbuild.media.probe import probe
+
+    with tempfile.TemporaryDirectory(prefix="fake-in-") as d:
+        path = Path(d) / "in.mp4"
+        path.write_bytes(data)
+        try:
+            info = probe(path)
+        except MediaError:
+            return None
+    if not info.has_video or info.is_image or not info.width or not info.height:
+        return None
+    return info.width, info.height, float(info.duration or 1.0)
+
+
+def is_audio(data: bytes) -> bool:
+    from vfbuild.errors import MediaError
+    from vfbuild.media.probe import probe
+
+    with tempfile.TemporaryDirectory(prefix="fake-in-") as d:
+        path = Path(d) / "in.bin"
+        path.write_bytes(data)
+        try:
+            return probe(path).has_audio
+        except MediaError:
+            return False
+
+
+def even(n: float) -> int:
+    return max(2, int(round(n / 2)) * 2)
+
+
+def hue_of(text: str) -> int:
+    """A per-job seed for the fake's media, so two takes never come back as the same bytes."""
+    return zlib.crc32(text.encode()) % 360
+
+
+# -- the fake ---------------------------------------------------------------------------------
+
+
+def model_kind(model: str) -> str:
+    """Which kind of fal endpoint a model id names: t2i, i2v, upscale or lipsync."""
+    m = model.lower()
+    if "lipsync" in m or "lip-sync" in m:
+        return "lipsync"
+    if "upscale" in m:
+        return "upscale"
+    if "image-to-video" in m or "-video/" in m or m.endswith("-video"):
+        return "i2v"
+    return "t2i"
+
+
+def _err(field: str, msg: str, kind: str) -> dict[str, Any]:
+    return {
+        "loc": ["body", field],
+        "msg": msg,
+        "type": kind,
+        "url": f"https://docs.fal.ai/errors#{kind}",
+    }
+
+
+def _missing(field: str) -> dict[str, Any]:
+    return {"loc": ["body", field], "msg": "Field required", "type": "missing"}
+
+
+class FalFake(FakeServer):
+    name = "fal"
+
+    def __init__(self, *, key: str | None = None, **kw: Any) -> None:
+        self.key = key or KEYS["FAL_KEY"]
+        super().__init__(**kw)
+
+    def setup_routes(self) -> None:
+        seg = r"[^/]+"
+        base = rf"/(?P<owner>{seg})/(?P<app>{seg})/requests/(?P<id>{seg})"
+        self.route("GET", base + "/status", self.status)
+        self.route("GET", base, self.result)
+        self.route("PUT", base + "/cancel", self.cancel)
+        self.route(
+            "POST", rf"/(?P<owner>{seg})/(?P<app>{seg})(?P<path>(/{seg})*)", self.submit, "create"
+        )
+
+    # -- the dialect ------------------------------------------------------------------------
+
+    def check_auth(self, req: Request) -> Reply | None:
+        got = req.headers.get("authorization")
+        if got == f"Key {self.key}":
+            return None
+        app = f"{req.match.get('owner')}/{req.match.get('app')}"
+        if got is None:
+            detail = f"Cannot access application '{app}'. Authentication is required."
+        else:
+            detail = "Invalid authentication credentials: the key was not recognised."
+        return Reply(401, {"detail": detail})
+
+    def error_reply(self, status: int) -> Reply:
+        if status in (503, 504):
+            kind, detail = {
+                503: (
+                    "runner_scheduling_failure",
+                    "No runner could be allocated to handle the request.",
+                ),
+                504: ("request_timeout", "Request timed out"),
+            }[status]
+            return Reply(
+                status, {"detail": detail, "error_type": kind}, headers={"X-Fal-Error-Type": kind}
+            )
+        if status == 429:
+            return Reply(429, {"detail": "Too many concurrent requests for this key."})
+        return Reply(status, {"detail": "Internal Server Error"})
+
+    def _urls(self, app: str, rid: str) -> dict[str, str]:
+        base = f"{self.url}/{app}/requests/{rid}"
+        return {
+            "request_id": rid,
+            "response_url": base,
+            "status_url": base + "/status",
+            "cancel_url": base + "/cancel",
+        }
+
+    def _job(self, req: Request) -> FakeJob | None:
+        job = self.jobs.get(req.match["id"])
+        if job is None or job.extra["app"] != f"{req.match['owner']}/{req.match['app']}":
+            return None
+        return job
+
+    # -- routes -----------------------------------------------------------------------------
+
+    def submit(self, req: Request) -> Reply:
+        app = f"{req.match['owner']}/{req.match['app']}"
+        model = app + req.match.get("path", "")
+        try:
+            body = req.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return Reply(
+                422,
+                {
+                    "detail": [
+                        _err("body", "Input should be a JSON object", "model_attributes_type")
+                    ]
+                },
+            )
+        errors, spec = self.validate(model, body)
+        if errors:
+            return Reply(422, {"detail": errors})
+        rid = str(uuid.uuid4())
+        kind = "image" if spec["kind"] == "t2i" else "video"
+        self.new_job(
+            rid,
+            kind,
+            body,
+            width=spec["width"],
+            height=spec["height"],
+            seconds=spec["seconds"],
+            seed=spec["seed"],
+            extra={"app": app, "model": model, "kind": spec["kind"]},
+        )
+        queued = sum(1 for j in self.jobs.values() if j.state() == "queued") - 1
+        return Reply(
+            200, {"status": "IN_QUEUE", **self._urls(app, rid), "queue_position": max(0, queued)}
+        )
+
+    def validate(self, model: str, body: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+        """fal's 422 details for a bad input, and what the job will make."""
+        kind = model_kind(model)
+        errors: list[Any] = []
+        spec: dict[str, Any] = {"kind": kind, "width": 64, "height": 64, "seconds": 1.0}
+        spec["seed"] = hue_of(uuid.uuid4().hex)
+        prompt = body.get("prompt")
+        if kind in ("t2i", "i2v"):
+            if prompt is None:
+                errors.append(_missing("prompt"))
+            elif not isinstance(prompt, str) or not prompt.strip():
+                errors.append(_err("prompt", "Input should be a non-empty string", "string_type"))
+        if kind == "t2i":
+            size = body.get("image_size", "landscape_4_3")
+            if isinstance(size, str) and size in IMAGE_SIZES:
+                spec["width"], spec["height"] = IMAGE_SIZES[size]
+            elif (
+                isinstance(size, dict)
+                and all(isinstance(size.get(k), int) for k in ("width", "height"))
+                and all(0 < size[k] <= 14142 for k in ("width", "height"))
+            ):
+                spec["width"], spec["height"] = size["width"], size["height"]
+            else:
+                errors.append(
+                    _err(
+                        "image_size",
+                        "Input should be one of the image size names "
+                        "or {width, height} up to 14142",
+                        "value_error",
+                    )
+                )
+            n = body.get("num_images", 1)
+            if not isinstance(n, int) or not 1 <= n <= 4:
+                errors.append(
+                    _err("num_images", "Input should be between 1 and 4", "less_than_equal")
+                )
+            if body.get("output_format", "jpeg") not in ("jpeg", "png"):
+                errors.append(
+                    _err("output_format", "Input should be 'jpeg' or 'png'", "literal_error")
+                )
+            seed = body.get("seed")
+            if seed is not None and not isinstance(seed, int):
+                errors.append(_err("seed", "Input should be a valid integer", "int_type"))
+            elif seed is not None:
+                spec["seed"] = seed
+            if "image_url" in body:
+                self._image(body, "image_url", errors)
+        elif kind == "i2v":
+            size = self._image(body, "image_url", errors)
+            if size:
+                spec["width"], spec["height"] = size
+            duration = body.get("duration", "5")
+            if duration not in ("5", "10"):
+                errors.append(_err("duration", "Input should be '5' or '10'", "literal_error"))
+            else:
+                spec["seconds"] = float(duration)
+            cfg = body.get("cfg_scale", 0.5)
+            if not isinstance(cfg, (int, float)) or not 0 <= cfg <= 1:
+                errors.append(
+                    _err("cfg_scale", "Input should be between 0 and 1", "less_than_equal")
+                )
+            neg = body.get("negative_prompt")
+            if neg is not None and not isinstance(neg, str):
+                errors.append(_err("negative_prompt", "Input should be a string", "string_type"))
+        elif kind in ("upscale", "lipsync"):
+            info = self._video(body, "video_url", errors)
+            if info:
+                spec["width"], spec["height"], spec["seconds"] = info
+            if kind == "upscale":
+                f = body.get("upscale_factor", 2)
+                if not isinstance(f, (int, float)) or not 1 <= f <= 4:
+                    errors.append(
+                        _err("upscale_factor", "Input should be between 1 and 4", "less_than_equal")
+                    )
+                elif info:
+                    spec["width"], spec["height"] = even(info[0] * f), even(info[1] * f)
+            else:
+                self._audio(body, "audio_url", errors)
+                if body.get("sync_mode", "cut_off") not in SYNC_MODES:
+                    errors.append(
+                        _err("sync_mode", f"Input should be one of {SYNC_MODES}", "literal_error")
+                    )
+        return errors, spec
+
+    def _file(self, body: dict[str, Any], field: str, errors: list[Any]) -> bytes | None:
+        if field not in body:
+            errors.append(_missing(field))
+            return None
+        data = decode_data_uri(body[field])
+        if data is None:
+            errors.append(
+                _err(
+                    field,
+                    "Failed to download the file. Please check if the URL is accessible.",
+                    "file_download_error",
+                )
+            )
+        return data
+
+    def _image(self, body: dict[str, Any], field: str, errors: list[Any]) -> tuple[int, int] | None:
+        data = self._file(body, field, errors)
+        size = image_size(data) if data is not None else None
+        if data is not None and size is None:
+            errors.append(
+                _err(
+                    field,
+                    "Failed to load the image. Please ensure the image file "
+                    "is not corrupted and is in a supported format.",
+                    "image_load_error",
+                )
+            )
+        return size
+
+    def _video(self, body: dict[str, Any], field: str, errors: list[Any]) -> Any:
+        data = self._file(body, field, errors)
+        info = video_info(data) if data is not None else None
+        if data is not None and info is None:
+            errors.append(
+                _err(
+                    field,
+                    "Failed to load the video. Please ensure the video file "
+                    "is not corrupted and is in a supported format.",
+                    "video_load_error",
+                )
+            )
+        return info
+
+    def _audio(self, body: dict[str, Any], field: str, errors: list[Any]) -> None:
+        data = self._file(body, field, errors)
+        if data is not None and not is_audio(data):
+            errors.append(_err(field, "Failed to load the audio file.", "audio_load_error"))
+
+    def status(self, req: Request) -> Reply:
+        job = self._job(req)
+        if job is None:
+            return Reply(404, {"detail": "Request not found"})
+        st = job.state()
+        out: dict[str, Any] = {**self._urls(job.extra["app"], job.id)}
+        logs = None
+        if req.query.get("logs") in ("1", "true"):
+            logs = [
+                {
+                    "message": f"{int(job.progress() * 100)}% done",
+                    "level": "INFO",
+                    "source": "user",
+                    "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                }
+            ]
+        if st == "queued":
+            ahead = sum(
+                1 for j in self.jobs.values() if j.state() == "queued" and j.created < job.created
+            )
+            return Reply(202, {"status": "IN_QUEUE", **out, "queue_position": ahead})
+        if st == "running":
+            return Reply(202, {"status": "IN_PROGRESS", **out, "logs": logs})
+        out |= {"status": "COMPLETED", "logs": logs, "metrics": {"inference_time": job.latency}}
+        if st == "failed":
+            out |= {
+                "error": "The content could not be processed because it contained material "
+                "flagged by a content checker.",
+                "error_type": "content_policy_violation",
+            }
+        elif st == "canceled":
+            out |= {"error": "Request was cancelled", "error_type": "request_cancelled"}
+        return Reply(200, out)
+
+    def result(self, req: Request) -> Reply:
+        job = self._job(req)
+        if job is None:
+            return Reply(404, {"detail": "Request not found"})
+        st = job.state()
+        if st in ("queued", "running"):
+            return Reply(400, {"detail": "Request is still in progress"})
+        if st == "failed":
+            return Reply(
+                422,
+                {
+                    "detail": [
+                        _err(
+                            "prompt",
+                            "The content could not be processed "
+                            "because it contained material flagged by a content checker.",
+                            "content_policy_violation",
+                        )
+                    ]
+                },
+            )
+        if st == "canceled":
+            return Reply(400, {"detail": "Request was cancelled"})
+        url = self.media_url(job)
+        if job.kind == "image":
+            return Reply(
+                200,
+                {
+                    "images": [
+                        {
+                            "url": url,
+                            "content_type": "image/png",
+                            "width": job.width,
+                            "height": job.height,
+                        }
+                    ],
+                    "seed": job.seed,
+                    "has_nsfw_concepts": [False],
+                    "prompt": job.input.get("prompt"),
+                    "timings": {"inference": job.latency},
+                },
+            )
+        return Reply(
+            200, {"video": {"url": url, "content_type": "video/mp4", "file_name": f"{job.id}.mp4"}}
+        )
+
+    def cancel(self, req: Request) -> Reply:
+        job = self._job(req)
+        if job is None:
+            return Reply(404, {"status": "NOT_FOUND"})
+        if job.state() in ("done", "failed", "canceled"):
+            return Reply(400, {"status": "ALREADY_COMPLETED"})
+        job.canceled = True
+        return Reply(202, {"status": "CANCELLATION_REQUESTED"})
+
+
+def film_providers(fake: FakeServer, film_root: Path) -> dict[str, Any]:
+    """shots.yaml `providers:` that make every step on fal (the catalog's default models)."""
+    return {
+        "keyframe": {"use": "fal", "base_url": fake.url},
+        "video": {
+            "use": "fal",
+            "base_url": fake.url,
+            "draft": {"cfg_scale": 0.5},
+            "final": {"cfg_scale": 0.6},
+        },
+        "upscale": {"use": "fal", "base_url": fake.url},
+        "lipsync": {"use": "fal", "base_url": fake.url, "final": {"sync_mode": "cut_off"}},
+    }

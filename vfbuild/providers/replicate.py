@@ -1,0 +1,273 @@
+"""Replicate through its HTTP API (https://api.replicate.com/v1).
+
+- Submit: `POST /v1/models/{owner}/{name}/predictions` with `{input}` (an official model, run
+  at its latest version), or `POST /v1/predictions` with `{version, input}` when the model is
+  pinned as `owner/name:version` → 201 and the prediction.
+- Follow: `GET /v1/predictions/{id}`: `status` starting, processing, succeeded, failed,
+  canceled; `output` is a URL or a list of URLs on Replicate's file host, deleted after an
+  hour, so the take is downloaded as soon as the prediction succeeds.
+- Cancel: `POST /v1/predictions/{id}/cancel`.
+- Errors are RFC 7807 problem details (`{type, title, status, detail}`); 422 means the input
+  was refused (with `invalid_fields`); 429 comes with `Retry-After` (the client waits it out).
+
+Replicate lists a key's predictions (`GET /v1/predictions`, newest first, cursor pages), so a
+job whose submit reply was lost is looked up (`can_find = True`): the newest prediction of the
+same model with the same input is the one we made. Only the first few pages are read: a lost
+reply is found within seconds of the crash or the next build, not among thousands of jobs.
+
+The submit does not ask `Prefer: wait`: holding the create reply open widens the window in
+which a reply can be lost, and a lost create costs a look-up; polling is cheap.
+
+How a recipe becomes model input (the tier's provider settings are merged over it, so a film
+can set any input the model takes):
+
+- keyframe: `prompt`, `width`/`height` (with `aspect_ratio: custom` for FLUX models, which
+  use width and height only then), `seed`, `output_format: png`; `negative_prompt` for models
+  that take one (not FLUX); the first reference image as `image_prompt` for FLUX 1.1 Pro
+  (Flux Redux), the only default model that takes an image beside the prompt.
+- draft/final (image-to-video): `image` (the keyframe), `prompt`, `negative_prompt`, `seed`,
+  and the length: Wan 2.1 takes `num_frames` (81 to 100 at 16 fps), other models `duration`
+  in whole seconds.
+- upscale: `video` and `target_resolution` (720p, 1080p or 4k, from the delivery height).
+- lipsync: `video`, `audio`.
+
+Input files go as `data:` URIs, which Replicate accepts for file inputs.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, ClassVar
+
+from vfbuild.errors import ProviderError
+from vfbuild.providers.http import HttpStatusError
+from vfbuild.providers.remote import (
+    FAILED_STATE,
+    QUEUED,
+    RUNNING,
+    SUCCEEDED,
+    Poll,
+    RemoteJob,
+    RemoteProvider,
+    data_uri,
+)
+
+FIND_PAGES = 5  # pages of recent predictions read to find a job whose submit reply was lost
+WAN_FPS, WAN_FRAMES = 16, (81, 100)  # what Wan 2.1 image-to-video makes
+_PERCENT = re.compile(r"(\d{1,3})%\|")  # tqdm progress bars in the prediction's logs
+
+
+def split_model(model: str) -> tuple[str, str | None]:
+    """`owner/name` and the pinned version (None: the model's latest)."""
+    name, _, version = model.partition(":")
+    if name.count("/") != 1 or not all(name.split("/")):
+        raise ProviderError(
+            f"replicate: model {model!r} is not an `owner/name[:version]` id",
+            hint="use a model id as replicate.com shows it, e.g. black-forest-labs/flux-1.1-pro",
+        )
+    return name, version or None
+
+
+class ReplicateProvider(RemoteProvider):
+    name: ClassVar[str] = "replicate"
+    can_find: ClassVar[bool] = True
+    api: ClassVar[str] = "v1"
+
+    def auth_headers(self) -> dict[str, str]:
+        self.require_keys()  # a resumed job polls without submitting: say so before a 401
+        return {"Authorization": f"Bearer {self.key('REPLICATE_API_TOKEN')}"}
+
+    # -- the model input --------------------------------------------------------------------
+
+    def input_for(self, job: RemoteJob) -> dict[str, Any]:
+        s = job.settings
+        name = split_model(job.model)[0].lower()
+        flux = "flux" in name
+        prompt, negative = job.recipe.get("prompt") or "", job.recipe.get("negative")
+        seed = int(job.recipe.get("seed") or 0)
+        body: dict[str, Any]
+        if job.step == "keyframe":
+            body = {
+                "prompt": prompt,
+                "width": int(s["width"]),
+                "height": int(s["height"]),
+                "seed": seed,
+                "output_format": "png",
+            }
+            if flux:
+                body["aspect_ratio"] = "custom"
+            elif negative:
+                body["negative_prompt"] = negative
+            refs = job.files("references")
+            if refs and "flux-1.1-pro" in name:
+                body["image_prompt"] = data_uri(refs[0])
+        elif job.step in ("draft", "final"):
+            body = {"image": data_uri(job.file("keyframe")), "prompt": prompt, "seed": seed}
+            if negative:
+                body["negative_prompt"] = negative
+            seconds = float(s.get("duration") or 5.0)
+            if "wan" in name:
+                frames = round(seconds * WAN_FPS) + 1
+                body["num_frames"] = min(WAN_FRAMES[1], max(WAN_FRAMES[0], frames))
+                body["frames_per_second"] = WAN_FPS
+            else:
+                body["duration"] = max(1, math.ceil(seconds - 1e-6))
+        elif job.step == "upscale":
+            body = {
+                "video": data_uri(job.file("clip")),
+                "target_resolution": _resolution(int(s.get("height") or 1080)),
+            }
+        elif job.step == "lipsync":
+            body = {"video": data_uri(job.file("clip")), "audio": data_uri(job.file("audio"))}
+        else:
+            raise ProviderError(f"{job.label}: replicate cannot make {job.step} takes")
+        return body | job.extra
+
+    # -- the protocol -----------------------------------------------------------------------
+
+    def submit(self, job: RemoteJob) -> str:
+        name, version = split_model(job.model)
+        inp = self.input_for(job)
+        path, body = (
+            ("/v1/predictions", {"version": version, "input": inp})
+            if version
+            else (f"/v1/models/{name}/predictions", {"input": inp})
+        )
+        try:
+            resp = self.http.request(
+                "POST", path, what=f"{job.label}: submit to {name}", creates=True, json=body
+            )
+        except HttpStatusError as e:
+            raise self._refused(job, e) from None
+        pred = resp.json()
+        if not isinstance(pred, dict) or not pred.get("id"):
+            raise ProviderError(
+                f"{job.label}: replicate accepted the job but sent no prediction id: "
+                f"{str(pred)[:200]}"
+            )
+        return str(pred["id"])
+
+    def poll(self, job_id: str, job: RemoteJob) -> Poll:
+        pred = self.http.get_json(
+            f"/v1/predictions/{job_id}", what=f"{job.label}: status of {job_id}"
+        )
+        status = pred.get("status") if isinstance(pred, dict) else None
+        if status == "starting":
+            return Poll(QUEUED, progress=0.0)
+        if status == "processing":
+            return Poll(RUNNING, progress=_progress(pred.get("logs")))
+        if status == "succeeded":
+            urls = _urls(pred.get("output"))
+            if not urls:
+                why = (
+                    "the output was deleted (Replicate keeps outputs for an hour)"
+                    if pred.get("data_removed")
+                    else "the prediction succeeded without an output"
+                )
+                return Poll(FAILED_STATE, error=why)
+            return Poll(SUCCEEDED, progress=1.0, outputs=urls)
+        if status == "failed":
+            return Poll(FAILED_STATE, error=str(pred.get("error") or "no reason given"))
+        if status == "canceled":
+            return Poll(FAILED_STATE, error="the prediction was canceled")
+        raise ProviderError(f"{job.label}: replicate sent an unknown status {status!r}")
+
+    def find(self, job: RemoteJob) -> str | None:
+        """The newest recent prediction of this model with this input, if any."""
+        name, version = split_model(job.model)
+        want = self.input_for(job)
+        url: str | None = "/v1/predictions"
+        for _ in range(FIND_PAGES):
+            if not url:
+                break
+            page = self.http.get_json(url, what=f"{job.label}: list recent predictions")
+            for pred in page.get("results") or []:
+                if not isinstance(pred, dict) or pred.get("model") != name:
+                    continue
+                if version and pred.get("version") != version:
+                    continue
+                if _same_input(pred.get("input"), want):
+                    return str(pred["id"])
+            url = page.get("next")
+        return None
+
+    def cancel(self, job_id: str, job: RemoteJob) -> None:
+        self.http.request(
+            "POST",
+            f"/v1/predictions/{job_id}/cancel",
+            what=f"{job.label}: cancel {job_id}",
+            ok=(200, 201, 202, 404),
+        )
+
+    def _refused(self, job: RemoteJob, e: HttpStatusError) -> HttpStatusError:
+        """Replicate's refusal of a submit, said plainly (the status stays for the journal)."""
+        text = _problem_text(e.body)
+        if e.status in (401, 403):
+            msg = f"{job.label}: replicate refused REPLICATE_API_TOKEN (HTTP {e.status}: {text})"
+            hint = "check the token at https://replicate.com/account/api-tokens and export it"
+        elif e.status == 402:
+            msg = f"{job.label}: replicate wants payment first (HTTP 402: {text})"
+            hint = "add credit or a payment method at https://replicate.com/account/billing"
+        elif e.status == 404:
+            msg = f"{job.label}: replicate has no model {job.model!r} (HTTP 404: {text})"
+            hint = "check the model id in shots.yaml `providers:` against replicate.com"
+        elif e.status in (400, 422):
+            msg = f"{job.label}: replicate rejected the input for {job.model}: {text}"
+            hint = "fix the prompt or the provider settings in shots.yaml, then build again"
+        else:
+            return e
+        return HttpStatusError(msg, status=e.status, body=e.body, hint=hint)
+
+
+def _resolution(height: int) -> str:
+    return "720p" if height <= 720 else "1080p" if height <= 1080 else "4k"
+
+
+def _urls(output: Any) -> list[str]:
+    """The URLs in a prediction's output: a string, a list, or a dict of them."""
+    if isinstance(output, str):
+        return [output] if output.startswith(("http://", "https://", "data:")) else []
+    if isinstance(output, list):
+        return [u for item in output for u in _urls(item)]
+    if isinstance(output, dict):
+        return [u for item in output.values() for u in _urls(item)]
+    return []
+
+
+def _progress(logs: Any) -> float | None:
+    found = _PERCENT.findall(logs) if isinstance(logs, str) else []
+    return min(1.0, int(found[-1]) / 100) if found else None
+
+
+def _same_input(theirs: Any, ours: dict[str, Any]) -> bool:
+    """Whether a listed prediction's input is the one we sent. A file we sent as a `data:` URI
+    may come back as a URL on Replicate's file host: any URL matches it then; every other field
+    (prompt, seed, sizes, settings) must be equal."""
+    if not isinstance(theirs, dict):
+        return False
+    for key, value in ours.items():
+        got = theirs.get(key)
+        if got == value:
+            continue
+        if (
+            isinstance(value, str)
+            and value.startswith("data:")
+            and isinstance(got, str)
+            and got.startswith(("http://", "https://"))
+        ):
+            continue
+        return False
+    return True
+
+
+def _problem_text(body: Any) -> str:
+    """One line from an RFC 7807 problem (`detail`, and each invalid field for a 422)."""
+    if not isinstance(body, dict):
+        return str(body)[:300]
+    text = str(body.get("detail") or body.get("title") or body)
+    fields = body.get("invalid_fields")
+    if isinstance(fields, list) and fields:
+        parts = [f"{f.get('field')}: {f.get('description')}" for f in fields if isinstance(f, dict)]
+        text = "; ".join(parts) or text
+    return text
