@@ -10,6 +10,7 @@ import argparse
 import logging
 import os
 import sys
+import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
@@ -126,7 +127,9 @@ def cmd_build(args: argparse.Namespace) -> int:
         resubmit=args.resubmit,
         retry_failed=args.retry_failed,
     )
+    start = time.monotonic()
     result = run_build(project, shots=args.shots or None, tier=args.tier, options=options)
+    took = time.monotonic() - start
     ev = result.events
     for note in ev.notes:
         print(f"note: {note}")
@@ -164,7 +167,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             else "nothing else to make until those picks are made"
         )
     else:
-        print(f"made {len(ev.made)} artifact(s)")
+        print(f"made {len(ev.made)} artifact(s) in {took:.1f}s")
     return 0
 
 

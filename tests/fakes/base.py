@@ -138,6 +138,7 @@ Handler = Callable[[Request], Reply]
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # -j 16 opens many connections at once; 5 would refuse some
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that was killed or timed out mid-reply is part of the tests, not a failure.
@@ -168,6 +169,11 @@ class FakeServer:
         self._routes: list[tuple[str, re.Pattern[str], Handler, str]] = []
         self._media_dir = Path(tempfile.mkdtemp(prefix=f"fake-{self.name}-"))
         self._media_lock = threading.Lock()
+        self._tag_locks: dict[str, threading.Lock] = {}
+        self.eager_media = True  # make a job's result while it "runs", as a real server does
+        # False: one result per size (benchmarks, where the fake's ffmpeg must not compete with
+        # the build for the CPU). True: every job its own bytes, as a real generator's.
+        self.unique_media = True
         self._api = _Server(("127.0.0.1", 0), self._handler_class(cdn=False))
         self._cdn = _Server(("127.0.0.1", 0), self._handler_class(cdn=True))
         self.setup_routes()
@@ -228,13 +234,21 @@ class FakeServer:
         """Accept a paid job (counted once)."""
         # Every job gets its own bytes (as a real generator's would), even without a seed:
         # identical results would be deduplicated by the store and hide bugs.
-        if not kw.get("seed"):
+        if not self.unique_media:
+            kw["seed"] = 0
+        elif not kw.get("seed"):
             kw["seed"] = int(hashlib.sha1(f"{self.name}:{job_id}".encode()).hexdigest()[:8], 16)
         job = FakeJob(job_id, kind, input, latency=self.latency, fail=self.faults.job_fails(), **kw)
         with self._lock:
             self.jobs[job_id] = job
             self._paid += 1
+        if self.eager_media and not job.fail:
+            threading.Thread(target=self._premake, args=(job,), daemon=True).start()
         return job
+
+    def _premake(self, job: FakeJob) -> None:
+        with contextlib.suppress(Exception):  # a download will make it (and say why) again
+            self.media(job)
 
     def media_url(self, job: FakeJob) -> str:
         """Where the job's result downloads from (the CDN)."""
@@ -255,6 +269,8 @@ class FakeServer:
         tag = f"{job.kind}-{w}x{h}-{job.seconds}-{job.seed}"
         out = self._media_dir / (tag + (".png" if job.kind == "image" else ".mp4"))
         with self._media_lock:
+            tag_lock = self._tag_locks.setdefault(tag, threading.Lock())
+        with tag_lock:  # one ffmpeg per result, results made side by side
             if out.exists():
                 return out
             # The hue shows the seed; one marked pixel makes the bytes unique per seed.

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import email.utils
+import functools
 import logging
 import os
 import random
@@ -22,11 +23,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from vfbuild.errors import ProviderError
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("vfbuild.http")
 
@@ -112,17 +115,46 @@ class Http:
         self.retries = retries
         self.backoff = backoff
         self.max_backoff = max_backoff
-        self.timeout = httpx.Timeout(timeout, connect=min(timeout, 15.0))
-        limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
-        self.client = httpx.Client(timeout=self.timeout, transport=transport, limits=limits)
-        # Downloads from another host (a CDN, a signed URL) get no credentials.
-        self.bare = httpx.Client(
-            timeout=self.timeout, transport=transport, limits=limits, follow_redirects=True
-        )
+        self._timeout = timeout
+        self._transport = transport
+        self._clients_lock = threading.Lock()
+
+    # Clients are made on first use: a build that sends nothing (a no-op) pays neither for
+    # importing httpx nor for loading the CA bundle (about 0.1 s each).
+    @functools.cached_property
+    def client(self) -> httpx.Client:
+        return self._make_client(follow_redirects=False)
+
+    @functools.cached_property
+    def fresh(self) -> httpx.Client:
+        """For the POST that creates a paid job: a new connection each time. A kept-alive
+        connection the server has just closed would lose the request in a way that looks like
+        a lost reply, and a lost reply can mean paying twice."""
+        return self._make_client(follow_redirects=False, keepalive=False)
+
+    @functools.cached_property
+    def bare(self) -> httpx.Client:
+        """For downloads from another host (a CDN, a signed URL): no credentials."""
+        return self._make_client(follow_redirects=True)
+
+    def _make_client(self, *, follow_redirects: bool, keepalive: bool = True) -> httpx.Client:
+        import httpx
+
+        with self._clients_lock:
+            return httpx.Client(
+                timeout=httpx.Timeout(self._timeout, connect=min(self._timeout, 15.0)),
+                transport=self._transport,
+                limits=httpx.Limits(
+                    max_connections=64, max_keepalive_connections=32 if keepalive else 0
+                ),
+                follow_redirects=follow_redirects,
+                verify=_ssl_context(),
+            )
 
     def close(self) -> None:
-        self.client.close()
-        self.bare.close()
+        for name in ("client", "fresh", "bare"):
+            if name in self.__dict__:
+                self.__dict__[name].close()
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -131,8 +163,8 @@ class Http:
 
     def _own(self, url: str) -> bool:
         """Same origin as the API (scheme, host, port): only there do credentials go."""
-        a, b = httpx.URL(url), httpx.URL(self.base_url)
-        return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
+        a, b = urlsplit(url), urlsplit(self.base_url)
+        return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
 
     def headers(self) -> dict[str, str]:
         h = self._headers() if callable(self._headers) else dict(self._headers or {})
@@ -165,6 +197,8 @@ class Http:
         **kw: Any,
     ) -> httpx.Response:
         """Send a request with retries. `creates=True` marks a POST that starts a paid job."""
+        import httpx
+
         url = self.url(path)
         headers = {**(self.headers() if self._own(url) else {}), **kw.pop("headers", {})}
         ok = set(ok)
@@ -172,9 +206,10 @@ class Http:
         for attempt in range(self.retries + 1):
             resp = None
             try:
-                resp = self.client.request(method, url, headers=headers, **kw)
+                client = self.fresh if creates else self.client
+                resp = client.request(method, url, headers=headers, **kw)
             except httpx.ConnectError as e:
-                last = f"cannot connect to {httpx.URL(url).host}: {e}"
+                last = f"cannot connect to {urlsplit(url).hostname}: {e}"
             except httpx.TransportError as e:
                 if creates:
                     raise SubmitUnknown(
@@ -216,6 +251,8 @@ class Http:
         progress: Callable[[int, int | None], None] | None = None,
     ) -> int:
         """Stream `url` to `dest`; retry on transport errors, 5xx and short bodies."""
+        import httpx
+
         full = self.url(url)
         client = self.client if self._own(full) else self.bare
         headers = self.headers() if self._own(full) else {}
@@ -260,7 +297,19 @@ def _int(value: str | None) -> int | None:
         return None
 
 
+@functools.cache
+def _ssl_context() -> Any:
+    """One CA bundle load per process, shared by every client."""
+    import ssl
+
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 def _kind(e: Exception) -> str:
+    import httpx
+
     names = {
         httpx.ReadTimeout: "no reply in time",
         httpx.WriteTimeout: "could not send in time",
