@@ -40,7 +40,7 @@ def test_the_film_builds_through_each_provider(tmp_path: Path, provider: str) ->
             args = ("--tier", "draft") if stage != "final" else ()
             takes, estimate = film.planned(*args)
             before_cost, before_jobs = film.ledger_total(), film.fake.paid_jobs
-            run = film.vf("build", "-j", "4", *args)
+            run = film.vf("-v", "build", "-j", "4", *args)  # -v: the debug log too
             outputs += [run.stdout, run.stderr]
             expected_jobs += takes
             assert film.fake.paid_jobs - before_jobs == takes, run.stdout

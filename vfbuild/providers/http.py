@@ -232,7 +232,7 @@ class Http:
                 if attempt == self.retries:
                     raise self._fail(what, resp)
             if attempt < self.retries:
-                log.debug("%s: %s: %s; retry %d", self.provider, what, last, attempt + 1)
+                log.debug("%s: %s: %s; retry %d", self.provider, what, redact(last), attempt + 1)
                 self._sleep(attempt, resp)
         raise ProviderError(
             redact(f"{self.provider}: {what} failed after {self.retries + 1} tries: {last}"),
@@ -282,7 +282,7 @@ class Http:
             except httpx.TransportError as e:
                 last = _kind(e)
             if attempt < self.retries:
-                log.debug("%s: %s: %s; retry %d", self.provider, what, last, attempt + 1)
+                log.debug("%s: %s: %s; retry %d", self.provider, what, redact(last), attempt + 1)
                 self._sleep(attempt, resp if resp is not None and resp.status_code != 200 else None)
         raise ProviderError(
             redact(f"{self.provider}: {what} failed after {self.retries + 1} tries: {last}"),
