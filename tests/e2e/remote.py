@@ -83,6 +83,8 @@ def remote_film(
     mod = fake_module(provider)
     cls = getattr(mod, FAKES[provider][1])
     with cls(latency=latency, faults=faults or Faults(retry_after="0")) as fake:
+        if hasattr(fake, "upscale_max_side"):
+            fake.upscale_max_side = 1280  # Runway's 4x would make 4K clips: slow, proves nothing
         root = make_film(tmp_path / "film")
         providers = mod.film_providers(fake, root)
         if slots is not None:

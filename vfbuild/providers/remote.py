@@ -28,7 +28,14 @@ from typing import Any, ClassVar
 from vfbuild.errors import MediaError, ProviderError, VfError
 from vfbuild.providers.base import InputFiles, MakeContext, default_units
 from vfbuild.providers.catalog import ProviderInfo
-from vfbuild.providers.http import Http, SubmitUnknown, add_secret, env_secret, redact
+from vfbuild.providers.http import (
+    Http,
+    HttpStatusError,
+    SubmitUnknown,
+    add_secret,
+    env_secret,
+    redact,
+)
 from vfbuild.store.journal import FAILED, STORED, SUBMITTED, SUBMITTING, JournalEntry
 
 log = logging.getLogger("vfbuild.remote")
@@ -218,7 +225,14 @@ class RemoteProvider:
         else:
             assert entry is not None
             log.info("%s: resuming %s job %s", ctx.label, self.name, job_id)
-        result = self._wait(job_id, job, ctx)
+        try:
+            result = self._wait(job_id, job, ctx)
+        except HttpStatusError as e:
+            if e.status not in (404, 410):
+                raise
+            # Tasks expire at the provider (Runway's after a day or two, Kling's after 30):
+            # a journalled job it no longer has is failed, and --retry-failed makes it again.
+            result = Poll(FAILED_STATE, error=f"{self.name} no longer has job {job_id}")
         if result.state == FAILED_STATE:
             error = redact(result.error or "no reason given")
             journal.update(journal.get(ctx.key) or entry, state=FAILED, error=error)
@@ -277,7 +291,10 @@ class RemoteProvider:
                     job_id = found
                     break
                 if attempt == 2:
-                    raise
+                    raise ProviderError(
+                        f"{ctx.label}: {e.message}",
+                        hint=f"{self.name} does not list the job; the next build looks again",
+                    ) from None
             except VfError as e:
                 # Nothing was created or paid for. Only a refusal of this job (a 4xx other
                 # than auth or throttling) is a failure that waits for --retry-failed; no

@@ -1,0 +1,491 @@
+"""A fake Kling API (api-singapore.klingai.com) for tests and film builds.
+
+What it speaks, from Kling's published API:
+
+- auth: `Authorization: Bearer <JWT>`, HS256-signed with the secret key, `iss` the access key,
+  `exp`/`nbf` checked with no leeway. 401 with service codes 1001 (no header), 1002 (not a
+  valid token: bad signature, algorithm, claims), 1000 (unknown access key), 1003 (not yet
+  valid), 1004 (expired).
+- `POST /v1/videos/image2video` (`model_name, image, image_tail, prompt, negative_prompt,
+  cfg_scale, mode, duration, external_task_id, callback_url, camera_control`) and
+  `POST /v1/videos/lip-sync` (`{input: {video_url | video_id, mode, audio_type, audio_file |
+  audio_url, text, voice_id, ...}, external_task_id}`): paid, 200 with the envelope
+  `{code: 0, message, request_id, data: {task_id, task_status, task_info, created_at,
+  updated_at}}`; 400 code 1201 for a bad parameter (and a reused external_task_id).
+- `GET /v1/videos/{image2video|lip-sync}/{task_id | external_task_id}`: the task, status
+  submitted → processing → succeed (`task_result.videos[{id, url, duration}]`) or failed
+  (`task_status_msg`); 404 code 1203 for an unknown id. `GET /v1/videos/{kind}` lists tasks.
+- injected faults: 429 code 1302 (rate limit, with Retry-After), 500 code 5000, 503 code 5001;
+  `account_code` makes every create answer 429 with 1100-1102 (account problems).
+
+Media limits: every input must decode as the media it claims to be, within Kling's byte limits
+(image 10MB, audio 5MB). Kling's documented sizes and lengths (image at least 300 px a side and
+between 1:2.5 and 2.5:1; lip-sync clip 2-10 s and 512-2160 px a side; audio 2-60 s) are checked
+only with `strict_media=True`: the thumbnail-sized films of the end-to-end tests fall outside
+them (a 1 s shot, a 360 px delivery), where a real film would not.
+
+Output: image2video makes a 5 s or 10 s clip, 720p (std) or 1080p (pro) at the input image's
+aspect ratio; lip-sync returns the input clip's size and length with the audio muxed in.
+Where this fake is more lenient than Kling: `video_url` may be a `data:` URI (Kling wants a URL
+it can fetch), and remote URLs are never fetched (400 instead).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import itertools
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from tests.fakes.base import FakeJob, FakeServer, Reply, Request
+
+KEYS: dict[str, str] = {
+    "KLING_ACCESS_KEY": "kling-test-ak-7d2e91c4b08f4a6e9b3c5d1f2a8e6c40",
+    "KLING_SECRET_KEY": "kling-test-sk-3f9a0b7c1e5d4c2a8b6e9f0d7c3a1b5e8d2f4a6c",
+}
+
+MODELS = frozenset(
+    {
+        "kling-v1",
+        "kling-v1-5",
+        "kling-v1-6",
+        "kling-v2-master",
+        "kling-v2-1",
+        "kling-v2-1-master",
+        "kling-v2-5-turbo",
+    }
+)
+STATUS = {
+    "queued": "submitted",
+    "running": "processing",
+    "done": "succeed",
+    "failed": "failed",
+    "canceled": "failed",
+}
+MAX_IMAGE = 10 * 1024 * 1024
+MAX_AUDIO = 5 * 1024 * 1024
+MAX_PROMPT = 2500
+
+
+class KlingFake(FakeServer):
+    name = "kling"
+
+    def __init__(
+        self,
+        *,
+        access_key: str = KEYS["KLING_ACCESS_KEY"],
+        secret_key: str = KEYS["KLING_SECRET_KEY"],
+        strict_media: bool = False,
+        **kw: Any,
+    ) -> None:
+        self.access_key = access_key
+        self.strict_media = strict_media
+        self.secret_key = secret_key
+        self.account_code: int | None = None  # 1100-1102: every create is refused with it
+        self.tokens_seen: set[str] = set()
+        self._external: dict[str, str] = {}  # external_task_id -> task_id
+        self._ids = itertools.count(int(time.time() * 1000) % 10**12 * 10**6)
+        self._inputs_lock = threading.Lock()
+        self._mux_lock = threading.Lock()
+        super().__init__(**kw)
+
+    # -- dialect ----------------------------------------------------------------------------
+
+    def setup_routes(self) -> None:
+        self.route("POST", r"/v1/videos/image2video", self.create_i2v, "create")
+        self.route("POST", r"/v1/videos/lip-sync", self.create_lipsync, "create")
+        self.route("GET", r"/v1/videos/(?P<kind>image2video|lip-sync)/(?P<id>[^/]+)", self.get)
+        self.route("GET", r"/v1/videos/(?P<kind>image2video|lip-sync)", self.list)
+
+    def check_auth(self, req: Request) -> Reply | None:
+        import jwt
+
+        header = req.headers.get("authorization")
+        if not header:
+            return self._auth_error(1001, "Authorization is empty")
+        scheme, _, token = header.partition(" ")
+        if scheme != "Bearer" or not token:
+            return self._auth_error(1002, "Authorization is invalid")
+        try:
+            if jwt.get_unverified_header(token).get("alg") != "HS256":
+                return self._auth_error(1002, "Authorization is invalid")
+            claims = jwt.decode(
+                token,
+                self.secret_key,
+                algorithms=["HS256"],
+                options={"require": ["iss", "exp", "nbf"]},
+                leeway=0,
+            )
+        except jwt.ExpiredSignatureError:
+            return self._auth_error(1004, "Authorization has expired")
+        except jwt.ImmatureSignatureError:
+            return self._auth_error(1003, "Authorization is not yet valid")
+        except jwt.PyJWTError:
+            return self._auth_error(1002, "Authorization is invalid")
+        if claims.get("iss") != self.access_key:
+            return self._auth_error(1000, "Authentication failed")
+        with self._lock:
+            self.tokens_seen.add(token)
+        return None
+
+    def error_reply(self, status: int) -> Reply:
+        code, message = {
+            429: (1302, "API request too fast, please slow down"),
+            500: (5000, "Server internal error"),
+            503: (5001, "Server temporarily unavailable, usually due to maintenance"),
+        }.get(status, (5000, "Server internal error"))
+        return Reply(status, self._envelope(None, code, message))
+
+    def _envelope(self, data: Any, code: int = 0, message: str = "SUCCEED") -> dict[str, Any]:
+        return {"code": code, "message": message, "request_id": str(uuid.uuid4()), "data": data}
+
+    def _auth_error(self, code: int, message: str) -> Reply:
+        return Reply(401, self._envelope(None, code, message))
+
+    def _bad(self, message: str, code: int = 1201) -> Reply:
+        return Reply(400, self._envelope(None, code, message))
+
+    # -- creates ----------------------------------------------------------------------------
+
+    def _refuse_account(self) -> Reply | None:
+        if self.account_code is None:
+            return None
+        messages = {
+            1100: "Account exception",
+            1101: "Account in arrears (postpaid scenario)",
+            1102: "Resource pack depleted or expired (prepaid scenario)",
+        }
+        return Reply(429, self._envelope(None, self.account_code, messages[self.account_code]))
+
+    def create_i2v(self, req: Request) -> Reply:
+        refused = self._refuse_account()
+        if refused:
+            return refused
+        body = _json_object(req)
+        if body is None:
+            return self._bad("request body is not a JSON object", 1200)
+        model = body.get("model_name", "kling-v1")
+        if model not in MODELS:
+            return self._bad(f"model_name: unknown model {model!r}")
+        mode = body.get("mode", "std")
+        if mode not in ("std", "pro"):
+            return self._bad("mode: must be std or pro")
+        duration = body.get("duration", "5")
+        if duration not in ("5", "10"):
+            return self._bad('duration: must be the string "5" or "10"')
+        cfg = body.get("cfg_scale", 0.5)
+        if not isinstance(cfg, (int, float)) or not 0 <= cfg <= 1:
+            return self._bad("cfg_scale: must be a number from 0 to 1")
+        for field in ("prompt", "negative_prompt"):
+            value = body.get(field, "")
+            if not isinstance(value, str) or len(value) > MAX_PROMPT:
+                return self._bad(f"{field}: must be a string of at most {MAX_PROMPT} characters")
+        if not body.get("image") and not body.get("image_tail"):
+            return self._bad("image: image and image_tail cannot both be empty")
+        size = None
+        for field in ("image", "image_tail"):
+            if body.get(field):
+                got = self._image(field, body[field])
+                if isinstance(got, Reply):
+                    return got
+                size = size or got
+        assert size is not None
+        ext = body.get("external_task_id")
+        short = 720 if mode == "std" else 1080
+        w, h = _fit(size, short)
+        return self._accept(
+            "image2video", ext, body, width=w, height=h, seconds=float(duration), audio=None
+        )
+
+    def _image(self, field: str, value: Any) -> tuple[int, int] | Reply:
+        if not isinstance(value, str):
+            return self._bad(f"{field}: must be a string")
+        if value.startswith("data:"):
+            return self._bad(f"{field}: base64 must not carry a data: prefix")
+        if value.startswith(("http://", "https://")):
+            return self._bad(f"{field}: the image URL could not be fetched")
+        raw = _b64(value)
+        if raw is None:
+            return self._bad(f"{field}: not valid base64")
+        if len(raw) > MAX_IMAGE:
+            return self._bad(f"{field}: the image is larger than 10MB")
+        info = self._probe(raw, ".img")
+        if info is None or not info.is_image:
+            return self._bad(f"{field}: not a readable .jpg/.jpeg/.png image")
+        w, h = info.width or 0, info.height or 0
+        if self.strict_media and min(w, h) < 300:
+            return self._bad(f"{field}: the image must be at least 300px on each side")
+        if self.strict_media and not 1 / 2.5 <= w / h <= 2.5:
+            return self._bad(f"{field}: the image's aspect ratio must be between 1:2.5 and 2.5:1")
+        return (w, h)
+
+    def create_lipsync(self, req: Request) -> Reply:
+        refused = self._refuse_account()
+        if refused:
+            return refused
+        body = _json_object(req)
+        if body is None or not isinstance(body.get("input"), dict):
+            return self._bad("input: required", 1200)
+        inp = body["input"]
+        if bool(inp.get("video_url")) == bool(inp.get("video_id")):
+            return self._bad("input: give exactly one of video_url and video_id")
+        clip = self._clip(inp)
+        if isinstance(clip, Reply):
+            return clip
+        w, h, seconds = clip
+        mode = inp.get("mode")
+        audio: Path | None = None
+        if mode == "audio2video":
+            audio_type = inp.get("audio_type")
+            if audio_type == "file":
+                raw = _b64(inp.get("audio_file") or "")
+                if not raw:
+                    return self._bad("input.audio_file: base64 audio required for audio_type file")
+                if len(raw) > MAX_AUDIO:
+                    return self._bad("input.audio_file: the audio is larger than 5MB")
+                info = self._probe(raw, ".audio")
+                if info is None or not info.has_audio:
+                    return self._bad("input.audio_file: not a readable .mp3/.wav/.m4a/.aac file")
+                length = info.audio_duration or info.duration or 0
+                if self.strict_media and not 2 <= length <= 60:
+                    return self._bad("input.audio_file: the audio must last 2 to 60 seconds")
+                audio = self._keep(raw, ".audio")
+            elif audio_type == "url":
+                return self._bad("input.audio_url: the audio URL could not be fetched")
+            else:
+                return self._bad("input.audio_type: must be file or url")
+        elif mode == "text2video":
+            text = inp.get("text")
+            if not isinstance(text, str) or not text or len(text) > 120:
+                return self._bad("input.text: 1 to 120 characters required for text2video")
+            if not inp.get("voice_id"):
+                return self._bad("input.voice_id: required for text2video")
+        else:
+            return self._bad("input.mode: must be audio2video or text2video")
+        return self._accept(
+            "lip-sync",
+            body.get("external_task_id"),
+            body,
+            width=w,
+            height=h,
+            seconds=seconds,
+            audio=audio,
+        )
+
+    def _clip(self, inp: dict[str, Any]) -> tuple[int, int, float] | Reply:
+        """The size and length of the clip to lip-sync (a video Kling made, or a data URI)."""
+        if inp.get("video_id"):
+            job = next(
+                (j for j in self.jobs.values() if j.extra.get("video_id") == inp["video_id"]),
+                None,
+            )
+            if job is None or job.state() != "done":
+                return self._bad("input.video_id: no finished video with this id")
+            return job.width, job.height, job.seconds
+        url = inp["video_url"]
+        if not isinstance(url, str) or not url.startswith("data:"):
+            return self._bad("input.video_url: the video URL could not be fetched")
+        raw = _data_uri(url)
+        if raw is None:
+            return self._bad("input.video_url: not a valid data URI")
+        info = self._probe(raw, ".mp4")
+        if info is None or not info.has_video or info.is_image:
+            return self._bad("input.video_url: not a readable .mp4/.mov video")
+        w, h, seconds = info.width or 0, info.height or 0, info.duration or 0.0
+        if self.strict_media and not 2 <= seconds <= 10:
+            return self._bad("input.video_url: the video must last 2 to 10 seconds")
+        if self.strict_media and not (512 <= w <= 2160 and 512 <= h <= 2160):
+            return self._bad("input.video_url: width and height must be 512px to 2160px")
+        return w, h, round(seconds, 2)
+
+    def _accept(
+        self,
+        kind: str,
+        external: Any,
+        body: dict[str, Any],
+        *,
+        width: int,
+        height: int,
+        seconds: float,
+        audio: Path | None,
+    ) -> Reply:
+        if external is not None and not isinstance(external, str):
+            return self._bad("external_task_id: must be a string")
+        with self._inputs_lock:
+            if external and external in self._external:
+                return self._bad(f"external_task_id {external!r} already exists")
+            task_id = str(next(self._ids))
+            now = int(time.time() * 1000)
+            job = self.new_job(
+                task_id,
+                "video",
+                _summary(body),
+                width=width,
+                height=height,
+                seconds=seconds,
+                extra={
+                    "kind": kind,
+                    "external_task_id": external,
+                    "created_at": now,
+                    "video_id": str(uuid.uuid4()),
+                    "audio": audio,
+                    "model": body.get("model_name"),
+                },
+            )
+            if external:
+                self._external[external] = task_id
+        return Reply(200, self._envelope(self._task(job, brief=True)))
+
+    # -- queries ----------------------------------------------------------------------------
+
+    def get(self, req: Request) -> Reply:
+        ident = req.match["id"]
+        with self._inputs_lock:
+            task_id = self._external.get(ident, ident)
+        job = self.jobs.get(task_id)
+        if job is None or job.extra["kind"] != req.match["kind"]:
+            return Reply(404, self._envelope(None, 1203, "Requested resource does not exist"))
+        return Reply(200, self._envelope(self._task(job)))
+
+    def list(self, req: Request) -> Reply:
+        try:
+            page = max(1, int(req.query.get("pageNum", "1")))
+            size = min(500, max(1, int(req.query.get("pageSize", "30"))))
+        except ValueError:
+            return self._bad("pageNum/pageSize: must be integers")
+        jobs = sorted(
+            (j for j in self.jobs.values() if j.extra["kind"] == req.match["kind"]),
+            key=lambda j: j.extra["created_at"],
+            reverse=True,
+        )
+        chunk = jobs[(page - 1) * size : page * size]
+        return Reply(200, self._envelope([self._task(j) for j in chunk]))
+
+    def _task(self, job: FakeJob, *, brief: bool = False) -> dict[str, Any]:
+        created = job.extra["created_at"]
+        status = "submitted" if brief else STATUS[job.state()]
+        task: dict[str, Any] = {
+            "task_id": job.id,
+            "task_status": status,
+            "task_info": (
+                {"external_task_id": job.extra["external_task_id"]}
+                if job.extra["external_task_id"]
+                else {}
+            ),
+            "created_at": created,
+            "updated_at": created + int((time.monotonic() - job.created) * 1000),
+        }
+        if brief:
+            return task
+        task["task_status_msg"] = ""
+        if status == "failed":
+            task["task_status_msg"] = "Failure to pass the risk control system"
+        elif status == "succeed":
+            task["task_result"] = {
+                "videos": [
+                    {
+                        "id": job.extra["video_id"],
+                        "url": self.media_url(job),
+                        "duration": str(job.seconds),
+                    }
+                ]
+            }
+        return task
+
+    # -- media ------------------------------------------------------------------------------
+
+    def media(self, job: FakeJob) -> Path:
+        """A lip-sync result carries the audio it was given, padded or cut to the clip."""
+        video = super().media(job)
+        audio = job.extra.get("audio")
+        if audio is None:
+            return video
+        from vfbuild.media.ffmpeg import ffmpeg_exe
+
+        out = self._media_dir / f"lipsync-{job.id}.mp4"
+        with self._mux_lock:  # the job's result may be asked for while it is being made
+            if not out.exists():
+                tmp = out.with_suffix(".part.mp4")
+                subprocess.run(
+                    [ffmpeg_exe(), "-v", "error", "-y", "-i", str(video), "-i", str(audio),
+                     "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac",
+                     "-af", "apad", "-shortest", "-movflags", "+faststart", str(tmp)],
+                    check=True,
+                    capture_output=True,
+                )  # fmt: skip
+                tmp.rename(out)
+        return out
+
+    def _keep(self, raw: bytes, suffix: str) -> Path:
+        path = self._media_dir / f"input-{uuid.uuid4().hex}{suffix}"
+        path.write_bytes(raw)
+        return path
+
+    def _probe(self, raw: bytes, suffix: str) -> Any:
+        from vfbuild.errors import MediaError
+        from vfbuild.media.probe import probe
+
+        path = self._keep(raw, suffix)
+        try:
+            return probe(path)
+        except MediaError:
+            return None
+        finally:
+            path.unlink(missing_ok=True)
+
+
+def _json_object(req: Request) -> dict[str, Any] | None:
+    try:
+        body = req.json()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _summary(body: dict[str, Any]) -> dict[str, Any]:
+    """The request as tests inspect it: every field but the base64 media."""
+    big = ("image", "image_tail", "video_url", "audio_file")
+    out = {k: v for k, v in body.items() if k not in big and k != "input"}
+    if isinstance(body.get("input"), dict):
+        out["input"] = {k: v for k, v in body["input"].items() if k not in big}
+    return out
+
+
+def _b64(value: str) -> bytes | None:
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _data_uri(uri: str) -> bytes | None:
+    head, sep, payload = uri.partition(",")
+    if not sep or not head.endswith(";base64"):
+        return None
+    return _b64(payload)
+
+
+def _fit(size: tuple[int, int], short: int) -> tuple[int, int]:
+    """`short` on the short side, the long side at the input's aspect ratio (even numbers)."""
+    w, h = size
+    if w >= h:
+        return 2 * round(short * w / h / 2), short
+    return short, 2 * round(short * h / w / 2)
+
+
+def film_providers(fake: KlingFake, film_root: Path) -> dict[str, Any]:
+    """The `providers:` of shots.yaml for a film made through this fake (video and lipsync)."""
+    return {
+        "video": {
+            "use": "kling",
+            "base_url": fake.url,
+            "draft": {"mode": "std"},
+            "final": {"mode": "pro"},
+        },
+        "lipsync": {"use": "kling", "base_url": fake.url},
+    }

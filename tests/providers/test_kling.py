@@ -1,0 +1,478 @@
+"""The Kling provider against its fake: JWT auth, image2video, lip-sync, and the journal."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+
+from tests.fakes.base import Faults
+from tests.fakes.kling import KEYS, KlingFake
+from vfbuild.errors import ProviderError
+from vfbuild.media.probe import probe
+from vfbuild.providers import get_provider, remote
+from vfbuild.providers.base import MakeContext
+from vfbuild.providers.kling import KlingProvider, clip_seconds
+from vfbuild.providers.remote import RemoteJob
+from vfbuild.store.journal import FAILED, SUBMITTED, SUBMITTING, Journal
+
+AK, SK = KEYS["KLING_ACCESS_KEY"], KEYS["KLING_SECRET_KEY"]
+
+
+# -- fixtures -------------------------------------------------------------------------------
+
+
+def _ffmpeg(*args: str) -> None:
+    from vfbuild.media.ffmpeg import ffmpeg_exe
+
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", *args], check=True, capture_output=True)
+
+
+def _clip(out: Path, size: str, seconds: float) -> None:
+    src = f"testsrc2=size={size}:rate=24:duration={seconds}"
+    _ffmpeg("-f", "lavfi", "-i", src, "-c:v", "libx264", "-preset", "ultrafast",
+            "-pix_fmt", "yuv420p", str(out))  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("kling-media")
+    kf, clip, wav = d / "kf.png", d / "clip.mp4", d / "line.wav"
+    _ffmpeg("-f", "lavfi", "-i", "testsrc2=size=640x360:rate=1", "-frames:v", "1", str(kf))
+    _clip(clip, "1280x720", 3)
+    _ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=3", str(wav))
+    return {"keyframe": kf, "clip": clip, "audio": wav}
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[KlingFake]:
+    with KlingFake(latency=0.1, faults=Faults(retry_after="0"), strict_media=True) as f:
+        monkeypatch.setenv("VF_KLING_BASE_URL", f.url)
+        for k, v in KEYS.items():
+            monkeypatch.setenv(k, v)
+        yield f  # type: ignore[misc]
+
+
+@pytest.fixture
+def prov(fake: KlingFake, tmp_path: Path) -> KlingProvider:
+    p = get_provider("kling", config=None, film_root=tmp_path)
+    assert isinstance(p, KlingProvider)
+    return p
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Journal:
+    return Journal(tmp_path / ".vf" / "journal")
+
+
+def recipe(
+    step: str = "draft", *, duration: float = 4.0, seed: int = 1, ps: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    tier = "draft" if step == "draft" else "final"
+    return {
+        "format": 1,
+        "step": step,
+        "provider": "kling",
+        "model": "kling-lipsync" if step == "lipsync" else "kling-v2-1",
+        "engine": {"api": "v1"},
+        "tier": tier,
+        "settings": {
+            "width": 640,
+            "height": 360,
+            "fps": 24,
+            "duration": duration,
+            "move": "push-in",
+            "provider_settings": ps or {},
+        },
+        "prompt": "a yellow car climbs a snowy road, slow push in",
+        "negative": "blur, artifacts",
+        "seed": seed,
+        "take": 1,
+        "inputs": {},
+    }
+
+
+def key_of(r: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(r, sort_keys=True).encode()).hexdigest()
+
+
+def inputs_for(step: str, media: dict[str, Path]) -> dict[str, Any]:
+    if step == "lipsync":
+        return {"clip": media["clip"], "audio": media["audio"]}
+    return {"keyframe": media["keyframe"]}
+
+
+def make(
+    prov: KlingProvider,
+    r: dict[str, Any],
+    media: dict[str, Path],
+    out: Path,
+    journal: Journal,
+    **ctx: Any,
+) -> None:
+    label = f"s010 {r['step']} t01"
+    prov.make(
+        r,
+        inputs_for(r["step"], media),
+        out,
+        MakeContext(key=key_of(r), label=label, journal=journal, **ctx),
+    )
+
+
+def creates(fake: KlingFake) -> int:
+    return sum(1 for m, p in fake.log if m == "POST")
+
+
+# -- each step makes real media ---------------------------------------------------------------
+
+
+def test_draft_is_a_std_5s_clip_at_720p(
+    prov: KlingProvider, fake: KlingFake, media: dict[str, Path], journal: Journal, tmp_path: Path
+) -> None:
+    out = tmp_path / "draft.mp4"
+    make(prov, recipe("draft"), media, out, journal)
+    info = probe(out)
+    assert info.has_video and not info.is_image
+    assert (info.width, info.height) == (1280, 720)  # std: 720p at the keyframe's 16:9
+    assert info.duration == pytest.approx(5.0, abs=0.1)
+    (job,) = fake.jobs.values()
+    assert job.input["mode"] == "std" and job.input["duration"] == "5"
+    assert job.input["model_name"] == "kling-v2-1"
+    assert job.input["negative_prompt"] == "blur, artifacts"
+    assert job.input["external_task_id"] == journal.get(key_of(recipe("draft"))).client_id
+    assert fake.paid_jobs == 1
+    assert len(fake.tokens_seen) == 1  # one cached JWT for every request
+
+
+def test_final_is_pro_at_1080p_and_settings_pass_through(
+    prov: KlingProvider, fake: KlingFake, media: dict[str, Path], journal: Journal, tmp_path: Path
+) -> None:
+    out = tmp_path / "final.mp4"
+    make(prov, recipe("final", ps={"cfg_scale": 0.7}), media, out, journal)
+    info = probe(out)
+    assert (info.width, info.height) == (1920, 1080)
+    (job,) = fake.jobs.values()
+    assert job.input["mode"] == "pro" and job.input["cfg_scale"] == 0.7
+
+
+def test_mode_from_settings_overrides_the_tier(
+    prov: KlingProvider, fake: KlingFake, media: dict[str, Path], journal: Journal, tmp_path: Path
+) -> None:
+    make(prov, recipe("final", ps={"mode": "std"}), media, tmp_path / "f.mp4", journal)
+    (job,) = fake.jobs.values()
+    assert job.input["mode"] == "std"
+    assert probe(tmp_path / "f.mp4").height == 720
+
+
+def test_clip_length_and_units_are_5_or_10_seconds(prov: KlingProvider) -> None:
+    assert [clip_seconds(s) for s in (1, 4.5, 5, 5.01, 10)] == [5, 5, 5, 10, 10]
+    assert prov.units("draft", 4.0) == ("second", 5.0)
+    assert prov.units("final", 7.5) == ("second", 10.0)
+    assert prov.units("lipsync", 3.0) == ("second", 3.0)
+
+
+def test_lipsync_returns_the_clip_with_the_audio(
+    prov: KlingProvider, fake: KlingFake, media: dict[str, Path], journal: Journal, tmp_path: Path
+) -> None:
+    out = tmp_path / "lipsync.mp4"
+    make(prov, recipe("lipsync"), media, out, journal)
+    info = probe(out)
+    assert info.has_video and info.has_audio
+    assert (info.width, info.height) == (1280, 720)
+    assert info.duration == pytest.approx(3.0, abs=0.15)
+    (job,) = fake.jobs.values()
+    assert job.input["input"] == {"mode": "audio2video", "audio_type": "file"}
+    assert ("POST", "/v1/videos/lip-sync") in fake.log
+
+
+# -- keys and the JWT -----------------------------------------------------------------------
+
+
+def test_missing_key_errors_before_any_request(
+    fake: KlingFake,
+    media: dict[str, Path],
+    journal: Journal,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("KLING_SECRET_KEY")
+    prov = get_provider("kling", config=None, film_root=tmp_path)
+    with pytest.raises(ProviderError, match="KLING_SECRET_KEY") as e:
+        make(prov, recipe(), media, tmp_path / "o.mp4", journal)  # type: ignore[arg-type]
+    assert "nothing was submitted" in e.value.message
+    assert fake.log == []
+    assert fake.paid_jobs == 0
+
+
+def _token(**claims: Any) -> str:
+    now = int(time.time())
+    payload = {"iss": AK, "exp": now + 1800, "nbf": now - 5} | claims
+    payload = {k: v for k, v in payload.items() if v is not None}
+    return jwt.encode(payload, SK, algorithm="HS256")
+
+
+@pytest.mark.parametrize(
+    ("header", "code"),
+    [
+        (None, 1001),
+        ("Basic abc", 1002),
+        ("Bearer not-a-jwt", 1002),
+        (
+            "Bearer " + jwt.encode({"iss": AK, "exp": 2**40, "nbf": 0}, "wrong-secret-0123456789"),
+            1002,
+        ),
+        ("Bearer " + _token(iss="someone-else"), 1000),
+        ("Bearer " + _token(exp=int(time.time()) - 10), 1004),
+        ("Bearer " + _token(nbf=int(time.time()) + 60), 1003),
+        ("Bearer " + _token(nbf=None), 1002),
+        ("Bearer " + _token(exp=None), 1002),
+    ],
+)
+def test_fake_checks_the_jwt_exactly(fake: KlingFake, header: str | None, code: int) -> None:
+    headers = {"Authorization": header} if header else {}
+    r = httpx.get(f"{fake.url}/v1/videos/image2video/123", headers=headers)
+    assert r.status_code == 401
+    assert r.json()["code"] == code
+    assert fake.paid_jobs == 0
+
+
+def test_token_is_signed_cached_and_renewed(
+    prov: KlingProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = prov.token()
+    claims = jwt.decode(first, SK, algorithms=["HS256"])
+    now = time.time()
+    assert claims["iss"] == AK
+    assert claims["exp"] == pytest.approx(now + 1800, abs=2)
+    assert claims["nbf"] == pytest.approx(now - 5, abs=2)
+    assert jwt.get_unverified_header(first) == {"alg": "HS256", "typ": "JWT"}
+    assert prov.token() == first  # cached
+    import vfbuild.providers.kling as kling
+
+    monkeypatch.setattr(kling.time, "time", lambda: now + 1600)  # 200 s left: renew
+    second = prov.token()
+    assert second != first
+    assert jwt.decode(second, SK, algorithms=["HS256"], options={"verify_nbf": False})[
+        "exp"
+    ] == pytest.approx(now + 3400, abs=2)
+
+
+def test_wrong_secret_is_a_clear_auth_error_and_no_job(
+    fake: KlingFake,
+    media: dict[str, Path],
+    journal: Journal,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KLING_SECRET_KEY", "kling-test-sk-WRONG-5e0c1d2b3a4f")
+    prov = get_provider("kling", config=None, film_root=tmp_path)
+    r = recipe()
+    with pytest.raises(ProviderError) as e:
+        make(prov, r, media, tmp_path / "o.mp4", journal)  # type: ignore[arg-type]
+    assert "401" in e.value.message and "1002" in e.value.message
+    assert "KLING_SECRET_KEY" in (e.value.hint or "")
+    assert "WRONG" not in e.value.message + (e.value.hint or "")
+    assert journal.get(key_of(r)) is None  # nothing was created: the next build submits
+    assert fake.paid_jobs == 0
+
+
+def test_keys_and_tokens_never_leak(
+    prov: KlingProvider, fake: KlingFake, media: dict[str, Path], journal: Journal, tmp_path: Path
+) -> None:
+    make(prov, recipe(seed=1), media, tmp_path / "a.mp4", journal)
+    fake.faults.fail_jobs = True
+    with pytest.raises(ProviderError) as e:
+        make(prov, recipe(seed=2), media, tmp_path / "b.mp4", journal)
+    secrets = [AK, SK, *fake.tokens_seen]
+    assert fake.tokens_seen
+    texts = [e.value.message, e.value.hint or "", str(e.value)]
+    texts += [p.read_text() for p in journal.folder.glob("*.json")]
+    for text in texts:
+        for s in secrets:
+            assert s not in text
+    assert fake.cdn_auth_seen == []
+
+
+# -- the journal ----------------------------------------------------------------------------
+
+
+def test_failed_job_waits_for_retry_failed(
+    prov: KlingProvider, fake: KlingFake, media: dict[str, Path], journal: Journal, tmp_path: Path
+) -> None:
+    fake.faults.fail_jobs = True
+    r = recipe()
+    with pytest.raises(ProviderError, match="s010 draft t01") as e:
+        make(prov, r, media, tmp_path / "o.mp4", journal)
+    assert "risk control" in e.value.message
+    entry = journal.get(key_of(r))
+    assert entry is not None and entry.state == FAILED
+    assert fake.paid_jobs == 1
+
+    seen = len(fake.log)
+    with pytest.raises(ProviderError, match="failed this job before"):
+        make(prov, r, media, tmp_path / "o.mp4", journal)
+    assert len(fake.log) == seen  # no request at all
+
+    fake.faults.fail_jobs = False
+    make(prov, r, media, tmp_path / "o.mp4", journal, retry_failed=True)
+    assert fake.paid_jobs == 2
+    assert probe(tmp_path / "o.mp4").has_video
+    # A new attempt asks for a new external_task_id: Kling refuses a reused one.
+    ids = {j.extra["external_task_id"] for j in fake.jobs.values()}
+    assert len(ids) == 2
+
+
+def test_journalled_job_resumes_by_polling(
+    prov: KlingProvider, fake: KlingFake, media: dict[str, Path], journal: Journal, tmp_path: Path
+) -> None:
+    r = recipe()
+    key = key_of(r)
+    entry = journal.begin(key, provider="kling", model="kling-v2-1", label="s010", cost=0.28)
+    job = RemoteJob(key, r, inputs_for("draft", media), "s010 draft t01", entry.client_id)
+    task_id = prov.submit(job)  # ... and the build was killed here
+    journal.update(entry, state=SUBMITTED, job_id=task_id)
+    assert fake.paid_jobs == 1
+
+    make(prov, r, media, tmp_path / "o.mp4", journal)
+    assert fake.paid_jobs == 1
+    assert creates(fake) == 1
+    assert probe(tmp_path / "o.mp4").has_video
+
+
+def test_lost_create_reply_is_found_by_external_task_id(
+    prov: KlingProvider, fake: KlingFake, media: dict[str, Path], journal: Journal, tmp_path: Path
+) -> None:
+    fake.faults.force("create", "drop")  # the task is created, then the reply is lost
+    r = recipe()
+    make(prov, r, media, tmp_path / "o.mp4", journal)
+    assert fake.paid_jobs == 1
+    client_id = journal.get(key_of(r)).client_id
+    assert ("GET", f"/v1/videos/image2video/{client_id}") in fake.log
+    assert probe(tmp_path / "o.mp4").has_video
+
+
+def test_crash_before_the_reply_is_found_on_the_next_build(
+    prov: KlingProvider, fake: KlingFake, media: dict[str, Path], journal: Journal, tmp_path: Path
+) -> None:
+    r = recipe()
+    key = key_of(r)
+    entry = journal.begin(key, provider="kling", model="kling-v2-1", label="s010", cost=0.28)
+    prov.submit(RemoteJob(key, r, inputs_for("draft", media), "s010", entry.client_id))
+    assert journal.get(key).state == SUBMITTING  # killed before the id was written
+
+    make(prov, r, media, tmp_path / "o.mp4", journal)
+    assert fake.paid_jobs == 1
+    assert journal.get(key).job_id in fake.jobs
+
+
+def test_journalled_job_the_provider_never_got_is_submitted(
+    prov: KlingProvider, fake: KlingFake, media: dict[str, Path], journal: Journal, tmp_path: Path
+) -> None:
+    r = recipe()
+    journal.begin(key_of(r), provider="kling", model="kling-v2-1", label="s010", cost=0.28)
+    make(prov, r, media, tmp_path / "o.mp4", journal)
+    assert fake.paid_jobs == 1
+    assert [p for m, p in fake.log if m == "GET"][0].endswith(journal.get(key_of(r)).client_id)
+
+
+def test_lipsync_lost_reply_is_found_too(
+    prov: KlingProvider, fake: KlingFake, media: dict[str, Path], journal: Journal, tmp_path: Path
+) -> None:
+    fake.faults.force("create", "drop")
+    make(prov, recipe("lipsync"), media, tmp_path / "o.mp4", journal)
+    assert fake.paid_jobs == 1
+    assert probe(tmp_path / "o.mp4").has_audio
+
+
+# -- faults ---------------------------------------------------------------------------------
+
+
+def test_429_retry_after_is_honoured(
+    prov: KlingProvider, fake: KlingFake, media: dict[str, Path], journal: Journal, tmp_path: Path
+) -> None:
+    fake.faults.retry_after = "0.6"
+    fake.faults.force("create", "429")  # Kling's 1302 on the create: this module waits
+    fake.faults.force("api", "429")  # ... and on a poll: the shared client waits
+    start = time.monotonic()
+    make(prov, recipe(), media, tmp_path / "o.mp4", journal)
+    assert time.monotonic() - start >= 1.2
+    assert fake.paid_jobs == 1
+    assert ("create", "429") in fake.faults.injected and ("api", "429") in fake.faults.injected
+
+
+def test_account_problem_stops_at_once(
+    prov: KlingProvider, fake: KlingFake, media: dict[str, Path], journal: Journal, tmp_path: Path
+) -> None:
+    fake.account_code = 1102
+    r = recipe()
+    with pytest.raises(ProviderError, match="1102") as e:
+        make(prov, r, media, tmp_path / "o.mp4", journal)
+    assert "Resource pack depleted" in e.value.message
+    assert "top up" in (e.value.hint or "")
+    assert creates(fake) == 1  # not retried: waiting cannot fix an empty account
+    assert journal.get(key_of(r)) is None
+    assert fake.paid_jobs == 0
+
+
+def test_server_errors_on_polls_are_retried(
+    prov: KlingProvider, fake: KlingFake, media: dict[str, Path], journal: Journal, tmp_path: Path
+) -> None:
+    fake.faults.force("api", "500", "503", "drop")
+    make(prov, recipe(), media, tmp_path / "o.mp4", journal)
+    assert fake.paid_jobs == 1
+
+
+def test_truncated_and_corrupt_downloads_are_retried(
+    prov: KlingProvider, fake: KlingFake, media: dict[str, Path], journal: Journal, tmp_path: Path
+) -> None:
+    fake.faults.force("download", "truncate", "corrupt")
+    out = tmp_path / "o.mp4"
+    make(prov, recipe(), media, out, journal)
+    info = probe(out)
+    assert info.has_video and info.width == 1280
+    assert ("download", "truncate") in fake.faults.injected
+    assert ("download", "corrupt") in fake.faults.injected
+    assert fake.paid_jobs == 1
+
+
+def test_always_corrupt_download_is_an_error_and_the_job_stays_journalled(
+    prov: KlingProvider, fake: KlingFake, media: dict[str, Path], journal: Journal, tmp_path: Path
+) -> None:
+    fake.faults.force("download", *["corrupt"] * remote.FETCH_TRIES)
+    r = recipe()
+    with pytest.raises(ProviderError, match="not usable media"):
+        make(prov, r, media, tmp_path / "o.mp4", journal)
+    assert journal.get(key_of(r)).state == SUBMITTED
+    make(prov, r, media, tmp_path / "o.mp4", journal)  # downloads again, pays nothing
+    assert fake.paid_jobs == 1
+    assert probe(tmp_path / "o.mp4").has_video
+
+
+def test_bad_parameter_is_a_clear_error(
+    prov: KlingProvider, fake: KlingFake, media: dict[str, Path], journal: Journal, tmp_path: Path
+) -> None:
+    r = recipe(ps={"cfg_scale": 5})
+    with pytest.raises(ProviderError) as e:
+        make(prov, r, media, tmp_path / "o.mp4", journal)
+    msg = e.value.message
+    assert "s010 draft t01" in msg and "1201" in msg and "cfg_scale" in msg
+    assert journal.get(key_of(r)).state == FAILED
+    assert fake.paid_jobs == 0
+
+
+def test_lipsync_refuses_a_clip_too_short(
+    prov: KlingProvider, fake: KlingFake, media: dict[str, Path], journal: Journal, tmp_path: Path
+) -> None:
+    short = tmp_path / "short.mp4"
+    _clip(short, "1280x720", 1)
+    with pytest.raises(ProviderError, match="2 to 10 seconds"):
+        make(prov, recipe("lipsync"), {**media, "clip": short}, tmp_path / "o.mp4", journal)
+    assert fake.paid_jobs == 0
