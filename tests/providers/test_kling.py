@@ -235,6 +235,9 @@ def _token(**claims: Any) -> str:
         ("Bearer " + _token(nbf=None), 1002),
         ("Bearer " + _token(exp=None), 1002),
     ],
+    # Tokens hold the time: named ids keep the test ids alike in every xdist worker.
+    ids=["none", "basic", "not-jwt", "wrong-secret", "wrong-iss", "expired", "not-yet",
+         "no-nbf", "no-exp"],  # fmt: skip
 )
 def test_fake_checks_the_jwt_exactly(fake: KlingFake, header: str | None, code: int) -> None:
     headers = {"Authorization": header} if header else {}
