@@ -7,6 +7,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from vfbuild.errors import FilmNotFound
 from vfbuild.providers import get_provider
@@ -56,6 +57,13 @@ class Project:
     prompts: PromptLog
     _providers: dict[str, Provider] = field(default_factory=dict)
     _providers_lock: threading.Lock = field(default_factory=threading.Lock)
+    # Names in each store or layout folder, listed once per process (see `_exists`).
+    _listings: dict[str, set[str]] = field(default_factory=dict)
+    # Step states the resolver worked out, each with the `stamp()` it was worked out at and
+    # its shot's fingerprint (see `SavedStates.fingerprint`).
+    resolved: dict[tuple[str, str, bool], tuple[tuple[int, int], Any, Any]] = field(
+        default_factory=dict
+    )
 
     @classmethod
     def open(cls, root: Path) -> Project:
@@ -88,9 +96,58 @@ class Project:
                 self._providers[cache_key] = get_provider(name, config=config, film_root=self.root)
             return self._providers[cache_key]
 
+    def stamp(self) -> tuple[int, int]:
+        """Changes whenever the build records an artifact or writes a lock: a step state
+        resolved at an older stamp may be out of date (see `Resolver.resolve`)."""
+        return (self.index.generation, self.locks.generation)
+
+    def has_object(self, sha256: str) -> bool:
+        """Whether the store holds this object, as `store.has` (layout `<aa>/<sha256>`)."""
+        return self._exists(f"{self._objects_str}/{sha256[:2]}", sha256)
+
+    def has_file(self, relpath: str) -> bool:
+        """Whether a film-relative file (a layout path, `a/b/name`) exists."""
+        folder, _, name = relpath.rpartition("/")
+        return self._exists(f"{self._root_str}/{folder}" if folder else self._root_str, name)
+
+    def _exists(self, folder: str, name: str) -> bool:
+        """Is `folder/name` there? Each folder is listed once per process (one `scandir`, not
+        one stat per file: a no-op build of 1000 shots asks about 23,000 files in a few
+        hundred folders). A name the listing has is there (vfbuild never deletes objects or
+        layout files while it runs); one it lacks may have been made since: that one stat."""
+        listing = self._listings.get(folder)
+        if listing is None:
+            try:
+                listing = {e.name for e in os.scandir(folder)}
+            except OSError:
+                listing = set()
+            self._listings[folder] = listing
+        if name in listing:
+            return True
+        if os.path.exists(os.path.join(folder, name)):
+            listing.add(name)
+            return True
+        return False
+
+    @functools.cached_property
+    def _objects_str(self) -> str:
+        return str(self.store.root)
+
+    @functools.cached_property
+    def _root_str(self) -> str:
+        return str(self.root)
+
     def input_sha(self, relpath: str) -> str:
         """sha256 of a film input file (prompt, reference, audio), stat-cached."""
         return self.hashes.sha256(self.root / relpath)
+
+    @functools.cached_property
+    def saved_states(self) -> Any:
+        """The step states kept between runs (`vfbuild.plan.resolve.SavedStates`), written
+        when this project is collected or the process exits."""
+        from vfbuild.plan.resolve import SavedStates
+
+        return SavedStates(self)
 
     @functools.cached_property
     def source_images(self) -> set[str]:

@@ -4,9 +4,19 @@ from vfbuild.plan.recipe import canonical_json, key_of, make_recipe, step_key_of
 
 
 def _recipe(**over: object) -> dict:
-    base = dict(step="draft", provider="local", model="previz-animatic", engine={"ffmpeg": "9"},
-                tier="draft", settings={"width": 640, "height": 360}, inputs={"keyframe": "ab"},
-                prompt="slow push-in", negative="blur", seed=10, take=1)
+    base = dict(
+        step="draft",
+        provider="local",
+        model="previz-animatic",
+        engine={"ffmpeg": "9"},
+        tier="draft",
+        settings={"width": 640, "height": 360},
+        inputs={"keyframe": "ab"},
+        prompt="slow push-in",
+        negative="blur",
+        seed=10,
+        take=1,
+    )
     base.update(over)
     return make_recipe(**base)  # type: ignore[arg-type]
 
@@ -20,9 +30,17 @@ def test_key_is_canonical_and_order_free() -> None:
 
 def test_every_part_of_the_recipe_changes_the_key() -> None:
     base = key_of(_recipe())
-    for change in ({"prompt": "x"}, {"negative": None}, {"seed": 11}, {"take": 2},
-                   {"inputs": {"keyframe": "cd"}}, {"settings": {"width": 641, "height": 360}},
-                   {"engine": {"ffmpeg": "5.1"}}, {"model": "m"}, {"tier": "final"}):
+    for change in (
+        {"prompt": "x"},
+        {"negative": None},
+        {"seed": 11},
+        {"take": 2},
+        {"inputs": {"keyframe": "cd"}},
+        {"settings": {"width": 641, "height": 360}},
+        {"engine": {"ffmpeg": "5.1"}},
+        {"model": "m"},
+        {"tier": "final"},
+    ):
         assert key_of(_recipe(**change)) != base, change
 
 

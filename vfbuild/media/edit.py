@@ -28,6 +28,9 @@ GRAIN_NOISE = 40
 GRAIN_GREY = "0x828282"
 # How much more of each clip than its shot is read (lets the decoder stop early).
 READ_MARGIN = 1.0
+# Linux caps ONE argument at 128 KiB (MAX_ARG_STRLEN): a filter graph longer than this (about
+# 700 shots) is handed to ffmpeg in a file (`-/filter_complex FILE`, ffmpeg 7 and later).
+GRAPH_INLINE_MAX = 100_000
 
 
 @dataclass(frozen=True)
@@ -139,8 +142,14 @@ def render_edit(
 ) -> None:
     """Render the edit to `out`; on failure `out` is removed and MediaError raised."""
     out = Path(out)
+    script = out.with_name(out.name + ".filtergraph")
     try:
         args = edit_args(out, clips, width=width, height=height, fps=fps, grain=grain)
+        at = args.index("-filter_complex")
+        if len(args[at + 1].encode("utf-8")) > GRAPH_INLINE_MAX:
+            # run_ffmpeg gives an inline graph its bit-exact scaler flags; a file needs them too.
+            script.write_text(f"sws_flags={ff.sws()};{args[at + 1]}", encoding="utf-8")
+            args[at : at + 2] = ["-/filter_complex", str(script)]
         ff.run_ffmpeg(
             args,
             what=f"assembling the edit {out.name}",
@@ -150,3 +159,5 @@ def render_edit(
     except BaseException:
         out.unlink(missing_ok=True)
         raise
+    finally:
+        script.unlink(missing_ok=True)

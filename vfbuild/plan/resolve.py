@@ -8,7 +8,15 @@ build resolves each step again right before running it.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import gc
+import hashlib
+import os
+import pickle
+import threading
+import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +25,13 @@ from vfbuild.errors import FrozenError
 from vfbuild.plan.recipe import key_of, make_recipe, step_key_of
 from vfbuild.project import PROVIDER_SLOT, Project
 from vfbuild.providers.base import InputFiles
-from vfbuild.spec.models import PICKED_STEPS, ProviderChoice, Shot, parse_resolution
+from vfbuild.spec.models import (
+    PICKED_STEPS,
+    SHOT_STEPS,
+    ProviderChoice,
+    Shot,
+    parse_resolution,
+)
 from vfbuild.store import layout
 from vfbuild.store.locks import FILM_LOCK
 from vfbuild.store.objects import Artifact
@@ -48,6 +62,14 @@ class Job:
     picked: bool = False
     seconds: float | None = None  # clip length a provider bills for (video steps)
     from_spec: bool = True  # False for an out-of-date pick kept from the lock's recipe
+
+    def __getattr__(self, attr: str) -> Any:
+        # A job of a saved step state (see `SavedStates`) reads its recipe only when asked.
+        if attr == "recipe" and "_heavy" in self.__dict__:
+            heavy, i = self.__dict__["_heavy"]
+            self.recipe = heavy.get()[0][i]
+            return self.recipe
+        raise AttributeError(attr)
 
     @property
     def is_output(self) -> bool:
@@ -83,13 +105,28 @@ class StepState:
     def current_version(self) -> int | None:
         return next((j.version for j in self.jobs if j.from_spec), None)
 
+    def __getattr__(self, attr: str) -> Any:
+        # A saved state (see `SavedStates`) makes its jobs and reads its inputs when asked.
+        d = self.__dict__
+        if attr == "jobs" and "_metas" in d:
+            self.jobs = [_thaw_job(m, d["_heavy"], i) for i, m in enumerate(d["_metas"])]
+            return self.jobs
+        if attr == "inputs" and "_heavy" in d:
+            self.inputs = d["_heavy"].get()[1]
+            return self.inputs
+        raise AttributeError(attr)
+
 
 class Resolver:
     def __init__(self, project: Project, *, frozen: bool = False) -> None:
         self.p = project
         self.frozen = frozen
         self.film = project.film
-        self._shot_seconds = {s.id: min(s.duration, CLIP_MAX_SECONDS) for s in project.film.shots}
+
+    def _seconds(self, name: str) -> float | None:
+        """The clip length a shot's video takes last (None for the film's edit)."""
+        shot = self.film.shot_map.get(name)
+        return None if shot is None else min(shot.duration, CLIP_MAX_SECONDS)
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -135,19 +172,19 @@ class Resolver:
         take (provider, model, tier), which is all a price needs, but has no key."""
         recipe = make_recipe(**self._made_by(step, "final"), tier="final", settings={}, inputs={})
         ext = self.p.provider(step).ext(step)
-        return Job(name, step, 1, recipe, "", "", None, ext, seconds=self._shot_seconds[name])
+        return Job(name, step, 1, recipe, "", "", None, ext, seconds=self._seconds(name))
 
     def artifact(self, key: str) -> Artifact | None:
         art = self.p.index.lookup(key)
-        if art is not None and self.p.store.has(art.sha256):
+        if art is not None and self.p.has_object(art.sha256):
             return art
         return None
 
     def job_done(self, job: Job) -> bool:
         if job.version is None or self.artifact(job.key) is None:
             return False
-        root = self.p.root
-        return all((root / t).exists() for t in job.targets(self.film.film.title, job.version))
+        has_file = self.p.has_file
+        return all(has_file(t) for t in job.targets(self.film.film.title, job.version))
 
     def _job(
         self,
@@ -158,15 +195,15 @@ class Resolver:
         picked: bool = False,
         pinned: str | None = None,
         version: int | None = None,
+        version_key: str | None = None,
     ) -> Job:
         key = key_of(recipe)
-        version_key = step_key_of(recipe) if step in PICKED_STEPS else key
+        if version_key is None:
+            version_key = step_key_of(recipe) if step in PICKED_STEPS else key
         if version is None:
             version = self.p.locks.version_of(name, step, version_key)
         ext = self.p.provider(step).ext(step) if step != "edit" else ".mp4"
-        seconds = None
-        if step in ("draft", "final", "upscale", "lipsync") and name in self._shot_seconds:
-            seconds = self._shot_seconds[name]
+        seconds = self._seconds(name) if step in ("draft", "final", "upscale", "lipsync") else None
         return Job(
             name,
             step,
@@ -180,6 +217,15 @@ class Resolver:
             picked=picked,
             seconds=seconds,
         )
+
+    def _take_jobs(
+        self, name: str, step: str, base: dict[str, Any], seed0: int, takes: int
+    ) -> list[Job]:
+        """The takes of a picked step. They share one step key (the recipe without take and
+        seed, see `step_key_of`), so it is computed once, not once per take."""
+        recipes = [make_recipe(**base, seed=seed0 + t - 1, take=t) for t in range(1, takes + 1)]
+        version_key = step_key_of(recipes[0])
+        return [self._job(name, step, r, version_key=version_key) for r in recipes]
 
     def _finish(self, state: StepState) -> StepState:
         if state.status == STALE and state.polished is not None:
@@ -219,6 +265,35 @@ class Resolver:
     # -- steps -----------------------------------------------------------------------------
 
     def resolve(self, name: str, step: str) -> StepState:
+        """The state of one step. Worked out once per project until the build records an
+        artifact or writes a lock (`Project.stamp`): the upscale asks for its final, the
+        lipsync for its upscale, and the edit for every shot's last stage, so without this
+        a no-op build of N shots would resolve each final four times. A done state is also
+        kept between runs (`SavedStates`)."""
+        memo_key = (name, step, self.frozen)
+        stamp = self.p.stamp()
+        saved = self.p.saved_states if step != "edit" else None
+        fingerprint = saved.fingerprint(self, name) if saved is not None else None
+        hit = self.p.resolved.get(memo_key)
+        if hit is not None:
+            if hit[0] == stamp:
+                return hit[1]  # type: ignore[no-any-return]
+            # A done step stays done while its own fingerprint (its shot's spec, inputs and
+            # lock) holds: another shot's takes being made since cannot change it.
+            if hit[1].status == DONE and fingerprint is not None and hit[2] == fingerprint:
+                return hit[1]  # type: ignore[no-any-return]
+        if saved is not None:
+            state = saved.get(self, memo_key, fingerprint)
+            if state is not None:
+                self.p.resolved[memo_key] = (stamp, state, fingerprint)
+                return state
+        state = self._resolve(name, step)
+        if saved is not None and fingerprint is not None and state.status == DONE:
+            saved.put(memo_key, fingerprint, state)
+        self.p.resolved[memo_key] = (stamp, state, fingerprint)
+        return state
+
+    def _resolve(self, name: str, step: str) -> StepState:
         if step == "edit":
             return self.edit()
         shot = self.film.shot(name)
@@ -253,10 +328,7 @@ class Resolver:
             negative=negative,
         )
         kf = shot.keyframe
-        jobs = [
-            self._job(shot.id, "keyframe", make_recipe(**base, seed=kf.seed + t - 1, take=t))
-            for t in range(1, kf.takes + 1)
-        ]
+        jobs = self._take_jobs(shot.id, "keyframe", base, kf.seed, kf.takes)
         state.jobs = self._pick_jobs(shot, "keyframe", jobs, state)
         state.polished = self.new_polished(shot.id)
         return self._finish(state)
@@ -320,10 +392,7 @@ class Resolver:
             prompt=motion_prompt(self.film, shot, self.p.root),
             negative=negative_prompt(self.film, shot, "video", self.p.root) or None,
         )
-        jobs = [
-            self._job(shot.id, "draft", make_recipe(**base, seed=seed0 + t - 1, take=t))
-            for t in range(1, shot.motion.takes + 1)
-        ]
+        jobs = self._take_jobs(shot.id, "draft", base, seed0, shot.motion.takes)
         state.jobs = self._pick_jobs(shot, "draft", jobs, state)
         return self._finish(state)
 
@@ -498,3 +567,284 @@ class Resolver:
             if (art := self.artifact(job.key)) is not None:
                 return art, True, "unpicked keyframe"
         return None
+
+
+# -- step states kept between runs ---------------------------------------------------------
+
+SAVED_FORMAT = 2
+
+
+class _Heavy:
+    """The recipes and input files of a saved state, unpickled only if someone reads them."""
+
+    __slots__ = ("blob", "data")
+
+    def __init__(self, blob: bytes) -> None:
+        self.blob = blob
+        self.data: tuple[list[dict[str, Any]], InputFiles] | None = None
+
+    def get(self) -> tuple[list[dict[str, Any]], InputFiles]:
+        if self.data is None:
+            self.data = pickle.loads(self.blob)
+        return self.data
+
+
+class SavedStates:
+    """Done step states of a film's shots, kept in `.vf/cache/states.pickle` between runs.
+
+    Working out a step's state means composing prompts, building every take's recipe and
+    hashing it: a no-op build of 1000 shots did that for 10,000 takes each time. A saved state
+    is used instead when its fingerprint is unchanged: the vfbuild sources, the providers
+    (name, model, engine of every step), the film's settings, providers and characters, the
+    shot's own spec, the stat of every input file it names, its polished keyframes and its lock
+    file. It must still be done: every take's recipe key still in the index with the same
+    artifact, the object in the store, and every layout file in place (a stat each, as a full
+    resolution would). Only done states are kept; the film's edit is always worked out (from
+    the shots' states, so it is cheap). A missing or corrupt file is only a cache.
+    """
+
+    def __init__(self, project: Project) -> None:
+        self.p = project
+        self.path = project.vf_dir / "cache" / "states.pickle"
+        self._entries: dict[tuple[str, str, bool], tuple[Any, ...]] | None = None
+        self._box: dict[str, Any] = {"dirty": False, "entries": None}
+        self._lock = threading.Lock()
+        # Saved when this object is collected or at exit; the callback must not hold `self`.
+        weakref.finalize(
+            self, _save_entries, self.path, self._box, frozenset(project.film.shot_map), self._lock
+        )
+        self._context: str | None = None
+        self._shots: dict[str, tuple[Any, ...]] = {}
+        self._stats: dict[str, tuple[int, int, int] | None] = {}
+        self._polished: dict[str, list[str]] | None = None
+
+    # -- fingerprints ----------------------------------------------------------------------
+
+    def fingerprint(self, resolver: Resolver, name: str) -> tuple[Any, ...] | None:
+        """What a shot's step states are a function of, or None when it cannot be told."""
+        static = self._shots.get(name)
+        if static is None:
+            shot = self.p.film.shot_map.get(name)
+            if shot is None:
+                return None
+            try:
+                context = self._film_context(resolver)
+            except Exception:  # noqa: BLE001 - e.g. a provider that cannot start: no cache
+                return None
+            from vfbuild.spec.load import shot_file_names
+
+            root = str(self.p.root)
+            files = tuple(
+                (f, self._stat(f"{root}/{f}")) for f in shot_file_names(self.p.film, shot)
+            )
+            digest = hashlib.sha1(shot.model_dump_json().encode("utf-8")).hexdigest()
+            polished = tuple(
+                (n, self._stat(os.path.join(str(self.p.root), layout.SOURCE_IMAGES, n)))
+                for n in self._polished_names().get(name, ())
+            )
+            static = (context, digest, files, polished)
+            self._shots[name] = static
+        return (static, self.p.locks.signature(name))
+
+    def _stat(self, path: str) -> tuple[int, int, int] | None:
+        if path not in self._stats:
+            try:
+                st = os.stat(path)
+                self._stats[path] = (st.st_size, st.st_mtime_ns, st.st_ino)
+            except OSError:
+                self._stats[path] = None
+        return self._stats[path]
+
+    def _polished_names(self) -> dict[str, list[str]]:
+        if self._polished is None:
+            found: dict[str, list[str]] = {}
+            for n in self.p.source_images:
+                if POLISHED_SUFFIX in n and "_keyframe_" in n:
+                    found.setdefault(n.split("_keyframe_", 1)[0], []).append(n)
+            self._polished = {k: sorted(v) for k, v in found.items()}
+        return self._polished
+
+    def _film_context(self, resolver: Resolver) -> str:
+        if self._context is None:
+            film = self.p.film
+            h = hashlib.sha1(f"{SAVED_FORMAT}\0{self.p.root}\0".encode())
+            h.update(_code_signature().encode())
+            h.update(film.film.model_dump_json().encode())
+            h.update(film.providers.model_dump_json().encode())
+            for cname in sorted(film.characters):
+                h.update(f"{cname}={film.characters[cname].model_dump_json()}".encode())
+            for step in SHOT_STEPS:
+                for tier in ("draft", "final"):
+                    made = resolver._made_by(step, tier)
+                    h.update(repr(sorted(made.items())).encode())
+                h.update(self.p.provider(step).ext(step).encode())
+                choice = resolver._choice(step)
+                if choice is not None:
+                    for wf in {
+                        choice.workflow,
+                        *(choice.tier(t).get("workflow") for t in ("draft", "final")),
+                    }:
+                        if wf:
+                            h.update(
+                                repr(
+                                    (wf, self._stat(os.path.join(str(self.p.root), str(wf))))
+                                ).encode()
+                            )
+            self._context = h.hexdigest()
+        return self._context
+
+    # -- entries ---------------------------------------------------------------------------
+
+    def _load(self) -> dict[tuple[str, str, bool], tuple[Any, ...]]:
+        if self._entries is None:
+            with self._lock:
+                if self._entries is None:
+                    try:
+                        with _gc_paused():  # a big graph of small tuples: gc only slows it
+                            data = pickle.loads(self.path.read_bytes())
+                        entries = data["entries"] if data.get("format") == SAVED_FORMAT else {}
+                    except Exception:  # noqa: BLE001 - a missing or corrupt cache is only a cache
+                        entries = {}
+                    self._entries = entries
+                    self._box["entries"] = entries
+        return self._entries
+
+    def get(
+        self, resolver: Resolver, key: tuple[str, str, bool], fingerprint: tuple[Any, ...] | None
+    ) -> StepState | None:
+        if fingerprint is None:
+            return None
+        entries = self._load()
+        entry = entries.get(key)
+        if entry is None:
+            return None
+        if entry[0] != fingerprint or not self._still_done(resolver, entry):
+            with self._lock:
+                entries.pop(key, None)
+                self._box["dirty"] = True
+            return None
+        return _thaw(key, entry)
+
+    def _still_done(self, resolver: Resolver, entry: tuple[Any, ...]) -> bool:
+        """Every take's key still maps to the same artifact, its object is in the store and
+        its layout files are in place (as `job_done` would find)."""
+        p = self.p
+        lookup, has_object = p.index.lookup, p.has_object
+        for meta in entry[6]:
+            art = lookup(meta[3])
+            if art is None or art.sha256 != meta[11] or not has_object(meta[11]):
+                return False
+        has_file = p.has_file
+        return all(has_file(t) for meta in entry[6] for t in meta[12])
+
+    def put(
+        self, key: tuple[str, str, bool], fingerprint: tuple[Any, ...], state: StepState
+    ) -> None:
+        metas = []
+        title = self.p.film.film.title
+        for j in state.jobs:
+            art = self.p.index.lookup(j.key)
+            if art is None or j.version is None:
+                return  # not done after all (another thread): keep nothing
+            metas.append(
+                (j.name, j.step, j.take, j.key, j.version_key, j.version, j.ext,
+                 j.pinned_sha256, j.picked, j.seconds, j.from_spec, art.sha256,
+                 tuple(j.targets(title, j.version)))
+            )  # fmt: skip
+        heavy = pickle.dumps(
+            ([j.recipe for j in state.jobs], state.inputs), protocol=pickle.HIGHEST_PROTOCOL
+        )
+        entry = (
+            fingerprint, state.status, list(state.reasons), list(state.notes),
+            list(state.rough), state.polished, metas, heavy,
+        )  # fmt: skip
+        entries = self._load()
+        with self._lock:
+            entries[key] = entry
+            self._box["dirty"] = True
+
+    def save(self) -> None:
+        """Write the kept states now if anything changed (also done at exit)."""
+        _save_entries(self.path, self._box, frozenset(self.p.film.shot_map), self._lock)
+
+
+def _save_entries(
+    path: Path, box: dict[str, Any], live: frozenset[str], lock: threading.Lock
+) -> None:
+    """Write the states of shots still in the film; never fsynced (it is a cache)."""
+    with lock:
+        if not box["dirty"] or box["entries"] is None:
+            return
+        entries = {k: v for k, v in box["entries"].items() if k[0] in live}
+        box["dirty"] = False
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(
+            pickle.dumps({"format": SAVED_FORMAT, "entries": entries}, pickle.HIGHEST_PROTOCOL)
+        )
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+def _thaw_job(meta: tuple[Any, ...], heavy: _Heavy | None, i: int) -> Job:
+    job = Job.__new__(Job)
+    d = job.__dict__
+    (d["name"], d["step"], d["take"], d["key"], d["version_key"], d["version"], d["ext"],
+     d["pinned_sha256"], d["picked"], d["seconds"], d["from_spec"]) = meta[:11]  # fmt: skip
+    if heavy is not None:
+        d["_heavy"] = (heavy, i)
+    return job
+
+
+def _thaw(key: tuple[str, str, bool], entry: tuple[Any, ...]) -> StepState:
+    _, status, reasons, notes, rough, polished, metas, blob = entry
+    heavy = _Heavy(blob)
+    state = StepState.__new__(StepState)
+    d = state.__dict__
+    d["name"], d["step"], d["status"] = key[0], key[1], status
+    d["reasons"], d["notes"], d["rough"], d["polished"] = (
+        list(reasons),
+        list(notes),
+        list(rough),
+        polished,
+    )
+    d["_metas"] = metas
+    d["_heavy"] = heavy
+    return state
+
+
+_code_memo: list[str] = []
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic GC while a large cache is unpickled (it only rescans the new objects)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _code_signature() -> str:
+    """vfbuild's version and the stat of each of its source files: recipes are code."""
+    if not _code_memo:
+        import vfbuild
+
+        root = Path(vfbuild.__file__).parent
+        parts = [vfbuild.__version__]
+        stack = [str(root)]
+        while stack:
+            folder = stack.pop()
+            for e in sorted(os.scandir(folder), key=lambda e: e.name):
+                if e.is_dir() and e.name != "__pycache__":
+                    stack.append(e.path)
+                elif e.name.endswith((".py", ".yaml", ".json")):
+                    st = e.stat()
+                    parts.append(f"{e.path}:{st.st_size}:{st.st_mtime_ns}")
+        _code_memo.append(hashlib.sha1("\n".join(parts).encode()).hexdigest())
+    return _code_memo[0]

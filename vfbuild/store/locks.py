@@ -12,6 +12,7 @@ comments and key order survive.
 from __future__ import annotations
 
 import io
+import os
 import pickle
 import threading
 from pathlib import Path
@@ -76,6 +77,10 @@ HEADER = (
 )
 
 
+def _sig(st: os.stat_result) -> tuple[int, int, int]:
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
 def _yaml(kind: str):  # type: ignore[no-untyped-def]
     from ruamel.yaml import YAML
 
@@ -92,7 +97,16 @@ class LockBook:
         self.dir = film_root / LOCKS_DIR
         self._cache_path = film_root / ".vf" / "cache" / "locks.pickle"
         self._locks: dict[str, LockFile] = {}
+        # Each lock file's model, pickled, until something asks for it: a no-op build of a
+        # 1000-shot film whose step states are known (see `Resolver`) reads no lock at all.
+        self._blobs: dict[str, bytes] = {}
+        self._sigs: dict[str, tuple[int, int, int]] = {}  # size, mtime_ns, inode of each file
         self._write_lock = threading.Lock()
+        self.generation = 0  # counts writes: what was resolved from the locks before is stale
+        # The round-trip document of each lock file this process last wrote, with the file's
+        # stat signature then: the next write to it (a build records a version, then an output,
+        # for each step) skips re-reading it, the costly half of a round trip.
+        self._docs: dict[str, tuple[tuple[int, int, int], Any]] = {}
         self._load_all()
 
     def path(self, name: str) -> Path:
@@ -100,25 +114,48 @@ class LockBook:
 
     def _load_all(self) -> None:
         try:
-            cached: dict[str, tuple[tuple[int, int], LockFile]] = pickle.loads(
+            cached: dict[str, tuple[tuple[int, int], Any]] = pickle.loads(
                 self._cache_path.read_bytes()
             )
         except Exception:  # a stale or corrupt cache is only a cache
             cached = {}
-        fresh: dict[str, tuple[tuple[int, int], LockFile]] = {}
-        if self.dir.is_dir():
-            for entry in self.dir.iterdir():
-                if entry.suffix != ".yaml" or entry.name.startswith(".") or not entry.is_file():
-                    continue
-                st = entry.stat()
-                sig = (st.st_size, st.st_mtime_ns)
-                hit = cached.get(entry.stem)
-                lock = hit[1] if hit is not None and hit[0] == sig else self._parse(entry)
-                fresh[entry.stem] = (sig, lock)
-        self._locks = {k: v[1] for k, v in fresh.items()}
+        fresh: dict[str, tuple[tuple[int, int], bytes]] = {}
+        try:
+            entries = list(os.scandir(self.dir))
+        except (FileNotFoundError, NotADirectoryError):
+            entries = []
+        for entry in entries:
+            name = entry.name
+            if not name.endswith(".yaml") or name.startswith(".") or not entry.is_file():
+                continue
+            stem = name[: -len(".yaml")]
+            st = entry.stat()
+            sig = (st.st_size, st.st_mtime_ns)
+            self._sigs[stem] = (st.st_size, st.st_mtime_ns, st.st_ino)
+            hit = cached.get(stem)
+            if hit is not None and hit[0] == sig and isinstance(hit[1], bytes):
+                fresh[stem] = (sig, hit[1])
+            else:
+                lock = self._parse(Path(entry.path))
+                self._locks[stem] = lock
+                fresh[stem] = (sig, pickle.dumps(lock, protocol=pickle.HIGHEST_PROTOCOL))
+        self._blobs = {k: v[1] for k, v in fresh.items()}
         if fresh.keys() != cached.keys() or any(cached[k][0] != fresh[k][0] for k in fresh):
             self._cache_path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(self._cache_path, pickle.dumps(fresh))
+
+    def _get(self, name: str) -> LockFile | None:
+        lock = self._locks.get(name)
+        if lock is None:
+            blob = self._blobs.get(name)
+            if blob is not None:
+                lock = self._locks.setdefault(name, pickle.loads(blob))
+        return lock
+
+    def signature(self, name: str) -> tuple[int, int, int] | None:
+        """Size, mtime and inode of a lock file as this process last saw or wrote it (None:
+        no such lock): what a cached result worked out from this lock is keyed by."""
+        return self._sigs.get(name)
 
     def _parse(self, path: Path) -> LockFile:
         from pydantic import ValidationError
@@ -143,18 +180,18 @@ class LockBook:
             ) from None
 
     def get(self, name: str) -> LockFile | None:
-        return self._locks.get(name)
+        return self._get(name)
 
     def pick(self, shot: str, step: str) -> Pick | None:
-        lock = self._locks.get(shot)
+        lock = self._get(shot)
         return lock.picks.get(step) if lock else None
 
     def output(self, name: str, step: str) -> Output | None:
-        lock = self._locks.get(name)
+        lock = self._get(name)
         return lock.outputs.get(step) if lock else None
 
     def version_of(self, name: str, step: str, step_key: str) -> int | None:
-        lock = self._locks.get(name)
+        lock = self._get(name)
         return lock.versions.get(step, {}).get(step_key) if lock else None
 
     # -- writes ---------------------------------------------------------------------------
@@ -165,7 +202,7 @@ class LockBook:
             known = self.version_of(name, step, step_key)
             if known is not None:
                 return known
-            lock = self._locks.get(name)
+            lock = self._get(name)
             used = lock.versions.get(step, {}).values() if lock else ()
             version = max(used, default=0) + 1
             self._update(name, ["versions", step, step_key], version)
@@ -186,7 +223,14 @@ class LockBook:
         """Set one nested key in a lock file, keeping the rest of the file as the user left it."""
         path = self.path(name)
         y = _yaml("rt")
-        if path.exists():
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            st = None
+        cached = self._docs.pop(name, None)
+        if st is not None and cached is not None and cached[0] == _sig(st):
+            doc = cached[1]
+        elif st is not None:
             doc = y.load(path.read_text(encoding="utf-8"))
         else:
             from ruamel.yaml.comments import CommentedMap
@@ -207,4 +251,8 @@ class LockBook:
         lock = LockFile.model_validate(_yaml("safe").load(text))
         self.dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(path, text)
+        sig = _sig(path.stat())
+        self._docs[name] = (sig, doc)
+        self._sigs[name] = sig
         self._locks[name] = lock
+        self.generation += 1
