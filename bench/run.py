@@ -110,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
             elif part == "concurrency":
                 from bench import concurrency
 
-                rep.concurrency = concurrency.run(runs, quick=args.quick, log=log)
+                conc_runs = min(runs, 2) if args.quick else runs
+                rep.concurrency = concurrency.run(conc_runs, quick=args.quick, log=log)
             elif part == "edit":
                 from bench import editbench
 

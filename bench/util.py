@@ -259,4 +259,5 @@ def secs(v: float | None) -> str:
 def ratio(a: float | None, b: float | None) -> str:
     if a is None or b is None or b == 0:
         return "—"
-    return f"{a / b:.1f}×"
+    x = a / b
+    return f"{x:.1f}×" if x >= 0.95 else f"{x:.2f}×" if x >= 0.1 else f"{x:.3f}×"
