@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from vfbuild.errors import VfError
 from vfbuild.plan.graph import plan_tasks, task_name
@@ -39,15 +39,19 @@ def step_lines(
             lines.append(StepLine(StepState(name, step, "error"), "", "", 0, e.message))
             continue
         prov = project.provider(step)
-        model = state.jobs[0].recipe["model"] if state.jobs else prov.model(step, None)
-        making = [j for j in state.jobs if resolver.artifact(j.key) is None]
-        if state.status == DONE:
-            making = []
+        if state.status == DONE:  # nothing to make, and nothing shows a done step's model
+            model, making = "", []
+        else:
+            model = state.jobs[0].recipe["model"] if state.jobs else prov.model(step, None)
+            making = [j for j in state.jobs if resolver.artifact(j.key) is None]
         if state.status == WAITING and upstream in producing and step in OUTPUT_STEPS:
             # Its input is made earlier in this same build: its recipe is not known yet, but
             # who makes it, and so its price, is.
             making = [resolver.future_job(name, step)]
-            state.reasons = [*state.reasons, "priced ahead: it runs after its input is built"]
+            # A copy: the resolver keeps its states for the rest of the process.
+            state = replace(
+                state, reasons=[*state.reasons, "priced ahead: it runs after its input is built"]
+            )
         if making:
             producing.add(task_name(name, step))
         costs = [coster.cost(j) for j in making]
