@@ -68,6 +68,7 @@ class InstantProvider:
     name = "instant"
     paid = False
     deterministic = True
+    holds_slot = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._png = _base_png()

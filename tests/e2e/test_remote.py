@@ -59,6 +59,16 @@ def test_the_film_builds_through_each_provider(tmp_path: Path, provider: str) ->
         assert_no_secret(film.root, outputs + [again.stdout, again.stderr], film.keys)
 
 
+def test_minus_j_bounds_the_jobs_in_flight(tmp_path: Path) -> None:
+    """`-j 2`: never more than two jobs at the provider at once, and two side by side."""
+    with remote_film(tmp_path, "fal", latency=0.4, slots=("keyframe",)) as film:
+        film.vf("build", "--tier", "draft", "-j", "2")
+        spans = [(j.created, j.created + j.latency) for j in film.fake.jobs.values()]
+        assert len(spans) == 6  # three shots, two keyframe takes each
+        in_flight = max(sum(a <= t < b for a, b in spans) for t, _ in spans)
+        assert in_flight == 2
+
+
 def test_the_example_film_builds_with_providers_mixed_by_step(tmp_path: Path) -> None:
     """The real example (its shots, prompts, references and dialogue; picks made afresh):
     keyframes on fal, video on Kling, upscale on Replicate, lipsync on ComfyUI. Two shots, one

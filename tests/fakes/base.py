@@ -26,7 +26,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -130,6 +130,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     file: Path | None = None
     content_type: str = "application/json"
+    stream: Iterator[bytes] | None = None  # sent chunked as it comes (server-sent events)
 
 
 Handler = Callable[[Request], Reply]
@@ -385,6 +386,19 @@ class FakeServer:
                     self.connection.shutdown(socket.SHUT_RDWR)
 
             def _send(self, r: Reply, fault: str | None = None) -> None:
+                if r.stream is not None:
+                    self.send_response(r.status)
+                    self.send_header("Content-Type", r.content_type)
+                    self.send_header("Cache-Control", "no-cache")
+                    self.send_header("Transfer-Encoding", "chunked")
+                    for k, v in r.headers.items():
+                        self.send_header(k, v)
+                    self.end_headers()
+                    for chunk in r.stream:
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                        self.wfile.flush()
+                    self.wfile.write(b"0\r\n\r\n")
+                    return
                 if r.file is not None:
                     size = r.file.stat().st_size
                     self.send_response(r.status)

@@ -6,6 +6,9 @@ Endpoints:
 - `GET /{owner}/{app}/requests/{id}/status[?logs=1]` → 202 `{status: IN_QUEUE,
   queue_position}`, 202 `{status: IN_PROGRESS, logs}`, 200 `{status: COMPLETED, logs,
   metrics}`; a failed request is COMPLETED with `error` and `error_type`;
+- `GET /{owner}/{app}/requests/{id}/status/stream[?logs=1]` → the same status objects as
+  server-sent events (`data: {…}`), one per change, a `: ping` comment every
+  `keepalive` seconds (15 at fal), closed after the COMPLETED event;
 - `GET /{owner}/{app}/requests/{id}` → the model output (`images: [{url, content_type, width,
   height}], seed` or `video: {url, content_type, file_name}`), 400 while the request runs,
   the model's error (422 `{detail: [{loc, msg, type, url}]}`) for a failed one;
@@ -26,11 +29,13 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import json
 import re
 import tempfile
 import time
 import uuid
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -150,14 +155,17 @@ def _missing(field: str) -> dict[str, Any]:
 class FalFake(FakeServer):
     name = "fal"
 
-    def __init__(self, *, key: str | None = None, **kw: Any) -> None:
+    def __init__(self, *, key: str | None = None, keepalive: float = 15.0, **kw: Any) -> None:
         self.key = key or KEYS["FAL_KEY"]
+        self.keepalive = keepalive  # seconds between `: ping` comments on a status stream
+        self.streams = 0  # status streams opened
         super().__init__(**kw)
 
     def setup_routes(self) -> None:
         seg = r"[^/]+"
         base = rf"/(?P<owner>{seg})/(?P<app>{seg})/requests/(?P<id>{seg})"
         self.route("GET", base + "/status", self.status)
+        self.route("GET", base + "/status/stream", self.status_stream)
         self.route("GET", base, self.result)
         self.route("PUT", base + "/cancel", self.cancel)
         self.route(
@@ -382,11 +390,43 @@ class FalFake(FakeServer):
         job = self._job(req)
         if job is None:
             return Reply(404, {"detail": "Request not found"})
+        out = self._status_of(job, logs=req.query.get("logs") in ("1", "true"))
+        return Reply(200 if out["status"] == "COMPLETED" else 202, out)
+
+    def status_stream(self, req: Request) -> Reply:
+        job = self._job(req)
+        if job is None:
+            return Reply(404, {"detail": "Request not found"})
+        logs = req.query.get("logs") in ("1", "true")
+        with self._lock:
+            self.streams += 1
+
+        def events() -> Iterator[bytes]:
+            last, quiet = None, time.monotonic()
+            while True:
+                out = self._status_of(job, logs=logs)
+                now = time.monotonic()
+                if out["status"] != last:
+                    yield f"data: {json.dumps(out)}\n\n".encode()
+                    last, quiet = out["status"], now
+                    if last == "COMPLETED":
+                        return
+                elif now - quiet >= self.keepalive:
+                    yield b": ping\n\n"
+                    quiet = now
+                # Wake at the job's next change of state (or to notice a cancel).
+                age = now - job.created
+                change = next((t for t in (job.latency * 0.2, job.latency) if t > age), age)
+                time.sleep(min(change - age + 0.001, 0.05, self.keepalive))
+
+        return Reply(200, stream=events(), content_type="text/event-stream")
+
+    def _status_of(self, job: FakeJob, *, logs: bool) -> dict[str, Any]:
         st = job.state()
         out: dict[str, Any] = {**self._urls(job.extra["app"], job.id)}
-        logs = None
-        if req.query.get("logs") in ("1", "true"):
-            logs = [
+        log = None
+        if logs:
+            log = [
                 {
                     "message": f"{int(job.progress() * 100)}% done",
                     "level": "INFO",
@@ -398,10 +438,10 @@ class FalFake(FakeServer):
             ahead = sum(
                 1 for j in self.jobs.values() if j.state() == "queued" and j.created < job.created
             )
-            return Reply(202, {"status": "IN_QUEUE", **out, "queue_position": ahead})
+            return {"status": "IN_QUEUE", **out, "queue_position": ahead}
         if st == "running":
-            return Reply(202, {"status": "IN_PROGRESS", **out, "logs": logs})
-        out |= {"status": "COMPLETED", "logs": logs, "metrics": {"inference_time": job.latency}}
+            return {"status": "IN_PROGRESS", **out, "logs": log}
+        out |= {"status": "COMPLETED", "logs": log, "metrics": {"inference_time": job.latency}}
         if st == "failed":
             out |= {
                 "error": "The content could not be processed because it contained material "
@@ -410,7 +450,7 @@ class FalFake(FakeServer):
             }
         elif st == "canceled":
             out |= {"error": "Request was cancelled", "error_type": "request_cancelled"}
-        return Reply(200, out)
+        return out
 
     def result(self, req: Request) -> Reply:
         job = self._job(req)

@@ -274,6 +274,47 @@ def test_lost_submit_reply_stops_until_resubmit(fake: FalFake, files: dict, tmp_
     assert probe(run.out).is_image
 
 
+# -- following a job --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("keepalive", [15.0, 0.03])
+def test_status_is_streamed_not_polled(
+    fake: FalFake, files: dict, tmp_path: Path, keepalive: float
+):
+    fake.latency, fake.keepalive = 0.3, keepalive  # 0.03: `: ping` comments come between events
+    run = Run(tmp_path, files, "draft")
+    start = time.monotonic()
+    run.make()
+    assert time.monotonic() - start < 0.3 + 0.25  # noticed at once, not at the next poll
+    assert fake.streams == 1
+    paths = [p for m, p in fake.log if m == "GET"]
+    assert sum(p.endswith("/status/stream") for p in paths) == 1
+    assert not any(p.endswith("/status") for p in paths)
+    assert probe(run.out).has_video
+
+
+@pytest.mark.parametrize("fault", ["500", "503", "drop"])
+def test_a_failed_stream_falls_back_to_polling(
+    fake: FalFake, files: dict, tmp_path: Path, fault: str
+):
+    fake.faults.force("api", fault)  # the first request after the submit is the stream
+    run = Run(tmp_path, files, "draft")
+    run.make()
+    assert fake.faults.injected == [("api", fault)]
+    assert any(p.endswith("/status") for m, p in fake.log if m == "GET")
+    assert fake.paid_jobs == 1
+    assert probe(run.out).has_video
+
+
+def test_a_failed_job_is_reported_from_the_stream(fake: FalFake, files: dict, tmp_path: Path):
+    fake.faults.fail_jobs = True
+    run = Run(tmp_path, files, "keyframe")
+    with pytest.raises(ProviderError, match="content_policy_violation"):
+        run.make()
+    assert not any(p.endswith("/status") for m, p in fake.log if m == "GET")
+    assert run.state() == FAILED
+
+
 # -- faults ---------------------------------------------------------------------------------
 
 

@@ -22,6 +22,19 @@ class EchoFake(FakeServer):
         self.route("POST", r"/jobs", self.create, "create")
         self.route("GET", r"/jobs/(?P<id>\w+)", self.get)
         self.route("GET", r"/bad", lambda r: Reply(422, {"detail": f"bad input {SECRET}"}))
+        self.route("GET", r"/events", self.events)
+
+    def events(self, req: Request) -> Reply:
+        # The SSE format's corners: a comment, other fields, a value without the space, a
+        # value over two data lines, CRLF line ends, an event that is only a comment.
+        chunks = [
+            b": ping\n\n",
+            b'event: status\nid: 1\ndata: {"n": 1}\n\n',
+            b'data:{"n": 2}\r\n\r\n',
+            b'data: {"n":\ndata: 3}\n\n',
+            b"retry: 100\n\n",
+        ]
+        return Reply(200, stream=iter(chunks), content_type="text/event-stream")
 
     def create(self, req: Request) -> Reply:
         job = self.new_job(f"j{len(self.jobs)}", "video", req.json(), width=32, height=32)
@@ -114,3 +127,17 @@ def test_a_stalled_reply_times_out_and_is_retried(fake: EchoFake) -> None:
     job_id = h.request("POST", "/jobs", what="submit", creates=True, json={}).json()["id"]
     fake.faults.force("api", "stall")
     assert h.get_json(f"/jobs/{job_id}", what="poll")["state"] == "done"
+
+
+def test_server_sent_events_are_parsed_as_they_come(fake: EchoFake) -> None:
+    h = client(fake)
+    assert list(h.events("/events", what="stream")) == [{"n": 1}, {"n": 2}, {"n": 3}]
+    assert fake.log[-1] == ("GET", "/events")
+
+
+@pytest.mark.parametrize("fault", ["500", "drop"])
+def test_a_failed_event_stream_is_one_clear_error_not_retried(fake: EchoFake, fault: str) -> None:
+    fake.faults.force("api", fault)
+    with pytest.raises(ProviderError, match="echo: stream"):
+        list(client(fake).events("/events", what="stream"))
+    assert len(fake.log) == 1  # the caller decides what next (fal polls)

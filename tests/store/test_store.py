@@ -107,6 +107,26 @@ def test_locks_keep_user_comments_and_allocate_versions(tmp_path: Path) -> None:
     assert LockBook(tmp_path).version_of("s010", "draft", "b" * 64) == 2
 
 
+def test_locks_written_by_a_build_are_cached_and_a_later_edit_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    book = LockBook(tmp_path)
+    book.allocate_version("s010", "draft", "a" * 64)
+    book.set_pick("s010", "keyframe", _pick(2))
+    book.save_cache()
+    parsed: list[Path] = []
+    real_parse = LockBook._parse
+    monkeypatch.setattr(LockBook, "_parse", lambda self, p: parsed.append(p) or real_parse(self, p))
+    again = LockBook(tmp_path)
+    assert again.pick("s010", "keyframe") == _pick(2)
+    assert again.version_of("s010", "draft", "a" * 64) == 1
+    assert parsed == []  # from the cache: no YAML read
+    path = tmp_path / "locks" / "s010.yaml"
+    path.write_text(path.read_text().replace("take: 2", "take: 3"))
+    assert LockBook(tmp_path).pick("s010", "keyframe").take == 3  # an edit is never hidden
+    assert parsed == [path]
+
+
 def test_broken_lock_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "locks").mkdir()
     (tmp_path / "locks" / "s010.yaml").write_text("schema: 1\nshot: s010\npicks: [\n")

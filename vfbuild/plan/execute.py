@@ -79,6 +79,23 @@ def job_label(job: Job) -> str:
     return f"{job.name} {job.step}" + ("" if job.is_output else f" t{job.take:02d}")
 
 
+class _Slot:
+    """One of the build's `-j` slots, for one take; remembers when the take first got it."""
+
+    def __init__(self, slots: threading.BoundedSemaphore) -> None:
+        self.slots = slots
+        self.taken: float | None = None
+
+    def __enter__(self) -> _Slot:
+        self.slots.acquire()
+        if self.taken is None:
+            self.taken = time.monotonic()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.slots.release()
+
+
 class StepRunner:
     def __init__(
         self, project: Project, events: BuildEvents, options: BuildOptions | None = None
@@ -93,8 +110,10 @@ class StepRunner:
         self.coster = Coster(project)
         self.budget = Budget(self.options.budget) if self.options.budget is not None else None
         # Every take, whoever makes it, runs in one of `jobs` slots: takes of one step run
-        # side by side, and the build never has more than `-j` jobs in flight.
+        # side by side, and the build never has more than `-j` jobs in flight. Downloads of
+        # remote results have as many slots of their own.
         self.slots = threading.BoundedSemaphore(max(1, self.options.jobs))
+        self.transfers = threading.BoundedSemaphore(max(1, self.options.jobs))
 
     def resolver(self) -> Resolver:
         return Resolver(self.p, frozen=self.frozen)
@@ -211,9 +230,14 @@ class StepRunner:
             film_root=self.p.root,
             expected_name=Path(job.targets(self.p.film.film.title, job.version or 0)[0]).name,
         )
-        with self.slots:
-            start = time.monotonic()
+        slot = _Slot(self.slots)
+        if prov.holds_slot:
+            ctx.slot, ctx.transfer = slot, self.transfers
             art = self._make_in_slot(job, prov, ctx, state.inputs)
+        else:
+            with slot:
+                art = self._make_in_slot(job, prov, ctx, state.inputs)
+        start = slot.taken or time.monotonic()
         self.p.index.record(job.key, art, job.recipe)
         if _ledgered(prov):
             entry = self.journal.get(job.key)

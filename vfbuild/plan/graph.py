@@ -180,6 +180,7 @@ def run_build(
         else:
             code, doit_err = 0, ""
         project.hashes.save()
+        project.locks.save_cache()
     if code != 0 and not events.errors and not events.inbox:
         # doit itself failed (not one of our tasks): show what it said.
         events.errors.append(VfError("the task runner failed", hint=doit_err.strip()[-2000:]))

@@ -8,8 +8,9 @@ finer submit → poll → fetch protocol of `vfbuild.providers.remote`, whose `m
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -34,12 +35,21 @@ class MakeContext:
     retry_failed: bool = False  # --retry-failed: a job the provider failed may be tried again
     film_root: Path | None = None
     expected_name: str = ""  # the take's layout file name (for manual requests)
+    # A remote provider holds `slot` only while its job is at the provider (submit to done),
+    # and `transfer` while it downloads the result: `-j` bounds the jobs in flight, and the
+    # next job starts while the last result is still coming down. (Local providers run whole
+    # in a slot the build holds for them, and leave both as they are.)
+    slot: contextlib.AbstractContextManager[object] = field(default_factory=contextlib.nullcontext)
+    transfer: contextlib.AbstractContextManager[object] = field(
+        default_factory=contextlib.nullcontext
+    )
 
 
 class Provider(Protocol):
     name: str
     paid: bool  # a paid provider is never called under --frozen
     deterministic: bool  # same recipe → same bytes; lets --frozen remake a pinned take
+    holds_slot: bool  # takes `MakeContext.slot` itself, for the part of `make` that needs it
 
     def model(self, step: str, configured: str | None) -> str: ...
 

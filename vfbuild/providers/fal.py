@@ -2,7 +2,9 @@
 
 - Submit: `POST /{owner}/{app}[/{path}]` with the model's input JSON → `{request_id, …}`.
 - Status: `GET /{owner}/{app}/requests/{id}/status` → 202 IN_QUEUE / IN_PROGRESS, 200 COMPLETED
-  (a failed request is COMPLETED with `error` and `error_type`).
+  (a failed request is COMPLETED with `error` and `error_type`); `…/status/stream` sends the
+  same objects as server-sent events and closes after COMPLETED. A build follows the stream,
+  and polls if it fails.
 - Result: `GET /{owner}/{app}/requests/{id}` → the model's output, or the model's error.
 - Cancel: `PUT /{owner}/{app}/requests/{id}/cancel`.
 
@@ -35,11 +37,13 @@ film makes here (seconds long) stay well within what the queue accepts.
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 from typing import Any, ClassVar
 
 from vfbuild.errors import ProviderError
+from vfbuild.providers.base import MakeContext
 from vfbuild.providers.http import HttpStatusError
 from vfbuild.providers.remote import (
     FAILED_STATE,
@@ -51,6 +55,8 @@ from vfbuild.providers.remote import (
     RemoteProvider,
     data_uri,
 )
+
+log = logging.getLogger("vfbuild.fal")
 
 # Endpoints that take an image besides the prompt: the first reference image goes there.
 IMAGE_CONDITIONED = ("/redux", "/image-to-image", "/kontext", "kontext", "/edit")
@@ -156,8 +162,27 @@ class FalProvider(RemoteProvider):
         return str(request_id)
 
     def poll(self, job_id: str, job: RemoteJob) -> Poll:
-        base = self._requests(job, job_id)
-        status = self.http.get_json(base + "/status", what=f"{job.label}: status of {job_id}")
+        status = self.http.get_json(
+            self._requests(job, job_id) + "/status", what=f"{job.label}: status of {job_id}"
+        )
+        return self._status(status, job_id, job)
+
+    def _wait(self, job_id: str, job: RemoteJob, ctx: MakeContext) -> Poll:
+        # fal streams a request's status (server-sent events, closed after COMPLETED): the
+        # take is fetched the moment it is done, with one request instead of a poll every
+        # 50 ms to 5 s. Should the stream fail or end early, polling takes over.
+        stream = self._requests(job, job_id) + "/status/stream"
+        try:
+            for status in self.http.events(stream, what=f"{job.label}: status of {job_id}"):
+                result = self._status(status, job_id, job)
+                if result.state in (SUCCEEDED, FAILED_STATE):
+                    return result
+        except ProviderError as e:
+            log.debug("%s; polling instead", e.message)
+        return super()._wait(job_id, job, ctx)
+
+    def _status(self, status: Any, job_id: str, job: RemoteJob) -> Poll:
+        """What a status object (polled or streamed) says; at COMPLETED, with the result."""
         state = status.get("status") if isinstance(status, dict) else None
         if state == "IN_QUEUE":
             return Poll(QUEUED, progress=0.0)
@@ -171,7 +196,10 @@ class FalProvider(RemoteProvider):
         # fal keeps a result for an hour (six minutes when large): read it now, at completion.
         try:
             resp = self.http.request(
-                "GET", base, what=f"{job.label}: result of {job_id}", ok=(200,)
+                "GET",
+                self._requests(job, job_id),
+                what=f"{job.label}: result of {job_id}",
+                ok=(200,),
             )
         except HttpStatusError as e:
             if e.status in (400, 404, 410, 422):

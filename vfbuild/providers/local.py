@@ -33,6 +33,7 @@ class LocalProvider:
     name = "local"
     paid = False
     deterministic = True
+    holds_slot = False
 
     def model(self, step: str, configured: str | None) -> str:
         return MODELS[step]

@@ -38,6 +38,7 @@ class ManualProvider:
     name = "manual"
     paid = False  # vfbuild pays nothing; a declared cost per take still reaches the ledger
     deterministic = False
+    holds_slot = False
 
     def __init__(
         self,
