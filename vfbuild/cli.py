@@ -14,13 +14,18 @@ import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vfbuild import __version__
 from vfbuild.errors import VfError
 
+if TYPE_CHECKING:
+    from vfbuild.plan.graph import BuildResult
+    from vfbuild.project import Project
+
 
 def _root(args: argparse.Namespace) -> Path:
-    from vfbuild.project import find_film_root
+    from vfbuild.fsutil import find_film_root
 
     return find_film_root(Path(args.C or "."))
 
@@ -109,17 +114,29 @@ def cmd_cost(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from vfbuild.plan.graph import run_build
-    from vfbuild.store import layout
+    from vfbuild.plan import stamp
 
-    project = _project(args)
-    mode = " --frozen" if args.frozen else ""
-    print(
-        f"vf build{mode}: {project.film.film.title}, {len(project.shot_ids)} shot(s), "
-        f"tier {args.tier}, -j {args.jobs}"
-    )
+    root = _root(args)
+    world = stamp.World(root, stamp.args_key(args.tier, args.frozen, args.shots or None))
+    said = stamp.replay(root, world)
+    if said:  # nothing changed since a build that made nothing: say what it said
+        logging.getLogger("vfbuild.stamp").debug(
+            "nothing changed since the last build that made nothing (%s)", stamp.STAMP
+        )
+        print(f"{said[0]}, -j {args.jobs}")
+        print("\n".join(said[1:]))
+        return 0
     from vfbuild.plan.execute import BuildOptions
+    from vfbuild.plan.graph import run_build
+    from vfbuild.project import Project
 
+    project = Project.open(root)
+    mode = " --frozen" if args.frozen else ""
+    header = (
+        f"vf build{mode}: {project.film.film.title}, {len(project.shot_ids)} shot(s), "
+        f"tier {args.tier}"
+    )
+    print(f"{header}, -j {args.jobs}")
     options = BuildOptions(
         jobs=args.jobs,
         frozen=args.frozen,
@@ -130,45 +147,57 @@ def cmd_build(args: argparse.Namespace) -> int:
     start = time.monotonic()
     result = run_build(project, shots=args.shots or None, tier=args.tier, options=options)
     took = time.monotonic() - start
+    lines = _build_report(project, result)
     ev = result.events
-    for note in ev.notes:
-        print(f"note: {note}")
-    edit = result.edit
-    if edit is not None and edit.jobs and edit.jobs[0].version is not None:
-        path = layout.edit_path(project.film.film.title, edit.jobs[0].version)
-        if (project.root / path).exists():
-            rough = f" (rough cut: {', '.join(edit.rough)})" if edit.rough else ""
-            print(f"film: {path}{rough}")
-    if result.waiting:
-        print("to go on, pick:")
-        for shot, reasons in result.waiting.items():
-            for r in reasons:
-                print(f"  {shot}: {r}")
-    if ev.inbox:
-        print("made by hand (provider manual): waiting for your files:")
-        for line in ev.inbox:
-            print(f"  {line}")
-    if ev.spent:
-        from vfbuild.providers.pricing import money
-
-        print(f"ledger.csv: +{money(ev.spent)} for this build's jobs (`vf cost` sums it)")
     if ev.errors:
+        print("\n".join(lines))
         for e in ev.errors:
             print(e.render(), file=sys.stderr)
         if len(ev.errors) > 1:
             print(f"{len(ev.errors)} job(s) failed; everything else was built", file=sys.stderr)
         return max(e.exit_code for e in ev.errors)
     if not ev.made and ev.inbox:
-        print("nothing else to make until those files are in the inbox")
+        lines.append("nothing else to make until those files are in the inbox")
     elif not ev.made:
-        print(
+        lines.append(
             "nothing to do: everything is up to date"
             if not result.waiting
             else "nothing else to make until those picks are made"
         )
+        print("\n".join(lines))
+        after = stamp.World(root, stamp.args_key(args.tier, args.frozen, args.shots or None))
+        stamp.record(root, world, after, [header, *lines])
+        return 0
     else:
-        print(f"made {len(ev.made)} artifact(s) in {took:.1f}s")
+        lines.append(f"made {len(ev.made)} artifact(s) in {took:.1f}s")
+    print("\n".join(lines))
     return 0
+
+
+def _build_report(project: Project, result: BuildResult) -> list[str]:
+    """What a build says when it is over: notes, the film, what waits for the user."""
+    from vfbuild.store import layout
+
+    ev = result.events
+    lines = [f"note: {note}" for note in ev.notes]
+    edit = result.edit
+    if edit is not None and edit.jobs and edit.jobs[0].version is not None:
+        path = layout.edit_path(project.film.film.title, edit.jobs[0].version)
+        if (project.root / path).exists():
+            rough = f" (rough cut: {', '.join(edit.rough)})" if edit.rough else ""
+            lines.append(f"film: {path}{rough}")
+    if result.waiting:
+        lines.append("to go on, pick:")
+        for shot, reasons in result.waiting.items():
+            lines += [f"  {shot}: {r}" for r in reasons]
+    if ev.inbox:
+        lines.append("made by hand (provider manual): waiting for your files:")
+        lines += [f"  {line}" for line in ev.inbox]
+    if ev.spent:
+        from vfbuild.providers.pricing import money
+
+        lines.append(f"ledger.csv: +{money(ev.spent)} for this build's jobs (`vf cost` sums it)")
+    return lines
 
 
 def cmd_status(args: argparse.Namespace) -> int:

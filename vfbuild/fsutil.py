@@ -13,6 +13,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from vfbuild.errors import FilmNotFound
+
 CHUNK = 1 << 20
 TEMP_PREFIX = ".vf-tmp-"  # every temp file vfbuild makes starts so; readers skip dot files
 
@@ -101,3 +103,18 @@ def is_within(path: Path, root: Path) -> bool:
     except ValueError:
         return False
     return True
+
+
+FILM_FILE = "shots.yaml"
+
+
+def find_film_root(start: Path) -> Path:
+    """The film folder: `start` or the nearest parent holding shots.yaml, as git finds .git."""
+    start = start.resolve()
+    for candidate in (start, *start.parents):
+        if (candidate / FILM_FILE).is_file():
+            return candidate
+    raise FilmNotFound(
+        f"no {FILM_FILE} in {start} or any parent folder",
+        hint="run vf in a film's folder, give one with -C DIR, or make one with `vf init NAME`",
+    )

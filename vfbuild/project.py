@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vfbuild.errors import FilmNotFound
+from vfbuild.fsutil import FILM_FILE, find_film_root  # noqa: F401  (re-exported)
 from vfbuild.providers import get_provider
 from vfbuild.providers.base import Provider
 from vfbuild.spec.models import Film
@@ -20,7 +20,6 @@ from vfbuild.store.locks import LockBook
 from vfbuild.store.objects import ObjectStore
 from vfbuild.store.promptlog import PromptLog
 
-FILM_FILE = "shots.yaml"
 VF_DIR = ".vf"
 
 # Which `providers:` entry of shots.yaml serves each step.
@@ -32,18 +31,6 @@ PROVIDER_SLOT = {
     "lipsync": "lipsync",
     "edit": "edit",
 }
-
-
-def find_film_root(start: Path) -> Path:
-    """The film folder: `start` or the nearest parent holding shots.yaml, as git finds .git."""
-    start = start.resolve()
-    for candidate in (start, *start.parents):
-        if (candidate / FILM_FILE).is_file():
-            return candidate
-    raise FilmNotFound(
-        f"no {FILM_FILE} in {start} or any parent folder",
-        hint="run vf in a film's folder, give one with -C DIR, or make one with `vf init NAME`",
-    )
 
 
 @dataclass

@@ -95,6 +95,35 @@ def test_noop_build_makes_nothing_and_starts_no_ffmpeg(complete_film: Path, tmp_
     assert "nothing to build" in vf(film, "plan", env=env).stdout
 
 
+def test_a_quiet_film_answers_from_the_no_op_stamp_until_anything_changes(
+    complete_film: Path, tmp_path: Path
+) -> None:
+    from tests.plan.test_stamp import aged
+
+    film = clone_built(complete_film, tmp_path / "film")
+    vf(film, "build")  # a clone has new inodes: one full no-op first
+    aged(film)  # a quiet minute later
+    first = vf(film, "build").stdout  # full path again (the stamp it saw was racy), then stamps
+    again = vf(film, "-v", "build")
+    assert "nothing changed since the last build that made nothing" in again.stderr
+    assert again.stdout == first and "nothing to do" in first
+    # a deleted take comes back, from the store
+    take = film / "03_Generations/v2_selected/s010_draft_v001_t01.mp4"
+    kept = take.read_bytes()
+    take.unlink()
+    out = vf(film, "-v", "build")
+    assert "nothing changed" not in out.stderr
+    assert take.read_bytes() == kept
+    # an edited prompt makes its new takes
+    aged(film)
+    vf(film, "build")
+    assert "nothing changed" in vf(film, "-v", "build").stderr
+    shots = film / "shots.yaml"
+    shots.write_text(shots.read_text().replace("the driver speaks", "the driver whispers"))
+    out = vf(film, "build").stdout
+    assert made_count(out) == 2 and "s030 draft" in out
+
+
 def test_new_motion_prompt_makes_a_new_draft_version_and_waits_for_a_pick(
     complete_film: Path, tmp_path: Path
 ) -> None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vfbuild.codesig import code_signature
 from vfbuild.errors import FrozenError
 from vfbuild.plan.recipe import key_of, make_recipe, step_key_of
 from vfbuild.project import PROVIDER_SLOT, Project
@@ -668,7 +669,7 @@ class SavedStates:
         if self._context is None:
             film = self.p.film
             h = hashlib.sha1(f"{SAVED_FORMAT}\0{self.p.root}\0".encode())
-            h.update(_code_signature().encode())
+            h.update(code_signature().encode())
             h.update(film.film.model_dump_json().encode())
             h.update(film.providers.model_dump_json().encode())
             for cname in sorted(film.characters):
@@ -815,9 +816,6 @@ def _thaw(key: tuple[str, str, bool], entry: tuple[Any, ...]) -> StepState:
     return state
 
 
-_code_memo: list[str] = []
-
-
 @contextlib.contextmanager
 def _gc_paused() -> Iterator[None]:
     """No cyclic GC while a large cache is unpickled (it only rescans the new objects)."""
@@ -828,23 +826,3 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-def _code_signature() -> str:
-    """vfbuild's version and the stat of each of its source files: recipes are code."""
-    if not _code_memo:
-        import vfbuild
-
-        root = Path(vfbuild.__file__).parent
-        parts = [vfbuild.__version__]
-        stack = [str(root)]
-        while stack:
-            folder = stack.pop()
-            for e in sorted(os.scandir(folder), key=lambda e: e.name):
-                if e.is_dir() and e.name != "__pycache__":
-                    stack.append(e.path)
-                elif e.name.endswith((".py", ".yaml", ".json")):
-                    st = e.stat()
-                    parts.append(f"{e.path}:{st.st_size}:{st.st_mtime_ns}")
-        _code_memo.append(hashlib.sha1("\n".join(parts).encode()).hexdigest())
-    return _code_memo[0]

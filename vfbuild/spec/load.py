@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import functools
 import gc
 import hashlib
 import json
@@ -106,7 +107,7 @@ def load_film_cached(root: Path) -> Film:
     # against it again (a 1000-shot film: 0.35 s of schema checks, for one changed shot).
     known = payload[2] if payload is not None and payload[3] == _schema_tag() else frozenset()
     passed: list[str] = []
-    film = _load(root, raw, known_shots=known, passed=passed)
+    film = _load(root, raw, known_shots=known, passed=passed, by_shot=True)
     _write_cache(cache, key, film, frozenset(passed))
     return film
 
@@ -157,12 +158,20 @@ def _load(
     *,
     known_shots: frozenset[str] = frozenset(),
     passed: list[str] | None = None,
+    by_shot: bool = False,
 ) -> Film:
     """`known_shots`: digests (`_shot_digest`) of shot data that passed the JSON Schema
-    before; `passed` receives the digests of this film's shots when it passes."""
+    before; `passed` receives the digests of this film's shots when it passes. `by_shot`:
+    parse only the shots whose text changed since the last load (see `vfbuild.spec.chunks`)."""
     path = display_path(film_file(root))
     text = _decode(raw, path)
-    data = _parse_fast(text, path)
+    data = None
+    if by_shot:
+        from vfbuild.spec import chunks
+
+        data = chunks.parse(text, root, _parse_quiet)
+    if data is None:
+        data = _parse_fast(text, path)
     issues = _top_level_issues(data)
     if not issues:
         issues = _schema_issues_skipping(data, known_shots, passed)
@@ -205,6 +214,19 @@ def _parse_fast(text: str, path: Path) -> Any:
             raise SpecError([_yaml_problem(e, text, path)]) from None
         raise SpecError([_yaml_problem(fast_error, text, path)]) from None
     return _plain(data)
+
+
+def _parse_quiet(text: str) -> Any:
+    """Parse as `_parse_fast` does; a problem is raised as it comes, to be placed by a
+    parse of the whole file."""
+    return _plain(_safe_yaml().load(text))
+
+
+@functools.cache
+def _safe_yaml() -> Any:
+    from ruamel.yaml import YAML
+
+    return YAML(typ="safe", pure=False)
 
 
 def _parse_roundtrip(text: str) -> Any:

@@ -1,0 +1,173 @@
+"""The no-op stamp: a build that made nothing remembers the world it saw, so that the next
+`vf build` with the same arguments can say "nothing to do" from a few thousand `stat`s, as make
+does, without importing the spec models, loading the film or resolving a single step.
+
+The world, as the stamp sees it:
+
+- vfbuild itself: its sources (size and mtime of each file), and the mtime of every folder on
+  `sys.path`: installing, upgrading or removing a package (ffmpeg's, PyAV, Pillow…) adds and
+  removes entries there;
+- the environment vfbuild reads (`VF_*`, `IMAGEIO_FFMPEG_EXE`, `XDG_CACHE_HOME`) and the
+  providers registered in this process;
+- every file of the film that is not an output (shots.yaml, prompts, references, workflows,
+  locks, inbox, prices.yaml, audio…): size, mtime and inode, so an edit or a replaced file
+  shows; and polished keyframes, which live among the outputs;
+- every folder of the outputs (layout folders, the object store's shards, the journal, the
+  recipe index's log): a no-op only asks whether output files are there, and a folder's mtime
+  changes whenever a file in it is added, removed or renamed.
+
+A stamp is written only by a build that made nothing, failed nothing and waits for no file in
+the inbox, when the world it sees at the end is the world it saw at the start and no file in
+it changed in the last two seconds (a change within one tick of the clock could keep the same
+mtime: git's "racy" case). A killed build (`build.running`) or any difference sends the build
+down the usual road. The stamp is a cache: deleting it only costs time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+FORMAT = 1
+STAMP = Path(".vf") / "cache" / "noop-stamp.json"
+# Folders of the film that hold only what builds make (their files are not inputs).
+OUTPUT_DIRS = ("01_Source_Images", "03_Generations", "05_Upscaled", "06_Edit")
+SKIPPED = frozenset({".git", ".vf", ".hg", ".svn", "__pycache__"})
+OUTPUT_FILES = frozenset({"prompts.txt", "ledger.csv"})  # appended by builds, read by none
+POLISHED = "_polished"
+ENV_PREFIXES = ("VF_", "IMAGEIO_FFMPEG_EXE", "XDG_CACHE_HOME")
+RACY_SECONDS = 2.0
+
+
+def _stat(path: str) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+class World:
+    """A digest of everything a no-op build's answer depends on (see the module's text)."""
+
+    def __init__(self, root: Path, args: tuple[Any, ...]) -> None:
+        self.root = str(root)
+        self.newest = 0  # the newest mtime seen, in ns (for the racy check)
+        h = hashlib.sha1(repr((FORMAT, args)).encode())
+        self._code(h)
+        self._env(h)
+        self._inputs(h, self.root, "")
+        for d in OUTPUT_DIRS:
+            self._outputs(h, os.path.join(self.root, d))
+        vf = os.path.join(self.root, ".vf")
+        # The store's shard folders hold only objects, the journal only entries: their own
+        # mtimes say whether one came or went, without listing them.
+        objects = os.path.join(vf, "objects")
+        for shard in [objects, *_subfolders(objects)]:
+            self._add(h, shard, _stat(shard))
+        for f in ("journal", "recipes/index.log", "build.running"):
+            self._add(h, f, _stat(os.path.join(vf, f)))
+        self.digest = h.hexdigest()
+
+    def _add(self, h: Any, name: str, st: tuple[int, int, int] | None) -> None:
+        h.update(f"{name}\0{st}\n".encode())
+        if st is not None and st[1] > self.newest:
+            self.newest = st[1]
+
+    def _code(self, h: Any) -> None:
+        from vfbuild.codesig import code_signature
+
+        h.update(code_signature().encode())
+        for p in sys.path:
+            st = _stat(p or ".")
+            h.update(f"{p}\0{st[1] if st else None}\n".encode())
+
+    def _env(self, h: Any) -> None:
+        env = sorted((k, v) for k, v in os.environ.items() if k.startswith(ENV_PREFIXES))
+        h.update(repr(env).encode())
+        from vfbuild.providers import catalog
+
+        names = []
+        for name, info in sorted(catalog.REGISTRY.items()):
+            f = info.factory
+            names.append((name, f if isinstance(f, str) else f"{f.__module__}.{f.__qualname__}"))
+        h.update(repr(names).encode())
+
+    def _inputs(self, h: Any, folder: str, rel: str) -> None:
+        """Every file below `folder` but the outputs: size, mtime and inode, sorted by name."""
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            return
+        for e in entries:
+            name = f"{rel}{e.name}"
+            if e.name in SKIPPED or (not rel and (e.name in OUTPUT_DIRS or e.name in OUTPUT_FILES)):
+                continue
+            if e.is_dir():
+                self._inputs(h, e.path, name + "/")
+            else:
+                self._add(h, name, _stat(e.path))
+
+    def _outputs(self, h: Any, folder: str) -> None:
+        """Each folder's mtime (and the files of polished keyframes, which are inputs)."""
+        self._add(h, folder, _stat(folder))
+        wanted = []
+        try:
+            with os.scandir(folder) as it:
+                # Only folders and polished keyframes matter: the rest need not be sorted.
+                for e in it:
+                    if POLISHED in e.name:
+                        wanted.append((e.name, e.path, e.is_dir(follow_symlinks=False)))
+                    elif e.is_dir(follow_symlinks=False):
+                        wanted.append((e.name, e.path, True))
+        except OSError:
+            return
+        for _, path, is_dir in sorted(wanted):
+            if is_dir:
+                self._outputs(h, path)
+            else:
+                self._add(h, path, _stat(path))
+
+
+def _subfolders(folder: str) -> list[str]:
+    try:
+        with os.scandir(folder) as it:
+            return sorted(e.path for e in it if e.is_dir(follow_symlinks=False))
+    except OSError:
+        return []
+
+
+def args_key(tier: str, frozen: bool, shots: list[str] | None) -> tuple[Any, ...]:
+    return (tier, frozen, tuple(shots or ()))
+
+
+def replay(root: Path, world: World) -> list[str] | None:
+    """The lines the last no-op build printed, if nothing changed since; else None."""
+    try:
+        data = json.loads((root / STAMP).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("world") != world.digest:
+        return None
+    lines = data.get("lines")
+    return lines if isinstance(lines, list) and all(isinstance(x, str) for x in lines) else None
+
+
+def record(root: Path, before: World, after: World, lines: list[str]) -> None:
+    """Keep a no-op build's output for the next one, if the world held still meanwhile."""
+    from vfbuild.fsutil import atomic_write_text
+
+    path = root / STAMP
+    if before.digest != after.digest or time.time_ns() - after.newest < RACY_SECONDS * 1e9:
+        path.unlink(missing_ok=True)
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps({"world": after.digest, "lines": lines}) + "\n")
+    except OSError:
+        pass  # a cache
