@@ -219,6 +219,37 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_jobs(args: argparse.Namespace) -> int:
+    from vfbuild.plan import jobs
+
+    project = _project(args)
+    entries = jobs.listed(project, args.shots or None)
+    if not entries:
+        print("no paid job in flight, lost or failed")
+        return 0
+    for entry in entries:
+        print(jobs.describe(entry))
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    from vfbuild.plan import jobs
+
+    project = _project(args)
+    outcomes = jobs.cancel(project, args.shots or None)
+    if not outcomes:
+        print("no paid job in flight")
+        return 0
+    for o in outcomes:
+        print(f"{o.entry.label} ({o.entry.provider} {o.entry.job_id or '?'}): {o.said}")
+    done = sum(o.canceled for o in outcomes)
+    print(
+        f"{done} of {len(outcomes)} job(s) canceled; `vf build --retry-failed` sends a "
+        "canceled take again"
+    )
+    return 0 if done == len(outcomes) else 1
+
+
 def cmd_pick(args: argparse.Namespace) -> int:
     from vfbuild.plan.pick import pick_take
 
@@ -297,6 +328,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("cost", help="what the film has spent: ledger.csv by shot, step, provider")
     p.set_defaults(func=cmd_cost)
+
+    p = sub.add_parser("jobs", help="paid jobs in flight, lost or failed (the job journal)")
+    p.add_argument("shots", nargs="*", metavar="SHOT", help="only these shots")
+    p.set_defaults(func=cmd_jobs)
+
+    p = sub.add_parser("cancel", help="stop this film's paid jobs in flight at their providers")
+    p.add_argument("shots", nargs="*", metavar="SHOT", help="only these shots")
+    p.set_defaults(func=cmd_cancel)
 
     p = sub.add_parser("pick", help="pick a take: locks framing in locks/SHOT.yaml")
     p.add_argument("shot")

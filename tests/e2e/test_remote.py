@@ -223,3 +223,82 @@ def test_sigkill_at_many_points_never_pays_twice_or_leaves_debris(tmp_path: Path
         rows = Ledger(film.root).rows()
         assert len(rows) == 6 and len({r.recipe_key for r in rows}) == 6
         assert_store_and_layout_whole(film.root)
+
+
+def test_cancel_stops_the_jobs_a_killed_build_left_in_flight(tmp_path: Path) -> None:
+    with remote_film(tmp_path, "fal", latency=60, slots=("keyframe",)) as film:
+        journal = Journal(film.root / ".vf" / "journal")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "vfbuild", "-C", str(film.root), "build", "-j", "6"],
+            env={**os.environ, **film.env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            states = [e.state for e in journal.entries()]
+            if len(states) == 6 and set(states) == {"submitted"}:
+                break
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert film.fake.paid_jobs == 6
+        listing = film.vf("jobs").stdout.splitlines()
+        assert len(listing) == 6 and all("submitted" in line for line in listing)
+        out = film.vf("cancel", "s010").stdout
+        assert out.count(": canceled") == 2 and "2 of 2 job(s) canceled" in out
+        out = film.vf("cancel").stdout
+        assert out.count(": canceled") == 4
+        assert all(job.canceled for job in film.fake.jobs.values())
+        assert {e.error for e in journal.entries()} == {"canceled with `vf cancel`"}
+        assert "no paid job in flight" in film.vf("cancel").stdout
+        # No build waits for them, and none sends them again unless told to.
+        again = film.vf("build", check=False)
+        assert again.returncode != 0 and "--retry-failed" in again.stderr
+        assert film.fake.paid_jobs == 6
+
+
+def test_cancel_says_which_providers_cannot_stop_a_job(tmp_path: Path) -> None:
+    with remote_film(tmp_path, "kling", latency=60) as film:
+        film.vf("build", "--tier", "draft")  # local keyframes
+        film.pick_all("keyframe")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "vfbuild", "-C", str(film.root), "build", "s010",
+             "--tier", "draft", "-j", "2"],
+            env={**os.environ, **film.env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
+        journal = Journal(film.root / ".vf" / "journal")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and sorted(e.state for e in journal.entries()) != [
+            "submitted",
+            "submitted",
+        ]:
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        run = film.vf("cancel", check=False)
+        assert run.returncode == 1
+        assert run.stdout.count("kling cannot stop a job once sent") == 2
+        assert {e.state for e in journal.entries()} == {"submitted"}  # the next build fetches
+
+
+def test_a_take_stored_but_not_journalled_still_gets_its_ledger_row(tmp_path: Path) -> None:
+    """A build killed between storing a take and journalling it: the next build ledgers it."""
+    with remote_film(tmp_path, "fal", slots=("keyframe",)) as film:
+        film.vf("build", "--tier", "draft")
+        journal = Journal(film.root / ".vf" / "journal")
+        entry = next(e for e in journal.entries() if e.label == "s020 keyframe t01")
+        journal.update(entry, state="submitted", sha256=None)  # as the killed build left it
+        ledger = film.root / "ledger.csv"
+        lines = ledger.read_text().splitlines(keepends=True)
+        ledger.write_text("".join(line for line in lines if entry.key not in line))
+        (film.root / "03_Generations/v1_exploration/s020_keyframe_v001_t01.png").unlink()
+        film.vf("build", "--tier", "draft")
+        assert film.fake.paid_jobs == 6
+        assert journal.get(entry.key).state == "ledgered"
+        rows = Ledger(film.root).rows()
+        assert len(rows) == 6 and entry.key in {r.recipe_key for r in rows}

@@ -25,7 +25,7 @@ from vfbuild.project import Project
 from vfbuild.providers.base import InputFiles, MakeContext, Provider
 from vfbuild.providers.pricing import Budget
 from vfbuild.store import layout
-from vfbuild.store.journal import LEDGERED, STORED, Journal, JournalEntry
+from vfbuild.store.journal import LEDGERED, STORED, SUBMITTED, Journal, JournalEntry
 from vfbuild.store.ledger import Ledger
 from vfbuild.store.locks import Output, Polished
 from vfbuild.store.objects import Artifact
@@ -174,7 +174,7 @@ class StepRunner:
         version = job.version
         if version is None:
             version = self.p.locks.allocate_version(job.name, job.step, job.version_key)
-        self._record_cost(job, version)
+        self._record_cost(job, version, art)
         title = self.p.film.film.title
         obj = self.p.store.path(art.sha256)
         for target in job.targets(title, version):
@@ -269,11 +269,15 @@ class StepRunner:
                 ) from None
         return art
 
-    def _record_cost(self, job: Job, version: int) -> None:
+    def _record_cost(self, job: Job, version: int, art: Artifact) -> None:
         """Append the ledger row of a take a paid provider made (once: the journal remembers)."""
         if job.step == "edit" or not _ledgered(self.p.provider(job.step)):
             return
         entry = self.journal.get(job.key)
+        if entry is not None and entry.state == SUBMITTED:
+            # A build killed between storing the take and journalling it: the job was paid
+            # and its take is here, so it is stored, and its ledger row is still owed.
+            entry = self.journal.update(entry, state=STORED, sha256=art.sha256)
         if entry is None or entry.state != STORED:
             return
         self.ledger.append(

@@ -62,6 +62,7 @@ def clip_seconds(seconds: float | None) -> int:
 class KlingProvider(RemoteProvider):
     name = "kling"
     can_find = True
+    can_cancel = False  # Kling has no cancel endpoint
     api = "v1"
 
     def __init__(self, *args: Any, **kw: Any) -> None:

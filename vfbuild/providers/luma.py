@@ -75,6 +75,7 @@ def resolution_for(width: int, height: int) -> str:
 class LumaProvider(RemoteProvider):
     name = "luma"
     can_find = True
+    can_cancel = False  # deleting a generation does not stop it
     api = "dream-machine/v1"
 
     def __init__(self, *args: Any, **kw: Any) -> None:

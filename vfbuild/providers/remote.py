@@ -127,6 +127,7 @@ class RemoteProvider:
     deterministic = False
     holds_slot = True  # a -j slot is a job in flight at the provider, not a download
     can_find: ClassVar[bool] = False  # `find` can tell whether a lost-reply job exists
+    can_cancel: ClassVar[bool] = True  # `cancel` stops a job at the provider (`vf cancel`)
     api: ClassVar[str] = "v1"  # part of the engine identity in every recipe
 
     def __init__(
@@ -222,7 +223,8 @@ class RemoteProvider:
             )
         job = RemoteJob(ctx.key, recipe, inputs, ctx.label, entry.client_id if entry else "")
         with ctx.slot:
-            job_id = entry.job_id if entry and entry.state in (SUBMITTED, STORED) else None
+            known = entry is not None and entry.state in (SUBMITTED, STORED)
+            job_id = entry.job_id if known and entry is not None else None
             if job_id is None and entry is not None and entry.state == SUBMITTING:
                 job_id = self._recover(entry, job, ctx)
             if job_id is None:
