@@ -21,6 +21,7 @@ from vfbuild.errors import FrozenError, StoreError, VfError
 from vfbuild.fsutil import temp_path
 from vfbuild.plan.cost import Coster
 from vfbuild.plan.resolve import DONE, STALE, Job, Resolver, StepState
+from vfbuild.plan.slots import Download, Slots
 from vfbuild.project import Project
 from vfbuild.providers.base import InputFiles, MakeContext, Provider
 from vfbuild.providers.pricing import Budget
@@ -79,23 +80,6 @@ def job_label(job: Job) -> str:
     return f"{job.name} {job.step}" + ("" if job.is_output else f" t{job.take:02d}")
 
 
-class _Slot:
-    """One of the build's `-j` slots, for one take; remembers when the take first got it."""
-
-    def __init__(self, slots: threading.BoundedSemaphore) -> None:
-        self.slots = slots
-        self.taken: float | None = None
-
-    def __enter__(self) -> _Slot:
-        self.slots.acquire()
-        if self.taken is None:
-            self.taken = time.monotonic()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.slots.release()
-
-
 class StepRunner:
     def __init__(
         self, project: Project, events: BuildEvents, options: BuildOptions | None = None
@@ -110,10 +94,8 @@ class StepRunner:
         self.coster = Coster(project)
         self.budget = Budget(self.options.budget) if self.options.budget is not None else None
         # Every take, whoever makes it, runs in one of `jobs` slots: takes of one step run
-        # side by side, and the build never has more than `-j` jobs in flight. Downloads of
-        # remote results have as many slots of their own.
-        self.slots = threading.BoundedSemaphore(max(1, self.options.jobs))
-        self.transfers = threading.BoundedSemaphore(max(1, self.options.jobs))
+        # side by side, and the build never has more than `-j` jobs in flight (see `slots`).
+        self.slots = Slots(self.options.jobs)
 
     def resolver(self) -> Resolver:
         return Resolver(self.p, frozen=self.frozen)
@@ -230,12 +212,13 @@ class StepRunner:
             film_root=self.p.root,
             expected_name=Path(job.targets(self.p.film.film.title, job.version or 0)[0]).name,
         )
-        slot = _Slot(self.slots)
+        slot = self.slots.take()
         if prov.holds_slot:
-            ctx.slot, ctx.transfer = slot, self.transfers
+            ctx.slot, ctx.started, ctx.transfer = slot, slot.started, Download(self.slots)
             art = self._make_in_slot(job, prov, ctx, state.inputs)
         else:
             with slot:
+                slot.started()  # a local render is under way once it has its slot
                 art = self._make_in_slot(job, prov, ctx, state.inputs)
         start = slot.taken or time.monotonic()
         self.p.index.record(job.key, art, job.recipe)

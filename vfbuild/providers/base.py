@@ -40,6 +40,7 @@ class MakeContext:
     # next job starts while the last result is still coming down. (Local providers run whole
     # in a slot the build holds for them, and leave both as they are.)
     slot: contextlib.AbstractContextManager[object] = field(default_factory=contextlib.nullcontext)
+    started: Callable[[], None] = lambda: None  # called once the job is at the provider
     transfer: contextlib.AbstractContextManager[object] = field(
         default_factory=contextlib.nullcontext
     )

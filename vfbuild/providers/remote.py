@@ -232,6 +232,7 @@ class RemoteProvider:
             else:
                 assert entry is not None
                 log.info("%s: resuming %s job %s", ctx.label, self.name, job_id)
+            ctx.started()
             self._warm_fetch()
             try:
                 result = self._wait(job_id, job, ctx)
