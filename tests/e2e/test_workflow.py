@@ -124,6 +124,25 @@ def test_a_quiet_film_answers_from_the_no_op_stamp_until_anything_changes(
     assert made_count(out) == 2 and "s030 draft" in out
 
 
+def test_a_build_of_draft_takes_works_out_the_edit_once(
+    complete_film: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vfbuild.plan.graph import run_build
+    from vfbuild.plan.resolve import Resolver
+    from vfbuild.project import Project
+
+    film = clone_built(complete_film, tmp_path / "film")
+    shots = film / "shots.yaml"
+    shots.write_text(shots.read_text().replace("the driver speaks", "the driver whispers"))
+    calls: list[int] = []
+    real_edit = Resolver.edit
+    monkeypatch.setattr(Resolver, "edit", lambda self: calls.append(1) or real_edit(self))
+    result = run_build(Project.open(film))
+    assert sorted(result.events.made) == ["s030 draft t01", "s030 draft t02"]
+    assert len(calls) == 1  # after the drafts, then kept (nothing written since)
+    assert result.edit is not None and result.edit.status == "done"
+
+
 def test_new_motion_prompt_makes_a_new_draft_version_and_waits_for_a_pick(
     complete_film: Path, tmp_path: Path
 ) -> None:

@@ -113,26 +113,16 @@ def run_build(
     if not options.frozen:
         check_keys(project, specs, runner)
     states: dict[str, Any] = {}
-    ran: set[str] = set()  # the steps whose action ran in this build
-
-    def resolve(name: str, step: str) -> StepState:
-        if step == "edit" and ran <= {"draft"} and "edit" in states:
-            # Draft takes never reach the edit until one is picked (a pick is the user's):
-            # when only drafts were made, the edit stands as it was found before them.
-            return states["edit"]  # type: ignore[no-any-return]
-        return runner.resolver().resolve(name, step)
 
     def uptodate(name: str, step: str) -> bool:
         try:
-            state = resolve(name, step)
+            state = runner.resolver().resolve(name, step)
         except Exception:
             return False  # the action meets the same error and reports it
         states[task_name(name, step)] = state
         return state.status in (DONE, NEEDS_PICK, WAITING)
 
     def action(name: str, step: str) -> bool:
-        with events.lock:
-            ran.add(step)
         try:
             state = runner.run(name, step)
             states[task_name(name, step)] = state
@@ -203,7 +193,7 @@ def run_build(
             events.notes.extend(f"{name} {step}: {n}" for n in st.notes)
     edit = None
     if any(step == "edit" for _, step, _ in specs) and not events.errors:
-        edit = resolve(FILM_LOCK, "edit")
+        edit = runner.resolver().resolve(FILM_LOCK, "edit")
     return BuildResult(events, waiting, edit)
 
 
