@@ -117,7 +117,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     from vfbuild.plan import stamp
 
     root = _root(args)
-    world = stamp.World(root, stamp.args_key(args.tier, args.frozen, args.shots or None))
+    key = stamp.args_key(args.tier, args.frozen, args.shots or None)
+    world = stamp.World(root, key)
     said = stamp.replay(root, world)
     if said:  # nothing changed since a build that made nothing: say what it said
         logging.getLogger("vfbuild.stamp").debug(
@@ -165,8 +166,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             else "nothing else to make until those picks are made"
         )
         print("\n".join(lines))
-        after = stamp.World(root, stamp.args_key(args.tier, args.frozen, args.shots or None))
-        stamp.record(root, world, after, [header, *lines])
+        stamp.record(root, world, stamp.World(root, key), [header, *lines])
         return 0
     else:
         lines.append(f"made {len(ev.made)} artifact(s) in {took:.1f}s")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vfbuild.fsutil import FILM_FILE, find_film_root  # noqa: F401  (re-exported)
+from vfbuild.fsutil import find_film_root  # noqa: F401  (kept importable from here)
 from vfbuild.providers import get_provider
 from vfbuild.providers.base import Provider
 from vfbuild.spec.models import Film
@@ -82,6 +82,10 @@ class Project:
             if cache_key not in self._providers:
                 self._providers[cache_key] = get_provider(name, config=config, film_root=self.root)
             return self._providers[cache_key]
+
+    @property
+    def journal_dir(self) -> Path:
+        return self.vf_dir / "journal"
 
     def stamp(self) -> tuple[int, int]:
         """Changes whenever the build records an artifact or writes a lock: a step state

@@ -89,7 +89,7 @@ class StepRunner:
         self.options = options or BuildOptions()
         self.frozen = self.options.frozen
         self.tmp_dir = project.vf_dir / "tmp"
-        self.journal = Journal(project.vf_dir / "journal")
+        self.journal = Journal(project.journal_dir)
         self.ledger = Ledger(project.root)
         self.coster = Coster(project)
         self.budget = Budget(self.options.budget) if self.options.budget is not None else None

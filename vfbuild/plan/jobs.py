@@ -30,7 +30,7 @@ class Outcome:
 
 
 def journal_of(project: Project) -> Journal:
-    return Journal(project.vf_dir / "journal")
+    return Journal(project.journal_dir)
 
 
 def shot_of(entry: JournalEntry) -> str:
@@ -98,8 +98,8 @@ def cancel(project: Project, shots: list[str] | None = None) -> list[Outcome]:
             continue
         parts = entry.label.split()
         step = parts[1] if len(parts) > 1 else ""
-        job = RemoteJob(entry.key, {"step": step, "model": entry.model}, {}, entry.label, "")
-        job.client_id = entry.client_id
+        recipe = {"step": step, "model": entry.model}
+        job = RemoteJob(entry.key, recipe, {}, entry.label, entry.client_id)
         try:
             prov.cancel(entry.job_id, job)  # type: ignore[attr-defined]
         except VfError as e:

@@ -43,7 +43,6 @@ CLIP_MAX_SECONDS = 10.0
 DONE, STALE, WAITING, NEEDS_PICK = "done", "stale", "waiting", "needs-pick"
 
 # A user's retouched master keyframe: `<picked keyframe name>_polished.<ext>`.
-POLISHED_SUFFIX = "_polished"
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
 
 
@@ -340,7 +339,10 @@ class Resolver:
         pick = self.p.locks.pick(shot_id, "keyframe")
         if pick is None:
             return None
-        stem = layout.take_name(shot_id, "keyframe", pick.version, pick.take, "") + POLISHED_SUFFIX
+        stem = (
+            layout.take_name(shot_id, "keyframe", pick.version, pick.take, "")
+            + layout.POLISHED_SUFFIX
+        )
         for ext in IMAGE_EXTS:
             if stem + ext in self.p.source_images:
                 rel = f"{layout.SOURCE_IMAGES}/{stem}{ext}"
@@ -660,7 +662,7 @@ class SavedStates:
         if self._polished is None:
             found: dict[str, list[str]] = {}
             for n in self.p.source_images:
-                if POLISHED_SUFFIX in n and "_keyframe_" in n:
+                if layout.POLISHED_SUFFIX in n and "_keyframe_" in n:
                     found.setdefault(n.split("_keyframe_", 1)[0], []).append(n)
             self._polished = {k: sorted(v) for k, v in found.items()}
         return self._polished

@@ -33,13 +33,28 @@ import time
 from pathlib import Path
 from typing import Any
 
+from vfbuild.store.layout import (
+    EDIT,
+    EXPLORATION,
+    FINAL,
+    POLISHED_SUFFIX,
+    PROMPTS_TXT,
+    SELECTED,
+    SOURCE_IMAGES,
+    UPSCALED,
+)
+from vfbuild.store.ledger import LEDGER
+
 FORMAT = 1
 STAMP = Path(".vf") / "cache" / "noop-stamp.json"
 # Folders of the film that hold only what builds make (their files are not inputs).
-OUTPUT_DIRS = ("01_Source_Images", "03_Generations", "05_Upscaled", "06_Edit")
+OUTPUT_DIRS = tuple(
+    dict.fromkeys(
+        d.split("/")[0] for d in (SOURCE_IMAGES, EXPLORATION, SELECTED, FINAL, UPSCALED, EDIT)
+    )
+)
 SKIPPED = frozenset({".git", ".vf", ".hg", ".svn", "__pycache__"})
-OUTPUT_FILES = frozenset({"prompts.txt", "ledger.csv"})  # appended by builds, read by none
-POLISHED = "_polished"
+OUTPUT_FILES = frozenset({PROMPTS_TXT, LEDGER})  # appended by builds, read by none
 ENV_PREFIXES = ("VF_", "IMAGEIO_FFMPEG_EXE", "XDG_CACHE_HOME")
 RACY_SECONDS = 2.0
 
@@ -121,7 +136,7 @@ class World:
             with os.scandir(folder) as it:
                 # Only folders and polished keyframes matter: the rest need not be sorted.
                 for e in it:
-                    if POLISHED in e.name:
+                    if POLISHED_SUFFIX in e.name:
                         wanted.append((e.name, e.path, e.is_dir(follow_symlinks=False)))
                     elif e.is_dir(follow_symlinks=False):
                         wanted.append((e.name, e.path, True))

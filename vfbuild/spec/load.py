@@ -32,11 +32,10 @@ from typing import Any, Literal
 
 import vfbuild
 from vfbuild.errors import FilmNotFound, Location, Problem, SpecError
-from vfbuild.fsutil import atomic_write_bytes, is_within
+from vfbuild.fsutil import FILM_FILE, atomic_write_bytes, is_within
 from vfbuild.spec.models import SHOT_ID_PATTERN, Film, Shot
 from vfbuild.spec.prompt import KEYFRAME_FIELDS, PROMPTS_DIR, is_file_value
 
-FILM_FILE = "shots.yaml"
 REFERENCES_DIR = "references/"
 AUDIO_DIR = "04_Audio/"
 WORKFLOWS_DIR = "workflows/"

@@ -23,6 +23,7 @@ AUDIO = "04_Audio"
 UPSCALED = "05_Upscaled"
 EDIT = "06_Edit"
 PROMPTS_TXT = "prompts.txt"
+POLISHED_SUFFIX = "_polished"  # a user's polished keyframe: <picked take>_polished.<ext>
 
 # Where the single output of each non-picked step goes.
 OUTPUT_DIRS = {"final": FINAL, "upscale": UPSCALED, "lipsync": UPSCALED}
