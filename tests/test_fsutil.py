@@ -25,3 +25,20 @@ def test_is_within_resolves_symlinks(tmp_path: Path) -> None:
     (tmp_path / "film" / "out").symlink_to(tmp_path)
     assert is_within(tmp_path / "film" / "a.txt", tmp_path / "film")
     assert not is_within(tmp_path / "film" / "out" / "x", tmp_path / "film")
+
+
+def test_atomic_write_never_changes_the_umask(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Reading the umask means setting it, and a thread creating a file meanwhile would get
+    no mask: a new file takes its mode from the kernel instead."""
+    old = os.umask(0o027)
+    try:
+
+        def refuse(mask: int) -> int:
+            raise AssertionError("os.umask called")
+
+        monkeypatch.setattr(os, "umask", refuse)
+        atomic_write_text(tmp_path / "ledger.csv", "a")
+        assert (tmp_path / "ledger.csv").stat().st_mode & 0o777 == 0o640
+    finally:
+        monkeypatch.undo()
+        os.umask(old)

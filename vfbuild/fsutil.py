@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import secrets
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,12 +43,24 @@ def fsync_dir(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def temp_path(directory: Path, suffix: str = "") -> Iterator[Path]:
-    """A fresh temp file name in `directory` that is removed unless the caller renamed it away."""
+def temp_path(directory: Path, suffix: str = "", *, shared: bool = False) -> Iterator[Path]:
+    """A fresh temp file name in `directory` that is removed unless the caller renamed it away.
+    The file is private (0600), or with `shared` has the mode a new file gets (0666 less the
+    umask, which the kernel applies: reading the umask would mean setting it, and another
+    thread could create a file unmasked meanwhile)."""
     directory.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=suffix, dir=directory)
-    os.close(fd)
-    tmp = Path(name)
+    if shared:
+        while True:
+            tmp = directory / f"{TEMP_PREFIX}{secrets.token_hex(6)}{suffix}"
+            try:
+                os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+                break
+            except FileExistsError:
+                continue
+    else:
+        fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=suffix, dir=directory)
+        os.close(fd)
+        tmp = Path(name)
     try:
         yield tmp
     finally:
@@ -71,23 +84,18 @@ def sweep_temp(directories: list[Path]) -> int:
     return removed
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
-        mode = path.stat().st_mode & 0o7777  # keep the mode a user gave the file
+        mode: int | None = path.stat().st_mode & 0o7777  # keep the mode a user gave the file
     except FileNotFoundError:
-        mode = 0o666 & ~_umask()  # mkstemp's 0600 would hide tracked files from the group
-    with temp_path(path.parent, suffix=path.suffix) as tmp:
+        mode = None  # mkstemp's 0600 would hide tracked files from the group
+    with temp_path(path.parent, suffix=path.suffix, shared=mode is None) as tmp:
         with open(tmp, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, mode)
+        if mode is not None:
+            os.chmod(tmp, mode)
         os.replace(tmp, path)
     fsync_dir(path.parent)
 
