@@ -69,6 +69,19 @@ def test_minus_j_bounds_the_jobs_in_flight(tmp_path: Path) -> None:
         assert in_flight == 2
 
 
+def test_a_build_with_jobs_to_submit_gets_the_provider_ready_while_it_plans(
+    tmp_path: Path,
+) -> None:
+    """The clients are made (httpx imported, CA bundle loaded) once, in the background, as
+    soon as the build knows it will submit; a build with nothing to submit makes none."""
+    with remote_film(tmp_path, "fal", slots=("keyframe",)) as film:
+        run = film.vf("-v", "build", "--tier", "draft")
+        assert run.stderr.count("fal: submit path warm") == 1, run.stderr
+        assert film.fake.paid_jobs == 6
+        again = film.vf("-v", "build", "--tier", "draft")
+        assert "path warm" not in again.stderr and film.fake.paid_jobs == 6
+
+
 def test_the_example_film_builds_with_providers_mixed_by_step(tmp_path: Path) -> None:
     """The real example (its shots, prompts, references and dialogue; picks made afresh):
     keyframes on fal, video on Kling, upscale on Replicate, lipsync on ComfyUI. Two shots, one

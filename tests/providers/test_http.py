@@ -141,3 +141,59 @@ def test_a_failed_event_stream_is_one_clear_error_not_retried(fake: EchoFake, fa
     with pytest.raises(ProviderError, match="echo: stream"):
         list(client(fake).events("/events", what="stream"))
     assert len(fake.log) == 1  # the caller decides what next (fal polls)
+
+
+def test_httpx_is_imported_without_async_backends_or_its_command_line() -> None:
+    """trio, anyio (httpcore's async backends) and click (httpx's command line) cost a build's
+    first request ~40 ms when installed; a fresh interpreter shows they stay out, and that
+    importing them later still works."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from vfbuild.providers.http import Http, _httpx\n"
+        "httpx = _httpx()\n"
+        "Http('t', 'http://127.0.0.1:9').fresh\n"  # httpx imports httpcore for its first client
+        "assert 'httpcore' in sys.modules\n"
+        "print(sorted(n for n in ('trio', 'anyio', 'click') if n in sys.modules))\n"
+        "import importlib.util\n"
+        "for n in ('trio', 'anyio', 'click'):\n"
+        "    if importlib.util.find_spec(n) is not None:\n"
+        "        __import__(n)\n"
+        "print('importable')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:2] == ["[]", "importable"]
+
+
+def test_a_prewarmed_provider_has_its_clients_ready(tmp_path: Path) -> None:
+    import threading
+
+    from vfbuild.providers import get_provider
+
+    prov = get_provider("fal", film_root=tmp_path)
+    prov.prewarm()
+    prov.prewarm()  # once only
+    warm = [t for t in threading.enumerate() if t.name == "fal-warm-submit"]
+    assert len(warm) <= 1
+    for t in warm:
+        t.join(10)
+    assert "fresh" in prov.http.__dict__ and "client" in prov.http.__dict__
+
+
+def test_media_types_come_from_the_extension_or_the_first_bytes(tmp_path: Path) -> None:
+    from vfbuild.providers.remote import data_uri, media_type
+
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 16
+    (tmp_path / "a.PNG").write_bytes(png)
+    (tmp_path / "objectname").write_bytes(png)  # a store object has no extension
+    (tmp_path / "clip.mov").write_bytes(b"\0\0\0\x14ftypqt  ")
+    (tmp_path / "b.bin").write_bytes(b"RIFF\0\0\0\0WAVEfmt ")
+    (tmp_path / "c.xyz").write_bytes(b"plain text here..")
+    assert media_type(tmp_path / "a.PNG") == "image/png"
+    assert media_type(tmp_path / "objectname") == "image/png"
+    assert media_type(tmp_path / "clip.mov") == "video/quicktime"
+    assert media_type(tmp_path / "b.bin") == "audio/wav"
+    assert media_type(tmp_path / "c.xyz") == "application/octet-stream"
+    assert data_uri(tmp_path / "objectname").startswith("data:image/png;base64,iVBORw0K")

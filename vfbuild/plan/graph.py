@@ -21,7 +21,7 @@ from typing import Any
 from vfbuild.errors import UsageError, VfError
 from vfbuild.fsutil import sweep_temp
 from vfbuild.plan.execute import BuildEvents, BuildOptions, StepFailed, StepRunner
-from vfbuild.plan.resolve import DONE, NEEDS_PICK, WAITING, StepState
+from vfbuild.plan.resolve import DONE, NEEDS_PICK, STALE, WAITING, StepState
 from vfbuild.project import Project
 from vfbuild.store.layout import EDIT, EXPLORATION, FINAL, SELECTED, SOURCE_IMAGES, UPSCALED
 from vfbuild.store.locks import FILM_LOCK
@@ -122,6 +122,21 @@ def run_build(
         states[task_name(name, step)] = state
         return state.status in (DONE, NEEDS_PICK, WAITING)
 
+    warmed: set[str] = set()
+
+    def warm_up(name: str, step: str) -> None:
+        """A provider with takes to make gets ready now (see `RemoteProvider.prewarm`)."""
+        state = states.get(task_name(name, step))
+        if state is None or state.status != STALE or step == "edit" or options.frozen:
+            return
+        prov = project.provider(step)
+        prewarm = getattr(prov, "prewarm", None)  # optional in the provider protocol
+        if prewarm is None or prov.name in warmed:
+            return
+        if any(runner.artifact(j) is None for j in state.jobs):
+            warmed.add(prov.name)
+            prewarm()
+
     def action(name: str, step: str) -> bool:
         try:
             state = runner.run(name, step)
@@ -175,6 +190,7 @@ def run_build(
             after_stale = bool(chosen) if step == "edit" else upstream in chosen
             if after_stale or not uptodate(name, step):
                 chosen.add(task_name(name, step))
+                warm_up(name, step)
         if chosen:
             code, doit_err = _run_doit(project, doit_tasks(chosen), options.jobs)
         else:
@@ -204,7 +220,6 @@ def check_keys(
     has takes to make now. (A step that becomes stale later in the build meets the same
     check before its first submit.)"""
     from vfbuild.errors import ProviderError
-    from vfbuild.plan.resolve import STALE
     from vfbuild.providers import catalog
 
     missing: dict[str, list[str]] = {}

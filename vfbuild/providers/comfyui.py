@@ -32,7 +32,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import mimetypes
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -44,12 +43,15 @@ from vfbuild.providers.base import InputFiles, MakeContext
 from vfbuild.providers.http import HttpStatusError
 from vfbuild.providers.remote import (
     FAILED_STATE,
+    MEDIA_TYPES,
+    OCTET_STREAM,
     QUEUED,
     RUNNING,
     SUCCEEDED,
     Poll,
     RemoteJob,
     RemoteProvider,
+    sniff_ext,
 )
 from vfbuild.store.journal import FAILED
 
@@ -67,17 +69,6 @@ OUTPUT_KEYS = ("images", "gifs", "videos")
 WANTED = {"keyframe": (".png",)}
 VIDEO_EXTS = (".mp4",)
 DEFAULT_MAX_UPLOAD_MB = 100
-
-_MAGIC: tuple[tuple[bytes, int, str], ...] = (
-    (b"\x89PNG", 0, ".png"),
-    (b"\xff\xd8", 0, ".jpg"),
-    (b"ftyp", 4, ".mp4"),
-    (b"RIFF", 0, ".wav"),
-    (b"ID3", 0, ".mp3"),
-    (b"fLaC", 0, ".flac"),
-    (b"OggS", 0, ".ogg"),
-    (b"\x1a\x45\xdf\xa3", 0, ".mkv"),
-)
 
 
 class ComfyProvider(RemoteProvider):
@@ -244,7 +235,7 @@ class ComfyProvider(RemoteProvider):
         # Named by content: uploading it again (a retry, another take) overwrites it with the
         # same bytes, and two inputs never clash.
         name = f"vf_{hashlib.sha256(data).hexdigest()[:24]}{ext}"
-        mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        mime = MEDIA_TYPES.get(ext, OCTET_STREAM)
         try:
             resp = self.http.request(
                 "POST",
@@ -494,12 +485,9 @@ def _wanted(step: str) -> tuple[str, ...]:
 
 def _ext(path: Path, data: bytes) -> str:
     """A file's extension as loader nodes expect it (store files have none: sniff them)."""
-    if path.suffix and mimetypes.guess_type(path.name)[0]:
+    if path.suffix.lower() in MEDIA_TYPES:
         return path.suffix.lower()
-    for magic, at, ext in _MAGIC:
-        if data[at : at + len(magic)] == magic:
-            return ext
-    return path.suffix.lower() or ".bin"
+    return sniff_ext(data[:16]) or path.suffix.lower() or ".bin"
 
 
 def _output_files(outputs: dict[str, Any]) -> Iterator[dict[str, Any]]:

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import base64
 import logging
-import mimetypes
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -98,25 +98,67 @@ class Poll:
     error: str | None = None
 
 
+# The media types of the files vfbuild sends. A fixed table, not `mimetypes`: its first call
+# reads the system's MIME database (~30 ms), and threads making their first submits together
+# each read it, one after another.
+MEDIA_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".webp": "image/webp",
+    ".gif": "image/gif",
+    ".tif": "image/tiff",
+    ".tiff": "image/tiff",
+    ".bmp": "image/bmp",
+    ".mp4": "video/mp4",
+    ".mov": "video/quicktime",
+    ".webm": "video/webm",
+    ".mkv": "video/x-matroska",
+    ".wav": "audio/wav",
+    ".mp3": "audio/mpeg",
+    ".m4a": "audio/mp4",
+    ".aac": "audio/aac",
+    ".flac": "audio/flac",
+    ".ogg": "audio/ogg",
+}
+OCTET_STREAM = "application/octet-stream"
+
+
+# What a file is, from its first bytes: (signature, its offset, extension).
+SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
+    (b"\x89PNG", 0, ".png"),
+    (b"\xff\xd8", 0, ".jpg"),
+    (b"ftyp", 4, ".mp4"),
+    (b"RIFF", 0, ".wav"),
+    (b"ID3", 0, ".mp3"),
+    (b"fLaC", 0, ".flac"),
+    (b"OggS", 0, ".ogg"),
+    (b"\x1a\x45\xdf\xa3", 0, ".mkv"),
+)
+
+
+def sniff_ext(head: bytes) -> str | None:
+    """The extension of a file that starts with `head` (16 bytes do), if it is known."""
+    for magic, at, ext in SIGNATURES:
+        if head[at : at + len(magic)] == magic:
+            return ext
+    return None
+
+
+def media_type(path: Path) -> str:
+    """A file's media type, from its extension, else from its first bytes (store objects
+    have no extension)."""
+    known = MEDIA_TYPES.get(path.suffix.lower())
+    if known is not None:
+        return known
+    with open(path, "rb") as f:
+        ext = sniff_ext(f.read(16))
+    return MEDIA_TYPES.get(ext or "", OCTET_STREAM)
+
+
 def data_uri(path: Path) -> str:
     """A file as a `data:` URI (fal, Replicate, Runway and Luma accept them as inputs)."""
-    mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    if path.suffix == "" or mime == "application/octet-stream":
-        mime = _sniff(path)
-    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
-
-
-def _sniff(path: Path) -> str:
-    head = path.read_bytes()[:16]
-    if head.startswith(b"\x89PNG"):
-        return "image/png"
-    if head.startswith(b"\xff\xd8"):
-        return "image/jpeg"
-    if head[4:8] == b"ftyp":
-        return "video/mp4"
-    if head.startswith(b"RIFF"):
-        return "audio/wav"
-    return "application/octet-stream"
+    return f"data:{media_type(path)};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
 
 
 class RemoteProvider:
@@ -145,7 +187,7 @@ class RemoteProvider:
         for k in info.env_keys:
             add_secret(os.environ.get(k))
         self._warming = threading.Lock()
-        self._warmed = False
+        self._warmed: set[str] = set()
 
     # -- identity ---------------------------------------------------------------------------
 
@@ -253,24 +295,43 @@ class RemoteProvider:
         with ctx.transfer:
             self._fetch_checked(result, job, out)
 
+    def prewarm(self) -> None:
+        """The build has jobs for this provider: make the API clients now, in a thread, while
+        it is still planning and the first takes write their journal entries. The first
+        submits then find httpx imported and the CA bundle loaded (~0.15 s, which sixteen
+        takes would otherwise wait on together); loading the bundle lets go of the GIL."""
+        self._warm("submit", lambda: (self.http.fresh, self.http.client))
+
     def _warm_fetch(self) -> None:
-        """Once, while the first jobs are at the provider (the build has nothing else to
-        do): import PyAV and make the download client, so the first results are fetched and
+        """While the first jobs are at the provider (the build has nothing else to do):
+        import PyAV and make the download client, so the first results are fetched and
         probed at once instead of each waiting on those (~0.1 s, longer with -j 16)."""
+
+        def fetch_path() -> None:
+            import av  # noqa: F401
+
+            _ = self.http.bare
+
+        self._warm("fetch", fetch_path)
+
+    def _warm(self, what: str, work: Callable[[], object]) -> None:
+        """Run `work` once, in a daemon thread; a failure is left for the real call to meet
+        and report."""
         with self._warming:
-            if self._warmed:
+            if what in self._warmed:
                 return
-            self._warmed = True
+            self._warmed.add(what)
 
-        def warm() -> None:
+        def run() -> None:
+            start = time.monotonic()
             try:
-                import av  # noqa: F401
+                work()
+            except Exception as e:
+                log.debug("%s: warming the %s path: %r", self.name, what, e)
+            else:
+                log.debug("%s: %s path warm (%.2fs)", self.name, what, time.monotonic() - start)
 
-                _ = self.http.bare
-            except Exception as e:  # the fetch meets the same problem and reports it
-                log.debug("%s: warming the fetch path: %r", self.name, e)
-
-        threading.Thread(target=warm, name=f"{self.name}-warm", daemon=True).start()
+        threading.Thread(target=run, name=f"{self.name}-warm-{what}", daemon=True).start()
 
     def _recover(self, entry: JournalEntry, job: RemoteJob, ctx: MakeContext) -> str | None:
         """A job whose submit reply was lost. Returns its id, or None to submit (again)."""

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import math
-import mimetypes
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from vfbuild.providers.remote import (
     RemoteJob,
     RemoteProvider,
     data_uri,
+    media_type,
 )
 
 log = logging.getLogger("vfbuild.runway")
@@ -151,7 +151,7 @@ class RunwayProvider(RemoteProvider):
                 raise ProviderError(
                     f"{job.label}: runway's upload slot is incomplete: {slot!r:.200}"
                 )
-            mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            mime = media_type(path)
             with open(path, "rb") as f:
                 # The storage URL is another host: the client sends it no credentials.
                 self.http.request(
