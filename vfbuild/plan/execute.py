@@ -80,6 +80,34 @@ def job_label(job: Job) -> str:
     return f"{job.name} {job.step}" + ("" if job.is_output else f" t{job.take:02d}")
 
 
+class InOrder:
+    """A step's takes, recorded in take order, each as soon as it and every take before it
+    are done. Whoever finishes a take records those now ready, one recorder at a time."""
+
+    def __init__(self, jobs: list[Job], record: Callable[[Job], object]) -> None:
+        self.jobs = jobs
+        self.record = record
+        self.finished: set[str] = set()
+        self.next = 0
+        self.turn = threading.Lock()
+        self.errors: list[Exception] = []
+
+    def done(self, job: Job) -> None:
+        with self.turn:
+            self.finished.add(job.key)
+            while self.next < len(self.jobs) and self.jobs[self.next].key in self.finished:
+                ready = self.jobs[self.next]
+                self.next += 1
+                try:
+                    self.record(ready)
+                except Exception as e:  # raised in the step's own thread (`raise_error`)
+                    self.errors.append(e)
+
+    def raise_error(self) -> None:
+        if self.errors:
+            raise self.errors[0]
+
+
 class StepRunner:
     def __init__(
         self, project: Project, events: BuildEvents, options: BuildOptions | None = None
@@ -106,9 +134,6 @@ class StepRunner:
             return state
         missing = [j for j in state.jobs if self.artifact(j) is None]
         failed = self._make_all(missing, state)
-        for job in state.jobs:
-            if job.key not in failed:
-                self._ensure(job, state)
         if failed:
             raise StepFailed(f"{name} {step}: {len(failed)} take(s) not made")
         if step == "keyframe" and not self.frozen:
@@ -120,15 +145,32 @@ class StepRunner:
         return art if art is not None and self.p.store.has(art.sha256) else None
 
     def _make_all(self, jobs: list[Job], state: StepState) -> set[str]:
-        """Make the missing takes, side by side; the keys of those that failed (each failure
-        is reported on its own, and the other takes are kept)."""
+        """Make the missing takes, side by side, and record every take of the step (layout,
+        locks, ledger, prompts.txt) in take order, each as soon as it and the takes before
+        it are made: a step's last take is not followed by the bookkeeping of all the others.
+        Returns the keys of the takes that failed (each failure is reported on its own, and
+        the other takes are kept)."""
         failed: set[str] = set()
+
+        def record(job: Job) -> None:
+            if job.key not in failed:
+                self._ensure(job, state)
+
+        made = InOrder(state.jobs, record)
+        to_make = {j.key for j in jobs}
+        for job in state.jobs:
+            if job.key not in to_make:
+                made.done(job)  # made by an earlier build
 
         from vfbuild.providers.manual import AwaitingFiles
 
         def one(job: Job) -> None:
             try:
                 self._make(job, state)
+                if job.version is None:
+                    # A step's takes share its version: the first take made records it,
+                    # while the others may still be at the provider.
+                    self.p.locks.allocate_version(job.name, job.step, job.version_key)
             except AwaitingFiles as e:
                 with self.events.lock:
                     self.events.inbox.append(e.message)
@@ -137,16 +179,18 @@ class StepRunner:
                 with self.events.lock:
                     self.events.errors.append(e)
                     failed.add(job.key)
+            made.done(job)
 
         if len(jobs) == 1 or self.options.jobs == 1:
             for job in jobs:
                 one(job)
-            return failed
-        threads = [threading.Thread(target=one, args=(j,), daemon=True) for j in jobs]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        else:
+            threads = [threading.Thread(target=one, args=(j,), daemon=True) for j in jobs]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        made.raise_error()
         return failed
 
     def _ensure(self, job: Job, state: StepState) -> None:
@@ -221,6 +265,9 @@ class StepRunner:
                 slot.started()  # a local render is under way once it has its slot
                 art = self._make_in_slot(job, prov, ctx, state.inputs)
         start = slot.taken or time.monotonic()
+        # The bookkeeping below (a few fsyncs) waits, as downloads do, while other takes
+        # submit: their journal entries are fsynced before their jobs can start.
+        self.slots.calm()
         self.p.index.record(job.key, art, job.recipe)
         if _ledgered(prov):
             entry = self.journal.get(job.key)
