@@ -9,9 +9,10 @@ VF_BENCH_EDIT=instant the film's edit is made by the instant provider too (see
 from __future__ import annotations
 
 import sys
+from typing import NoReturn
 
 
-def main() -> int:
+def main() -> NoReturn:
     import os
 
     from bench.instant import register
@@ -22,9 +23,9 @@ def main() -> int:
         import atexit
 
         atexit.register(_write_peak_rss, rss_file)
-    from vfbuild.cli import main as vf_main
+    from vfbuild.cli import run
 
-    return vf_main(sys.argv[1:])
+    run(sys.argv[1:])
 
 
 def _write_peak_rss(path: str) -> None:
@@ -37,4 +38,4 @@ def _write_peak_rss(path: str) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

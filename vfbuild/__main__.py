@@ -1,5 +1,5 @@
 from __future__ import annotations
 
-from vfbuild.cli import main
+from vfbuild.cli import run
 
-raise SystemExit(main())
+run()
