@@ -326,8 +326,8 @@ class Http:
 
 _import_lock = threading.Lock()
 # Modules httpx and httpcore import when installed, for what vfbuild never runs: async
-# backends (trio, anyio) and httpx's command line (click, pygments, rich). Hidden while httpx
-# is first imported, they cost a build's first request nothing instead of ~40 ms.
+# backends (trio, anyio) and httpx's command line (click, then pygments and rich). Hidden while
+# httpx is first imported: httpx and httpcore then take 55 ms instead of 123 ms here.
 _NOT_NEEDED = ("trio", "anyio", "click")
 
 
