@@ -62,3 +62,32 @@ def test_a_failed_record_is_raised_in_the_step_and_the_others_are_still_recorded
     assert recorded == ["k0", "k2"]
     with pytest.raises(VfError, match="read-only"):
         order.raise_error()
+
+
+def test_a_bug_in_one_take_is_reported_and_the_other_takes_are_recorded(
+    tmp_path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """A take whose provider raises something unexpected (a bug) fails its step with an
+    internal error; the takes made beside it are still recorded in the layout."""
+    from tests.e2e.film import make_film
+    from vfbuild.plan.execute import BuildOptions
+    from vfbuild.plan.graph import run_build
+    from vfbuild.project import Project
+    from vfbuild.providers.local import LocalProvider
+
+    real = LocalProvider.make
+
+    def make(self, recipe, inputs, out, ctx):  # type: ignore[no-untyped-def]
+        if ctx.label == "s010 keyframe t01":
+            raise RuntimeError("a bug in a provider")
+        return real(self, recipe, inputs, out, ctx)
+
+    monkeypatch.setattr(LocalProvider, "make", make)
+    root = make_film(tmp_path / "film")
+    result = run_build(Project.open(root), shots=["s010"], options=BuildOptions(jobs=2))
+    errors = [e.message for e in result.events.errors]
+    assert any("s010:keyframe: internal error" in m and "a bug" in m for m in errors), errors
+    assert result.events.made == ["s010 keyframe t02"]
+    assert [p.name for p in (root / "03_Generations").rglob("*.png")] == [
+        "s010_keyframe_v001_t02.png"
+    ]

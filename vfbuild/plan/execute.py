@@ -179,6 +179,10 @@ class StepRunner:
                 with self.events.lock:
                     self.events.errors.append(e)
                     failed.add(job.key)
+            except Exception as e:  # a bug: raised in the step's own thread, after the others
+                with self.events.lock:
+                    failed.add(job.key)
+                made.errors.append(e)
             made.done(job)
 
         if len(jobs) == 1 or self.options.jobs == 1:
