@@ -61,11 +61,30 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    from vfbuild.plan import stamp
+
+    root = _root(args)
+    key = ("plan", *stamp.args_key(args.tier, args.frozen, args.shots or None))
+    world = stamp.World(root, key)
+    said = stamp.replay(root, world, stamp.PLAN_STAMP)
+    if said is not None:  # nothing changed since the last plan: it would say the same
+        logging.getLogger("vfbuild.stamp").debug(
+            "nothing changed since the last plan (%s)", stamp.PLAN_STAMP
+        )
+        print("\n".join(said))
+        return 0
+    out = _plan_lines(_project(args), args)
+    print("\n".join(out))
+    stamp.record(root, world, stamp.World(root, key), out, stamp.PLAN_STAMP)
+    return 0
+
+
+def _plan_lines(project: Project, args: argparse.Namespace) -> list[str]:
     from vfbuild.plan.report import step_lines
     from vfbuild.providers.pricing import money
 
-    project = _project(args)
     lines = step_lines(project, shots=args.shots or None, tier=args.tier, frozen=args.frozen)
+    out = []
     pending = [ln for ln in lines if ln.state.status != "done"]
     for ln in pending:
         st = ln.state
@@ -76,25 +95,26 @@ def cmd_plan(args: argparse.Namespace) -> int:
         elif ln.to_make:
             what += " $?"
         why = "; ".join(st.reasons) or (ln.error or "")
-        print(f"{_who(st.name):<10} {st.step:<9} {st.status:<10} {who:<26} {what:<10} {why}")
+        out.append(f"{_who(st.name):<10} {st.step:<9} {st.status:<10} {who:<26} {what:<10} {why}")
         for note in st.notes:
-            print(f"{'':<10} {'':<9} note: {note}")
+            out.append(f"{'':<10} {'':<9} note: {note}")
     for ln in lines:
         if ln.state.status == "done" and ln.state.notes:
+            who = _who(ln.state.name)
             for note in ln.state.notes:
-                print(f"{_who(ln.state.name):<10} {ln.state.step:<9} {'done':<10} note: {note}")
+                out.append(f"{who:<10} {ln.state.step:<9} {'done':<10} note: {note}")
     total = sum(ln.to_make for ln in lines)
     cost = sum(ln.cost for ln in lines)
     unknown = [f"{_who(ln.state.name)} {ln.state.step}" for ln in lines if not ln.cost_known]
     if not pending:
-        print("nothing to build: everything is up to date")
+        out.append("nothing to build: everything is up to date")
     else:
-        print(f"{total} take(s) to make, estimated cost {money(cost)}")
+        out.append(f"{total} take(s) to make, estimated cost {money(cost)}")
         if unknown:
-            print(
+            out.append(
                 f"  no price known for: {', '.join(unknown)} (add them to prices.yaml in the film)"
             )
-    return 0
+    return out
 
 
 def cmd_cost(args: argparse.Namespace) -> int:

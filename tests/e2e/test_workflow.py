@@ -124,6 +124,28 @@ def test_a_quiet_film_answers_from_the_no_op_stamp_until_anything_changes(
     assert made_count(out) == 2 and "s030 draft" in out
 
 
+def test_vf_plan_answers_from_its_stamp_until_anything_changes(
+    complete_film: Path, tmp_path: Path
+) -> None:
+    from tests.plan.test_stamp import aged
+
+    film = clone_built(complete_film, tmp_path / "film")
+    shots = film / "shots.yaml"
+    shots.write_text(shots.read_text().replace("the driver speaks", "the driver whispers"))
+    aged(film)  # a quiet minute later
+    first = vf(film, "plan").stdout
+    assert "s030" in first and "2 take(s) to make" in first
+    again = vf(film, "-v", "plan")
+    assert "nothing changed since the last plan" in again.stderr and again.stdout == first
+    other = vf(film, "-v", "plan", "--tier", "draft")  # other arguments: their own answer
+    assert "nothing changed" not in other.stderr
+    # the build's stamp and the plan's are kept apart, and a build makes the plan stale
+    vf(film, "build")
+    after = vf(film, "-v", "plan")
+    assert "nothing changed" not in after.stderr
+    assert "nothing to build: everything is up to date" in after.stdout
+
+
 def test_a_build_of_draft_takes_works_out_the_edit_once(
     complete_film: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

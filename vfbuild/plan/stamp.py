@@ -47,6 +47,7 @@ from vfbuild.store.ledger import LEDGER
 
 FORMAT = 1
 STAMP = Path(".vf") / "cache" / "noop-stamp.json"
+PLAN_STAMP = Path(".vf") / "cache" / "plan-stamp.json"  # what `vf plan` last said, the same way
 # Folders of the film that hold only what builds make (their files are not inputs).
 OUTPUT_DIRS = tuple(
     dict.fromkeys(
@@ -161,10 +162,10 @@ def args_key(tier: str, frozen: bool, shots: list[str] | None) -> tuple[Any, ...
     return (tier, frozen, tuple(shots or ()))
 
 
-def replay(root: Path, world: World) -> list[str] | None:
-    """The lines the last no-op build printed, if nothing changed since; else None."""
+def replay(root: Path, world: World, stamp: Path = STAMP) -> list[str] | None:
+    """The lines the last no-op build (or plan) printed, if nothing changed since; else None."""
     try:
-        data = json.loads((root / STAMP).read_text())
+        data = json.loads((root / stamp).read_text())
     except (OSError, ValueError):
         return None
     if not isinstance(data, dict) or data.get("world") != world.digest:
@@ -173,11 +174,12 @@ def replay(root: Path, world: World) -> list[str] | None:
     return lines if isinstance(lines, list) and all(isinstance(x, str) for x in lines) else None
 
 
-def record(root: Path, before: World, after: World, lines: list[str]) -> None:
-    """Keep a no-op build's output for the next one, if the world held still meanwhile."""
+def record(root: Path, before: World, after: World, lines: list[str], stamp: Path = STAMP) -> None:
+    """Keep a no-op build's (or a plan's) output for the next one, if the world held still
+    meanwhile."""
     from vfbuild.fsutil import atomic_write_text
 
-    path = root / STAMP
+    path = root / stamp
     if before.digest != after.digest or time.time_ns() - after.newest < RACY_SECONDS * 1e9:
         path.unlink(missing_ok=True)
         return
