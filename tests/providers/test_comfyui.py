@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 import time
 from pathlib import Path
 from typing import Any, cast
@@ -13,6 +12,7 @@ import pytest
 
 from tests.fakes.base import Faults
 from tests.fakes.comfyui import ComfyFake, film_providers
+from tests.providers.kit import clip, key_of, still, tone
 from vfbuild.errors import ProviderError
 from vfbuild.media.probe import probe
 from vfbuild.providers import catalog, get_provider
@@ -31,25 +31,16 @@ PROMPT = "a yellow sports car climbs a snowy mountain road"
 @pytest.fixture(scope="module")
 def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Input files: a keyframe PNG, a clip MP4 (no sound), a dialogue WAV."""
-    from vfbuild.media.ffmpeg import ffmpeg_exe
-
     d = tmp_path_factory.mktemp("comfy-media")
     files = {
-        "keyframe": (d / "kf.png", ["-f", "lavfi", "-i", "testsrc2=size=96x54:rate=1",
-                                    "-frames:v", "1"]),
-        "clip": (d / "clip.mp4", ["-f", "lavfi", "-i", "testsrc2=size=96x54:rate=24:duration=1",
-                                  "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt",
-                                  "yuv420p"]),
-        "audio": (d / "line.wav", ["-f", "lavfi", "-i", "sine=frequency=440:duration=1"]),
-    }  # fmt: skip
-    for path, args in files.values():
-        subprocess.run(
-            [ffmpeg_exe(), "-v", "error", "-y", *args, str(path)], check=True, capture_output=True
-        )
+        "keyframe": still(d / "kf.png", "96x54"),
+        "clip": clip(d / "clip.mp4", "96x54", 1),
+        "audio": tone(d / "line.wav", 1),
+    }
     # Store files have no extension: the provider must sniff what it uploads.
     bare = d / "store-kf"
-    bare.write_bytes(files["keyframe"][0].read_bytes())
-    return {k: v[0] for k, v in files.items()} | {"bare_keyframe": bare}
+    bare.write_bytes(files["keyframe"].read_bytes())
+    return files | {"bare_keyframe": bare}
 
 
 @pytest.fixture
@@ -95,10 +86,6 @@ def recipe(root: Path, step: str, workflow: str, **extra: Any) -> dict[str, Any]
         "take": 1,
         "inputs": {"keyframe": "k" * 64} if video else {},
     }
-
-
-def key_of(r: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(r, sort_keys=True).encode()).hexdigest()
 
 
 def ctx(root: Path, r: dict[str, Any], **kw: Any) -> MakeContext:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +13,7 @@ import pytest
 
 from tests.fakes.base import Faults
 from tests.fakes.kling import KEYS, KlingFake
+from tests.providers.kit import clip, key_of, posts, still, tone
 from vfbuild.errors import ProviderError
 from vfbuild.media.probe import probe
 from vfbuild.providers import get_provider, remote
@@ -30,26 +28,14 @@ AK, SK = KEYS["KLING_ACCESS_KEY"], KEYS["KLING_SECRET_KEY"]
 # -- fixtures -------------------------------------------------------------------------------
 
 
-def _ffmpeg(*args: str) -> None:
-    from vfbuild.media.ffmpeg import ffmpeg_exe
-
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", *args], check=True, capture_output=True)
-
-
-def _clip(out: Path, size: str, seconds: float) -> None:
-    src = f"testsrc2=size={size}:rate=24:duration={seconds}"
-    _ffmpeg("-f", "lavfi", "-i", src, "-c:v", "libx264", "-preset", "ultrafast",
-            "-pix_fmt", "yuv420p", str(out))  # fmt: skip
-
-
 @pytest.fixture(scope="module")
 def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("kling-media")
-    kf, clip, wav = d / "kf.png", d / "clip.mp4", d / "line.wav"
-    _ffmpeg("-f", "lavfi", "-i", "testsrc2=size=640x360:rate=1", "-frames:v", "1", str(kf))
-    _clip(clip, "1280x720", 3)
-    _ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=3", str(wav))
-    return {"keyframe": kf, "clip": clip, "audio": wav}
+    return {
+        "keyframe": still(d / "kf.png", "640x360"),
+        "clip": clip(d / "clip.mp4", "1280x720", 3),
+        "audio": tone(d / "line.wav", 3),
+    }
 
 
 @pytest.fixture
@@ -66,11 +52,6 @@ def prov(fake: KlingFake, tmp_path: Path) -> KlingProvider:
     p = get_provider("kling", config=None, film_root=tmp_path)
     assert isinstance(p, KlingProvider)
     return p
-
-
-@pytest.fixture
-def journal(tmp_path: Path) -> Journal:
-    return Journal(tmp_path / ".vf" / "journal")
 
 
 def recipe(
@@ -100,10 +81,6 @@ def recipe(
     }
 
 
-def key_of(r: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(r, sort_keys=True).encode()).hexdigest()
-
-
 def inputs_for(step: str, media: dict[str, Path]) -> dict[str, Any]:
     if step == "lipsync":
         return {"clip": media["clip"], "audio": media["audio"]}
@@ -125,10 +102,6 @@ def make(
         out,
         MakeContext(key=key_of(r), label=label, journal=journal, **ctx),
     )
-
-
-def creates(fake: KlingFake) -> int:
-    return sum(1 for m, p in fake.log if m == "POST")
 
 
 # -- each step makes real media ---------------------------------------------------------------
@@ -349,7 +322,7 @@ def test_journalled_job_resumes_by_polling(
 
     make(prov, r, media, tmp_path / "o.mp4", journal)
     assert fake.paid_jobs == 1
-    assert creates(fake) == 1
+    assert posts(fake) == 1
     assert probe(tmp_path / "o.mp4").has_video
 
 
@@ -423,7 +396,7 @@ def test_account_problem_stops_at_once(
         make(prov, r, media, tmp_path / "o.mp4", journal)
     assert "Resource pack depleted" in e.value.message
     assert "top up" in (e.value.hint or "")
-    assert creates(fake) == 1  # not retried: waiting cannot fix an empty account
+    assert posts(fake) == 1  # not retried: waiting cannot fix an empty account
     assert journal.get(key_of(r)) is None
     assert fake.paid_jobs == 0
 
@@ -478,7 +451,7 @@ def test_lipsync_refuses_a_clip_too_short(
     prov: KlingProvider, fake: KlingFake, media: dict[str, Path], journal: Journal, tmp_path: Path
 ) -> None:
     short = tmp_path / "short.mp4"
-    _clip(short, "1280x720", 1)
+    clip(short, "1280x720", 1)
     with pytest.raises(ProviderError, match="2 to 10 seconds"):
         make(prov, recipe("lipsync"), {**media, "clip": short}, tmp_path / "o.mp4", journal)
     assert fake.paid_jobs == 0

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +13,7 @@ import pytest
 import vfbuild.providers.luma as luma
 from tests.fakes.base import Faults
 from tests.fakes.luma import KEYS, LumaFake
+from tests.providers.kit import key_of, posts, still
 from vfbuild.errors import ProviderError
 from vfbuild.media.probe import probe
 from vfbuild.providers import get_provider, remote
@@ -27,19 +25,13 @@ from vfbuild.store.journal import FAILED, SUBMITTED, Journal
 KEY = KEYS["LUMAAI_API_KEY"]
 
 
-def _ffmpeg(*args: str) -> None:
-    from vfbuild.media.ffmpeg import ffmpeg_exe
-
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", *args], check=True, capture_output=True)
-
-
 @pytest.fixture(scope="module")
 def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("luma-media")
-    kf, ref = d / "kf.png", d / "ref.png"
-    _ffmpeg("-f", "lavfi", "-i", "testsrc2=size=640x360:rate=1", "-frames:v", "1", str(kf))
-    _ffmpeg("-f", "lavfi", "-i", "testsrc2=size=256x256:rate=1", "-frames:v", "1", str(ref))
-    return {"keyframe": kf, "reference": ref}
+    return {
+        "keyframe": still(d / "kf.png", "640x360"),
+        "reference": still(d / "ref.png", "256x256"),
+    }
 
 
 @pytest.fixture
@@ -59,11 +51,6 @@ def new_provider(tmp_path: Path) -> LumaProvider:
     p = get_provider("luma", config=None, film_root=tmp_path)
     assert isinstance(p, LumaProvider)
     return p
-
-
-@pytest.fixture
-def journal(tmp_path: Path) -> Journal:
-    return Journal(tmp_path / ".vf" / "journal")
 
 
 def recipe(
@@ -98,10 +85,6 @@ def recipe(
     }
 
 
-def key_of(r: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(r, sort_keys=True).encode()).hexdigest()
-
-
 def inputs_for(step: str, media: dict[str, Path], refs: int = 1) -> dict[str, Any]:
     if step == "keyframe":
         return {"references": [media["reference"]] * refs}
@@ -124,10 +107,6 @@ def make(
         out,
         MakeContext(key=key_of(r), label=label, journal=journal, **ctx),
     )
-
-
-def creates(fake: LumaFake) -> int:
-    return sum(1 for m, p in fake.log if m == "POST")
 
 
 def submit_only(prov: LumaProvider, r: dict[str, Any], journal: Journal, media: Any) -> str:
@@ -211,7 +190,7 @@ def test_too_many_references_are_refused_before_sending(
 ) -> None:
     with pytest.raises(ProviderError, match="at most 4"):
         make(prov, recipe("keyframe"), media, tmp_path / "kf.png", journal, refs=5)
-    assert creates(fake) == 0
+    assert posts(fake) == 0
 
 
 def test_credits(
@@ -300,7 +279,7 @@ def test_journalled_job_resumes_by_polling(
     gen_id = submit_only(prov, r, journal, media)
     journal.update(journal.get(key_of(r)), state=SUBMITTED, job_id=gen_id)
     make(new_provider(tmp_path), r, media, tmp_path / "o.mp4", journal)
-    assert fake.paid_jobs == 1 and creates(fake) == 1
+    assert fake.paid_jobs == 1 and posts(fake) == 1
 
 
 def test_lost_create_reply_is_found_in_the_list(
@@ -417,7 +396,7 @@ def test_a_500_on_the_create_is_looked_up_then_sent_again(
     fake.faults.force("create", "500")
     fake.faults.force("api", "503", "drop")
     make(prov, recipe(), media, tmp_path / "o.mp4", journal)
-    assert fake.paid_jobs == 1 and creates(fake) == 2
+    assert fake.paid_jobs == 1 and posts(fake) == 2
 
 
 def test_truncated_and_corrupt_downloads_are_retried(

@@ -4,7 +4,6 @@ look-up of a lost submit), faults, secrets."""
 from __future__ import annotations
 
 import hashlib
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import pytest
 
 from tests.fakes.base import Faults
 from tests.fakes.replicate import KEYS, ReplicateFake, film_providers
+from tests.providers.kit import clip, still, tone
 from vfbuild.errors import ProviderError
 from vfbuild.media.probe import probe
 from vfbuild.providers import catalog, get_provider
@@ -37,33 +37,13 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Any:
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A keyframe (128x72), a reference, a 1 s clip (128x72) and a 1 s line of dialogue."""
-    from vfbuild.media.ffmpeg import ffmpeg_exe
-
     d = tmp_path_factory.mktemp("replicate-inputs")
-    src = "testsrc2=size={}:rate=24"
-    jobs = {
-        "keyframe": (["-f", "lavfi", "-i", src.format("128x72"), "-frames:v", "1"], "kf.png"),
-        "reference": (["-f", "lavfi", "-i", src.format("64x64"), "-frames:v", "1"], "ref.png"),
-        "clip": (
-            [
-                "-f",
-                "lavfi",
-                "-i",
-                src.format("128x72") + ":duration=1",
-                "-c:v",
-                "libx264",
-                "-pix_fmt",
-                "yuv420p",
-            ],
-            "clip.mp4",
-        ),
-        "audio": (["-f", "lavfi", "-i", "sine=frequency=440:duration=1"], "line.wav"),
+    return {
+        "keyframe": still(d / "kf.png", "128x72"),
+        "reference": still(d / "ref.png", "64x64"),
+        "clip": clip(d / "clip.mp4", "128x72", 1),
+        "audio": tone(d / "line.wav", 1),
     }
-    out = {}
-    for role, (args, name) in jobs.items():
-        out[role] = d / name
-        subprocess.run([ffmpeg_exe(), "-v", "error", "-y", *args, str(out[role])], check=True)
-    return out
 
 
 def recipe(step: str, *, seed: int = 7, model: str | None = None, **ps: Any) -> dict[str, Any]:

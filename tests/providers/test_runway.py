@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +13,7 @@ import pytest
 import vfbuild.providers.runway as runway
 from tests.fakes.base import Faults
 from tests.fakes.runway import KEYS, RunwayFake
+from tests.providers.kit import clip, key_of, still
 from vfbuild.errors import ProviderError
 from vfbuild.media.probe import probe
 from vfbuild.providers import get_provider, remote
@@ -27,20 +25,10 @@ from vfbuild.store.journal import FAILED, SUBMITTED, SUBMITTING, Journal
 KEY = KEYS["RUNWAYML_API_SECRET"]
 
 
-def _ffmpeg(*args: str) -> None:
-    from vfbuild.media.ffmpeg import ffmpeg_exe
-
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", *args], check=True, capture_output=True)
-
-
 @pytest.fixture(scope="module")
 def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("runway-media")
-    kf, clip = d / "kf.png", d / "clip.mp4"
-    _ffmpeg("-f", "lavfi", "-i", "testsrc2=size=640x360:rate=1", "-frames:v", "1", str(kf))
-    _ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x180:rate=24:duration=2", "-c:v", "libx264",
-            "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(clip))  # fmt: skip
-    return {"keyframe": kf, "clip": clip}
+    return {"keyframe": still(d / "kf.png", "640x360"), "clip": clip(d / "clip.mp4", "320x180", 2)}
 
 
 @pytest.fixture
@@ -56,11 +44,6 @@ def prov(fake: RunwayFake, tmp_path: Path) -> RunwayProvider:
     p = get_provider("runway", config=None, film_root=tmp_path)
     assert isinstance(p, RunwayProvider)
     return p
-
-
-@pytest.fixture
-def journal(tmp_path: Path) -> Journal:
-    return Journal(tmp_path / ".vf" / "journal")
 
 
 def recipe(
@@ -93,10 +76,6 @@ def recipe(
         "take": 1,
         "inputs": {},
     }
-
-
-def key_of(r: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(r, sort_keys=True).encode()).hexdigest()
 
 
 def inputs_for(step: str, media: dict[str, Path]) -> dict[str, Any]:
