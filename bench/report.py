@@ -157,9 +157,9 @@ class Report:
             "nothing changes, and each command runs once per round. `make -r` and DVC run "
             "an equivalent pipeline made by `bench/equiv.py`: one rule/stage per vf task, "
             "one output file per take. After the first round nothing has changed for seconds, "
-            "so `vf build` answers from its no-op stamp, as make answers from mtimes (a few "
-            "thousand stats; see below, What was fixed); `vf plan` checks every step, as "
-            "`vf build` does after any change (part 2's no-op is that case).",
+            "so `vf build` and `vf plan` answer from their stamps, as make answers from "
+            "mtimes (a few thousand stats; see below, What was fixed). After any change "
+            "`vf build` checks every step: part 2's no-op is that case.",
             "",
         ]
         rows = []
