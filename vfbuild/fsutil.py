@@ -88,7 +88,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         mode: int | None = path.stat().st_mode & 0o7777  # keep the mode a user gave the file
     except FileNotFoundError:
-        mode = None  # mkstemp's 0600 would hide tracked files from the group
+        mode = None  # a new file's usual mode (mkstemp's 0600 would hide it from the group)
     with temp_path(path.parent, suffix=path.suffix, shared=mode is None) as tmp:
         with open(tmp, "wb") as f:
             f.write(data)
