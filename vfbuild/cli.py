@@ -73,7 +73,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
         )
         print("\n".join(said))
         return 0
-    out = _plan_lines(_project(args), args)
+    from vfbuild.project import Project
+
+    out = _plan_lines(Project.open(root), args)
     print("\n".join(out))
     stamp.record(root, world, stamp.World(root, key), out, stamp.PLAN_STAMP)
     return 0
