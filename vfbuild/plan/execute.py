@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,11 +125,34 @@ class StepRunner:
         # Every take, whoever makes it, runs in one of `jobs` slots: takes of one step run
         # side by side, and the build never has more than `-j` jobs in flight (see `slots`).
         self.slots = Slots(self.options.jobs)
+        self.early: dict[tuple[str, str], Future[StepState]] = {}
 
     def resolver(self) -> Resolver:
         return Resolver(self.p, frozen=self.frozen)
 
+    def start(self, name: str, step: str) -> None:
+        """Begin a step now, in a thread of its own; `run` of that step waits for it and
+        returns (or raises) what it did. For a step whose inputs are all made: its first
+        jobs reach the provider while the task runner is still being imported and started
+        (~0.15 s), instead of after."""
+        done: Future[StepState] = Future()
+        self.early[(name, step)] = done
+
+        def work() -> None:
+            try:
+                done.set_result(self._run(name, step))
+            except BaseException as e:  # handed to whoever runs the step
+                done.set_exception(e)
+
+        threading.Thread(target=work, name=f"{name}:{step}", daemon=True).start()
+
     def run(self, name: str, step: str) -> StepState:
+        started = self.early.pop((name, step), None)
+        if started is not None:
+            return started.result()
+        return self._run(name, step)
+
+    def _run(self, name: str, step: str) -> StepState:
         state = self.resolver().resolve(name, step)
         if state.status not in (STALE, DONE):
             return state

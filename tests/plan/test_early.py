@@ -1,0 +1,84 @@
+"""With -j 2 or more, a stale step whose upstream is made starts before doit is imported and
+started; the steps after a stale one still wait for it, in doit's order."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.film import make_film
+from vfbuild.plan import graph
+from vfbuild.plan.execute import BuildOptions
+from vfbuild.plan.graph import run_build
+from vfbuild.project import Project
+from vfbuild.providers.local import LocalProvider
+
+
+@pytest.fixture
+def made(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The label of every take the local provider starts making, in order."""
+    labels: list[str] = []
+    lock = threading.Lock()
+    real = LocalProvider.make
+
+    def make(self, recipe, inputs, out, ctx):  # type: ignore[no-untyped-def]
+        with lock:
+            labels.append(ctx.label)
+        return real(self, recipe, inputs, out, ctx)
+
+    monkeypatch.setattr(LocalProvider, "make", make)
+    return labels
+
+
+def _when_doit_starts(monkeypatch: pytest.MonkeyPatch, made: list[str]) -> list[list[str]]:
+    seen: list[list[str]] = []
+    real = graph._run_doit
+
+    def run_doit(project, tasks, jobs):  # type: ignore[no-untyped-def]
+        seen.append(list(made))
+        return real(project, tasks, jobs)
+
+    monkeypatch.setattr(graph, "_run_doit", run_doit)
+    return seen
+
+
+def test_the_first_takes_are_under_way_before_doit_starts(
+    tmp_path: Path, made: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = _when_doit_starts(monkeypatch, made)
+    root = make_film(tmp_path / "film")
+    result = run_build(Project.open(root), shots=["s010"], options=BuildOptions(jobs=2))
+    assert result.ok, [e.message for e in result.events.errors]
+    assert len(seen) == 1 and seen[0], "no take had started when doit was started"
+    assert all(label.startswith("s010 keyframe") for label in seen[0])
+    assert sorted(result.events.made) == sorted(made)
+
+
+def test_with_one_job_doit_runs_every_step(
+    tmp_path: Path, made: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = _when_doit_starts(monkeypatch, made)
+    root = make_film(tmp_path / "film")
+    result = run_build(Project.open(root), shots=["s010"], options=BuildOptions(jobs=1))
+    assert result.ok
+    assert seen == [[]]
+    assert made
+
+
+def test_a_step_started_early_that_fails_stops_the_steps_after_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vfbuild.errors import ProviderError
+
+    def make(self, recipe, inputs, out, ctx):  # type: ignore[no-untyped-def]
+        raise ProviderError(f"{ctx.label}: the renderer is out of memory")
+
+    monkeypatch.setattr(LocalProvider, "make", make)
+    root = make_film(tmp_path / "film")
+    result = run_build(Project.open(root), shots=["s010"], options=BuildOptions(jobs=4))
+    errors = [e.message for e in result.events.errors]
+    assert errors and all("s010 keyframe" in m and "out of memory" in m for m in errors), errors
+    assert result.events.made == []
+    assert not list((root / "03_Generations").rglob("*.*"))
