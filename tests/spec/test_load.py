@@ -140,3 +140,31 @@ def test_cached_path_does_not_import_validators(tmp_path: Path) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("change", "imported"), [("takes: 4", "[]"), ("takes: '4'", "['jsonschema']")]
+)
+def test_a_changed_film_needs_jsonschema_only_when_it_is_wrong(
+    tmp_path: Path, change: str, imported: str
+) -> None:
+    """A film that passes the strict models is not checked again by jsonschema (its import
+    is 0.1 s); a film they refuse is, and its problem gets its position."""
+    root = write_film(tmp_path)
+    load_film_cached(root)
+    shots = root / "shots.yaml"
+    shots.write_text(shots.read_text().replace("takes: 4\n      seed", f"{change}\n      seed"))
+    code = (
+        "import sys; from pathlib import Path; from vfbuild.spec.load import load_film_cached\n"
+        f"try: load_film_cached(Path({str(root)!r}))\n"
+        "except Exception as e: print(e)\n"
+        "print(sorted(m for m in ('jsonschema',) if m in sys.modules))"
+    )
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert out.stdout.strip().splitlines()[-1] == imported
+    if imported != "[]":
+        assert "shots.yaml:30:14" in out.stdout and "whole number" in out.stdout, out.stdout
