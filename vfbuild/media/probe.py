@@ -196,13 +196,21 @@ def _check_complete(
     expected = {s.index: _stream_end(s) for s in streams}
     if duration is not None and duration > _TAIL_SECONDS:
         container.seek(int((duration - _TAIL_SECONDS) * 1_000_000), backward=True)
-    reached: dict[int, float] = {}
+    # Ends in each stream's own time base (integers), turned into seconds once: a Fraction
+    # per packet made this loop most of a probe (5 s of video is 120+ packets read).
+    ticks: dict[int, int] = {}
     for packet in container.demux(*streams):
-        ts = packet.pts if packet.pts is not None else packet.dts
-        if ts is None or packet.time_base is None:
-            continue
-        end = float((ts + (packet.duration or 0)) * packet.time_base)
-        reached[packet.stream.index] = max(reached.get(packet.stream.index, end), end)
+        ts = packet.pts
+        if ts is None:
+            ts = packet.dts
+            if ts is None:
+                continue
+        end = ts + (packet.duration or 0)
+        index = packet.stream_index
+        if end > ticks.get(index, end - 1):
+            ticks[index] = end
+    bases = {s.index: s.time_base for s in streams}
+    reached = {i: float(t * bases[i]) for i, t in ticks.items() if bases.get(i) is not None}
     for stream in streams:
         # A stream whose header gives no end (Matroska) is only held to having data here;
         # the container's duration is checked against the longest stream below.
