@@ -249,7 +249,7 @@ class FalFake(FakeServer):
             seed=spec["seed"],
             extra={"app": app, "model": model, "kind": spec["kind"]},
         )
-        queued = sum(1 for j in self.jobs.values() if j.state() == "queued") - 1
+        queued = sum(1 for j in list(self.jobs.values()) if j.state() == "queued") - 1
         return Reply(
             200, {"status": "IN_QUEUE", **self._urls(app, rid), "queue_position": max(0, queued)}
         )
@@ -436,7 +436,9 @@ class FalFake(FakeServer):
             ]
         if st == "queued":
             ahead = sum(
-                1 for j in self.jobs.values() if j.state() == "queued" and j.created < job.created
+                1
+                for j in list(self.jobs.values())
+                if j.state() == "queued" and j.created < job.created
             )
             return {"status": "IN_QUEUE", **out, "queue_position": ahead}
         if st == "running":

@@ -281,7 +281,7 @@ class KlingFake(FakeServer):
         """The size and length of the clip to lip-sync (a video Kling made, or a data URI)."""
         if inp.get("video_id"):
             job = next(
-                (j for j in self.jobs.values() if j.extra.get("video_id") == inp["video_id"]),
+                (j for j in list(self.jobs.values()) if j.extra.get("video_id") == inp["video_id"]),
                 None,
             )
             if job is None or job.state() != "done":
@@ -359,7 +359,7 @@ class KlingFake(FakeServer):
         except ValueError:
             return self._bad("pageNum/pageSize: must be integers")
         jobs = sorted(
-            (j for j in self.jobs.values() if j.extra["kind"] == req.match["kind"]),
+            (j for j in list(self.jobs.values()) if j.extra["kind"] == req.match["kind"]),
             key=lambda j: j.extra["created_at"],
             reverse=True,
         )
