@@ -69,13 +69,15 @@ def test_minus_j_bounds_the_jobs_in_flight(tmp_path: Path) -> None:
         assert in_flight == 2
 
 
+@pytest.mark.parametrize("jobs", ["1", "4"])
 def test_a_build_with_jobs_to_submit_gets_the_provider_ready_while_it_plans(
-    tmp_path: Path,
+    tmp_path: Path, jobs: str
 ) -> None:
-    """The clients are made (httpx imported, CA bundle loaded) once, in the background, as
-    soon as the build knows it will submit; a build with nothing to submit makes none."""
+    """The clients are made (httpx imported, CA bundle loaded) once, as soon as the build
+    knows it will submit (before its first takes start with -j 4, in the background with
+    -j 1); a build with nothing to submit makes none."""
     with remote_film(tmp_path, "fal", slots=("keyframe",)) as film:
-        run = film.vf("-v", "build", "--tier", "draft")
+        run = film.vf("-v", "build", "--tier", "draft", "-j", jobs)
         assert run.stderr.count("fal: submit path warm") == 1, run.stderr
         assert film.fake.paid_jobs == 6
         again = film.vf("-v", "build", "--tier", "draft")

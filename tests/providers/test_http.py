@@ -182,6 +182,14 @@ def test_a_prewarmed_provider_has_its_clients_ready(tmp_path: Path) -> None:
     assert "fresh" in prov.http.__dict__ and "client" in prov.http.__dict__
 
 
+def test_a_provider_warmed_before_its_jobs_start_is_ready_on_return(tmp_path: Path) -> None:
+    from vfbuild.providers import get_provider
+
+    prov = get_provider("fal", film_root=tmp_path)
+    prov.prewarm(wait=True)
+    assert "fresh" in prov.http.__dict__ and "client" in prov.http.__dict__
+
+
 def test_media_types_come_from_the_extension_or_the_first_bytes(tmp_path: Path) -> None:
     from vfbuild.providers.remote import data_uri, media_type
 

@@ -124,8 +124,9 @@ def run_build(
 
     warmed: set[str] = set()
 
-    def warm_up(name: str, step: str) -> None:
-        """A provider with takes to make gets ready now (see `RemoteProvider.prewarm`)."""
+    def warm_up(name: str, step: str, now: bool) -> None:
+        """A provider with takes to make gets ready (see `RemoteProvider.prewarm`): before
+        the step starts if it starts `now`, else in the background."""
         state = states.get(task_name(name, step))
         if state is None or state.status != STALE or step == "edit" or options.frozen:
             return
@@ -135,7 +136,7 @@ def run_build(
             return
         if any(runner.artifact(j) is None for j in state.jobs):
             warmed.add(prov.name)
-            prewarm()
+            prewarm(wait=now)
 
     def action(name: str, step: str) -> bool:
         try:
@@ -191,13 +192,20 @@ def run_build(
         # still wait for the -j slots): doit would only start it after importing and setting
         # itself up. Steps after a stale one wait for doit, which runs them in order.
         chosen: set[str] = set()
+        early: list[tuple[str, str]] = []
         for name, step, upstream in specs:
             after_stale = bool(chosen) if step == "edit" else upstream in chosen
             if after_stale or not uptodate(name, step):
                 chosen.add(task_name(name, step))
-                warm_up(name, step)
                 if not after_stale and step != "edit" and options.jobs > 1:
-                    runner.start(name, step)
+                    early.append((name, step))
+        # Providers get ready before the early steps start: importing httpx while the takes
+        # compose their jobs (16 threads, one GIL) made the first job wait twice as long.
+        for name, step, _ in specs:
+            if task_name(name, step) in chosen:
+                warm_up(name, step, now=(name, step) in early)
+        for name, step in early:
+            runner.start(name, step)
         if chosen:
             if runner.early:
                 # Importing and starting doit is 0.1-0.15 s of one GIL: let the early steps

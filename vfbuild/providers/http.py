@@ -150,7 +150,7 @@ class Http:
                     max_connections=64, max_keepalive_connections=32 if keepalive else 0
                 ),
                 follow_redirects=follow_redirects,
-                verify=_ssl_context(),
+                verify=ssl_context(),
             )
 
     def close(self) -> None:
@@ -363,14 +363,21 @@ def _int(value: str | None) -> int | None:
         return None
 
 
-@functools.cache
-def _ssl_context() -> Any:
-    """One CA bundle load per process, shared by every client."""
-    import ssl
+_tls_lock = threading.Lock()
+_tls: list[Any] = []
 
-    import certifi
 
-    return ssl.create_default_context(cafile=certifi.where())
+def ssl_context() -> Any:
+    """One CA bundle load per process, shared by every client (and made once even when a
+    warm-up thread and a first request ask together)."""
+    with _tls_lock:
+        if not _tls:
+            import ssl
+
+            import certifi
+
+            _tls.append(ssl.create_default_context(cafile=certifi.where()))
+        return _tls[0]
 
 
 def _kind(e: Exception) -> str:

@@ -36,6 +36,7 @@ from vfbuild.providers.http import (
     add_secret,
     env_secret,
     redact,
+    ssl_context,
 )
 from vfbuild.store.journal import FAILED, STORED, SUBMITTED, SUBMITTING, JournalEntry
 
@@ -295,12 +296,19 @@ class RemoteProvider:
         with ctx.transfer:
             self._fetch_checked(result, job, out)
 
-    def prewarm(self) -> None:
-        """The build has jobs for this provider: make the API clients now, in a thread, while
-        it is still planning and the first takes write their journal entries. The first
-        submits then find httpx imported and the CA bundle loaded (~0.15 s, which sixteen
-        takes would otherwise wait on together); loading the bundle lets go of the GIL."""
-        self._warm("submit", lambda: (self.http.fresh, self.http.client))
+    def prewarm(self, wait: bool = False) -> None:
+        """The build has jobs for this provider: make the API clients (importing httpx and
+        loading the CA bundle, ~0.1 s) now, so that its first submits do not wait on that
+        together. `wait`: before returning (the jobs start next), with the bundle read in a
+        thread meanwhile (reading it lets go of the GIL); else in a thread."""
+        work = lambda: (self.http.fresh, self.http.client)  # noqa: E731
+        if not wait:
+            self._warm("submit", work)
+            return
+        start = time.monotonic()
+        self._warm("tls", ssl_context)
+        work()
+        log.debug("%s: submit path warm (%.2fs)", self.name, time.monotonic() - start)
 
     def _warm_fetch(self) -> None:
         """While the first jobs are at the provider (the build has nothing else to do):
