@@ -82,3 +82,21 @@ def test_a_step_started_early_that_fails_stops_the_steps_after_it(
     assert errors and all("s010 keyframe" in m and "out of memory" in m for m in errors), errors
     assert result.events.made == []
     assert not list((root / "03_Generations").rglob("*.*"))
+
+
+@pytest.mark.parametrize(("jobs", "wait"), [(2, True), (1, False)])
+def test_the_provider_is_ready_before_the_early_steps_start(
+    tmp_path: Path, made: list[str], monkeypatch: pytest.MonkeyPatch, jobs: int, wait: bool
+) -> None:
+    """A provider gets ready (`prewarm`) once, before any of its takes start when its steps
+    start early, and in the background otherwise."""
+    calls: list[tuple[bool, int]] = []
+
+    def prewarm(self, wait: bool = False) -> None:  # type: ignore[no-untyped-def]
+        calls.append((wait, len(made)))
+
+    monkeypatch.setattr(LocalProvider, "prewarm", prewarm, raising=False)
+    root = make_film(tmp_path / "film")
+    result = run_build(Project.open(root), shots=["s010"], options=BuildOptions(jobs=jobs))
+    assert result.ok
+    assert calls == [(wait, 0)]

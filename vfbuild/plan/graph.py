@@ -201,9 +201,12 @@ def run_build(
                     early.append((name, step))
         # Providers get ready before the early steps start: importing httpx while the takes
         # compose their jobs (16 threads, one GIL) made the first job wait twice as long.
+        # The providers of later steps get ready in the background.
+        for name, step in early:
+            warm_up(name, step, now=True)
         for name, step, _ in specs:
             if task_name(name, step) in chosen:
-                warm_up(name, step, now=(name, step) in early)
+                warm_up(name, step, now=False)
         for name, step in early:
             runner.start(name, step)
         if chosen:
