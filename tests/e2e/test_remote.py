@@ -317,3 +317,32 @@ def test_a_take_stored_but_not_journalled_still_gets_its_ledger_row(tmp_path: Pa
         assert journal.get(entry.key).state == "ledgered"
         rows = Ledger(film.root).rows()
         assert len(rows) == 6 and entry.key in {r.recipe_key for r in rows}
+
+
+def test_a_take_stored_before_its_ledger_row_gets_one_row_on_the_next_build(
+    tmp_path: Path,
+) -> None:
+    """A paid take's journal entry goes from `submitted` to `ledgered` with its row. Killed in
+    between (the take stored, no row yet), the next build writes the row once and pays nothing."""
+    with remote_film(tmp_path, "fal", slots=("keyframe",)) as film:
+        film.vf("build", "--tier", "draft", "-j", "2")
+        journal = Journal(film.root / ".vf" / "journal")
+        entries = journal.entries()
+        assert len(entries) == 6 and {e.state for e in entries} == {"ledgered"}
+        assert all(e.sha256 for e in entries)
+        rows = Ledger(film.root).rows()
+        assert sorted(r.recipe_key for r in rows) == sorted(e.key for e in entries)
+        # As a build killed after storing s010's first take and before its ledger row leaves it:
+        victim = next(e for e in entries if e.label == "s010 keyframe t01")
+        journal.put(victim.__class__(**{**victim.__dict__, "state": "submitted"}))
+        ledger = film.root / "ledger.csv"
+        ledger.write_text(
+            "".join(ln for ln in ledger.read_text().splitlines(True) if victim.key not in ln)
+        )
+        for p in (film.root / "03_Generations").rglob("s010_keyframe_v001_t01.*"):
+            p.unlink()
+        paid = film.fake.paid_jobs
+        film.vf("build", "--tier", "draft", "-j", "2")
+        assert film.fake.paid_jobs == paid
+        assert [r.recipe_key for r in Ledger(film.root).rows()].count(victim.key) == 1
+        assert journal.get(victim.key).state == "ledgered"

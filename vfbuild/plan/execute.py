@@ -297,12 +297,21 @@ class StepRunner:
         # submit: their journal entries are fsynced before their jobs can start.
         self.slots.calm()
         self.p.index.record(job.key, art, job.recipe)
-        if _ledgered(prov):
-            entry = self.journal.get(job.key)
-            base = entry or JournalEntry(
-                job.key, prov.name, job.recipe["model"], label, STORED, cost=ctx.cost
+        if _ledgered(prov) and self.journal.get(job.key) is None:
+            # Manual work has no entry yet: this one carries its declared cost to the ledger.
+            # A paid job's entry stays `submitted`: the recipe index now has its take, and its
+            # ledger row moves it on (`_record_cost`), one fsynced write fewer per take.
+            self.journal.put(
+                JournalEntry(
+                    job.key,
+                    prov.name,
+                    job.recipe["model"],
+                    label,
+                    STORED,
+                    cost=ctx.cost,
+                    sha256=art.sha256,
+                )
             )
-            self.journal.update(base, state=STORED, sha256=art.sha256)
         cost = f", ${ctx.cost:.2f}" if prov.paid and ctx.cost is not None else ""
         self.events.say(f"  made {label} ({prov.name}, {time.monotonic() - start:.1f}s{cost})")
         with self.events.lock:
@@ -332,12 +341,11 @@ class StepRunner:
         if job.step == "edit" or not _ledgered(self.p.provider(job.step)):
             return
         entry = self.journal.get(job.key)
-        if entry is not None and entry.state == SUBMITTED:
-            # A build killed between storing the take and journalling it: the job was paid
-            # and its take is here, so it is stored, and its ledger row is still owed.
-            entry = self.journal.update(entry, state=STORED, sha256=art.sha256)
-        if entry is None or entry.state != STORED:
+        if entry is None or entry.state not in (SUBMITTED, STORED):
             return
+        # The job was paid and its take is here (`submitted`: as the take was made, or a build
+        # killed before its row): the row is owed. The ledger skips a row it already has, so a
+        # build killed between the row and the journal's `ledgered` adds none twice.
         self.ledger.append(
             shot=job.name,
             step=job.step,
@@ -349,7 +357,7 @@ class StepRunner:
             job_id=entry.job_id or "",
             cost=entry.cost,
         )
-        self.journal.update(entry, state=LEDGERED)
+        self.journal.update(entry, state=LEDGERED, sha256=art.sha256)
         with self.events.lock:
             self.events.spent += entry.cost or 0.0
 
