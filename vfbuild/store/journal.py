@@ -20,9 +20,9 @@ from pathlib import Path
 from vfbuild.fsutil import atomic_write_text
 
 SUBMITTING = "submitting"  # written before the POST; no job id yet
-SUBMITTED = "submitted"  # the provider gave a job id
+SUBMITTED = "submitted"  # the provider gave a job id (its take may be stored, its row owed)
 FAILED = "failed"  # the provider said the job failed
-STORED = "stored"  # the artifact is in the store; the ledger row may still be missing
+STORED = "stored"  # manual work whose take is stored; its ledger row may still be missing
 LEDGERED = "ledgered"  # the ledger has its row: nothing left to do
 
 
