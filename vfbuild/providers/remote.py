@@ -301,14 +301,16 @@ class RemoteProvider:
         loading the CA bundle, ~0.1 s) now, so that its first submits do not wait on that
         together. `wait`: before returning (the jobs start next), with the bundle read in a
         thread meanwhile (reading it lets go of the GIL); else in a thread."""
-        work = lambda: (self.http.fresh, self.http.client)  # noqa: E731
         if not wait:
-            self._warm("submit", work)
+            self._warm("submit", self._api_clients)
             return
         start = time.monotonic()
         self._warm("tls", ssl_context)
-        work()
+        self._api_clients()
         log.debug("%s: submit path warm (%.2fs)", self.name, time.monotonic() - start)
+
+    def _api_clients(self) -> None:
+        _ = self.http.fresh, self.http.client
 
     def _warm_fetch(self) -> None:
         """While the first jobs are at the provider (the build has nothing else to do):

@@ -261,14 +261,8 @@ class LockBook:
             return False
         if before != after:
             return False
-        lock = LockFile.model_validate(after)
         atomic_write_text(path, text)
-        sig = _sig(path.stat())
-        self._docs.pop(name, None)  # the next round trip reads the file again
-        self._sigs[name] = sig
-        self._locks[name] = lock
-        self._written.add(name)
-        self.generation += 1
+        self._wrote(name, LockFile.model_validate(after), None)  # a round trip reads it again
         return True
 
     def _update(self, name: str, keys: list[str], value: Any) -> None:
@@ -303,8 +297,16 @@ class LockBook:
         lock = LockFile.model_validate(_yaml("safe").load(text))
         self.dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(path, text)
-        sig = _sig(path.stat())
-        self._docs[name] = (sig, doc)
+        self._wrote(name, lock, doc)
+
+    def _wrote(self, name: str, lock: LockFile, doc: Any) -> None:
+        """What this process knows of a lock file it has just written: its stat, its model,
+        and its round-trip document (`doc`, None if it has none)."""
+        sig = _sig(self.path(name).stat())
+        if doc is None:
+            self._docs.pop(name, None)
+        else:
+            self._docs[name] = (sig, doc)
         self._sigs[name] = sig
         self._locks[name] = lock
         self._written.add(name)
