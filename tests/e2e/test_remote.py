@@ -186,11 +186,12 @@ def test_a_provider_that_always_fails_gives_one_error_per_job(tmp_path: Path) ->
         assert len(list((film.root / "01_Source_Images").glob("*.png"))) == 3
 
 
-def test_budget_starts_only_what_it_covers_and_names_the_rest(tmp_path: Path) -> None:
+@pytest.mark.parametrize("jobs", ["1", "4"])  # -j 4: the steps start before doit, together
+def test_budget_starts_only_what_it_covers_and_names_the_rest(tmp_path: Path, jobs: str) -> None:
     with remote_film(tmp_path, "fal", slots=("keyframe",)) as film:
         takes, estimate = film.planned("--tier", "draft")
         assert takes == 6 and estimate == pytest.approx(0.24)
-        run = film.vf("build", "--tier", "draft", "--budget", "0.10", check=False)
+        run = film.vf("build", "--tier", "draft", "--budget", "0.10", "-j", jobs, check=False)
         assert run.returncode == 4, run.stdout + run.stderr
         assert film.fake.paid_jobs == 2 and film.ledger_total() <= 0.10
         assert run.stderr.count("not started") == 4
