@@ -360,3 +360,27 @@ def test_cancel(fake: FalFake, files: dict, tmp_path: Path):
     poll = run.prov.poll(job_id, job)
     assert poll.state == FAILED_STATE and "cancelled" in (poll.error or "")
     run.prov.cancel(job_id, job)  # ALREADY_COMPLETED is fine
+
+
+def test_the_result_is_read_after_the_job_leaves_its_slot(
+    fake: FalFake, files: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """At COMPLETED the job's -j slot is freed at once: the next take may submit while this one
+    reads its result (a request of its own at fal) and downloads it."""
+    from vfbuild.plan.slots import Download, Slots
+    from vfbuild.providers.fal import FalProvider
+
+    slots = Slots(1)
+    slot = slots.take()
+    seen: list[int] = []
+    real = FalProvider.complete
+
+    def complete(self, job_id, job, done):  # type: ignore[no-untyped-def]
+        seen.append(slots.used)
+        return real(self, job_id, job, done)
+
+    monkeypatch.setattr(FalProvider, "complete", complete)
+    run = Run(tmp_path, files, "draft")
+    run.make(slot=slot, started=slot.started, transfer=Download(slots))
+    assert seen == [0] and slots.used == 0
+    assert probe(run.out).has_video

@@ -182,7 +182,7 @@ class FalProvider(RemoteProvider):
         return super()._wait(job_id, job, ctx)
 
     def _status(self, status: Any, job_id: str, job: RemoteJob) -> Poll:
-        """What a status object (polled or streamed) says; at COMPLETED, with the result."""
+        """What a status object (polled or streamed) says."""
         state = status.get("status") if isinstance(status, dict) else None
         if state == "IN_QUEUE":
             return Poll(QUEUED, progress=0.0)
@@ -193,6 +193,9 @@ class FalProvider(RemoteProvider):
         if status.get("error"):
             kind = status.get("error_type")
             return Poll(FAILED_STATE, error=str(status["error"]) + (f" ({kind})" if kind else ""))
+        return Poll(SUCCEEDED, progress=1.0)  # its result is read next (`complete`)
+
+    def complete(self, job_id: str, job: RemoteJob, done: Poll) -> Poll:
         # fal keeps a result for an hour (six minutes when large): read it now, at completion.
         try:
             resp = self.http.request(

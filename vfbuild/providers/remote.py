@@ -236,6 +236,12 @@ class RemoteProvider:
     def cancel(self, job_id: str, job: RemoteJob) -> None:
         raise NotImplementedError
 
+    def complete(self, job_id: str, job: RemoteJob, done: Poll) -> Poll:
+        """A job the provider says succeeded, with what `fetch` needs (its output URLs). Most
+        providers send those with the status; a provider that keeps them apart (fal) reads
+        them here, once the job no longer holds a -j slot."""
+        return done
+
     def fetch(self, result: Poll, job: RemoteJob, out: Path) -> None:
         if not result.outputs:
             raise ProviderError(f"{job.label}: {self.name} reported success but no output")
@@ -285,6 +291,9 @@ class RemoteProvider:
                 # Tasks expire at the provider (Runway's after a day or two, Kling's after 30):
                 # a journalled job it no longer has is failed; --retry-failed makes it again.
                 result = Poll(FAILED_STATE, error=f"{self.name} no longer has job {job_id}")
+        if result.state == SUCCEEDED:
+            with ctx.transfer:
+                result = self.complete(job_id, job, result)
         if result.state == FAILED_STATE:
             error = redact(result.error or "no reason given")
             journal.update(journal.get(ctx.key) or entry, state=FAILED, error=error)
