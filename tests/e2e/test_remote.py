@@ -5,6 +5,7 @@ twice, failures are reported one per job, and no key is ever written down."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import random
 import signal
@@ -335,7 +336,7 @@ def test_a_take_stored_before_its_ledger_row_gets_one_row_on_the_next_build(
         assert sorted(r.recipe_key for r in rows) == sorted(e.key for e in entries)
         # As a build killed after storing s010's first take and before its ledger row leaves it:
         victim = next(e for e in entries if e.label == "s010 keyframe t01")
-        journal.put(victim.__class__(**{**victim.__dict__, "state": "submitted"}))
+        journal.put(dataclasses.replace(victim, state="submitted"))
         ledger = film.root / "ledger.csv"
         ledger.write_text(
             "".join(ln for ln in ledger.read_text().splitlines(True) if victim.key not in ln)
