@@ -76,3 +76,47 @@ def test_non_media_is_refused_with_the_file_named(tmp_path: Path, content: bytes
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(MediaError, match="nope.mp4"):
         probe(tmp_path / "nope.mp4")
+
+
+@pytest.fixture(scope="module")
+def long_gop(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # One keyframe for 5 s (x264's default GOP is 250 frames), index at the front: the shape
+    # of a generated clip, whose last packets are far from any keyframe.
+    d = tmp_path_factory.mktemp("gop")
+    src = ["-f", "lavfi", "-i", "testsrc2=s=96x54:r=24:d=5"]
+    return make(d / "long.mp4", *src, "-c:v", "libx264", "-movflags", "+faststart")
+
+
+def test_the_completeness_check_reads_only_the_tail(
+    long_gop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import av
+
+    read: list[int] = []
+    real_open = av.open
+
+    class Counting:
+        def __init__(self, container: object) -> None:
+            self._c = container
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self._c, name)
+
+        def demux(self, *streams: object):  # type: ignore[no-untyped-def]
+            for packet in self._c.demux(*streams):
+                read.append(1)
+                yield packet
+
+    monkeypatch.setattr(av, "open", lambda *a, **k: Counting(real_open(*a, **k)))
+    info = probe(long_gop)
+    assert info.frames == 120
+    # Every packet read lets go of the GIL; from the keyframe it would be all 120 (+ EOF).
+    assert 20 <= len(read) <= 30
+
+
+def test_a_clip_cut_in_its_last_second_is_refused(long_gop: Path, tmp_path: Path) -> None:
+    data = long_gop.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) * 90 // 100])
+    with pytest.raises(MediaError, match="cut"):
+        probe(cut)

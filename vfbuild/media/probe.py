@@ -195,7 +195,9 @@ def _check_complete(
     streams = [s for s in (video, audio) if s is not None]
     expected = {s.index: _stream_end(s) for s in streams}
     if duration is not None and duration > _TAIL_SECONDS:
-        container.seek(int((duration - _TAIL_SECONDS) * 1_000_000), backward=True)
+        # Any packet, not the keyframe before: with a long GOP that keyframe is often the
+        # first one, and every packet read lets go of the GIL, which under -j costs a wait each.
+        container.seek(int((duration - _TAIL_SECONDS) * 1_000_000), backward=True, any_frame=True)
     # Ends in each stream's own time base (integers), turned into seconds once: a Fraction
     # per packet made this loop most of a probe (5 s of video is 120+ packets read).
     ticks: dict[int, int] = {}
