@@ -9,6 +9,8 @@ ffmpeg does not compete with the build for the 2 cores.
 
 Reported: the whole process's wall time, and the build's own time (wall minus the median of the
 same command when nothing is left to make: start-up, loading and resolving), against the ideal.
+Beside it, in the same rounds, the floor: the same takes sent by a bare httpx client with no
+bookkeeping (`bench/bare_client.py`), timed from before it imports httpx.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import math
 import re
 import shutil
 import statistics
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +58,8 @@ class ConcurrencyResult:
     noop: dict[int, list[float]] = field(default_factory=dict)
     paid: int = 0
     take_times: dict[int, list[float]] = field(default_factory=dict)  # vf's "made" seconds
+    # The bare httpx client's (jobs only, whole run from before importing httpx) per round.
+    bare: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
 
     def ideal(self, j: int) -> float:
         return math.ceil(self.takes / j) * self.latency
@@ -121,8 +126,42 @@ class ConcurrencyResult:
                 f"Paid jobs the fake accepted: {self.paid} = {self.takes} takes × "
                 f"{len(self.walls)} job counts × rounds (warm-up included): none was submitted "
                 "twice.",
+                *self._floor(),
             ]
         )
+
+    def _floor(self) -> list[str]:
+        bare = getattr(self, "bare", None)  # absent from reports pickled before it was measured
+        if not bare:
+            return []
+        rows = []
+        for j in sorted(bare):
+            jobs = statistics.median(x[0] for x in bare[j])
+            whole = statistics.median(x[1] for x in bare[j])
+            rows.append(
+                (
+                    f"-j {j}",
+                    secs(self.ideal(j)),
+                    f"{secs(self.build(j))} ({self.ideal(j) / self.build(j):.2f})",
+                    f"{secs(whole)} ({self.ideal(j) / whole:.2f})",
+                    f"{secs(jobs)} ({self.ideal(j) / jobs:.2f})",
+                )
+            )
+        return [
+            "",
+            "**The floor.** In the same rounds, the same takes sent by a bare httpx client "
+            "(`bench/bare_client.py`): a thread per take under a semaphore of -j, the four "
+            "requests vf makes to fal (a submit on a new connection, the status stream, the "
+            "result, the download to a file) and nothing else: no journal, store, probe, "
+            "ledger or lock. Its whole run is timed from before it imports httpx (the CA "
+            "bundle loads in a thread meanwhile, as in vf), which is what any Python client "
+            "pays here; vf's own time is its wall less its no-op's. In brackets: the ideal "
+            "divided by the time.",
+            "",
+            table(
+                ("jobs", "ideal", "vf's own time", "bare client, whole", "bare, jobs only"), rows
+            ),
+        ]
 
 
 def run(runs: int, *, quick: bool, log=print) -> ConcurrencyResult:  # type: ignore[no-untyped-def]
@@ -152,6 +191,7 @@ def run(runs: int, *, quick: bool, log=print) -> ConcurrencyResult:  # type: ign
         if s.rc != 0:
             raise RuntimeError(f"the keyframes did not build:\n{s.stdout}\n{s.stderr}")
         _pick_all(root, "keyframe")
+        image = str(min((root / "01_Source_Images").rglob("*.png")))
         for r in range(1 + runs):
             line = []
             for j in JOBS:
@@ -165,15 +205,30 @@ def run(runs: int, *, quick: bool, log=print) -> ConcurrencyResult:  # type: ign
                         f"-j {j}: made {made} of {shots * takes} takes\n{s.stdout}\n{s.stderr}"
                     )
                 again: Sample = run_timed(argv, cwd=REPO, env=env)
+                model = next(iter(fake.jobs.values())).extra["model"]
+                floor = _bare(fake.url, j, image, model, shots * takes, env)
                 if r >= 1:
                     result.walls.setdefault(j, []).append(s.wall)
                     result.noop.setdefault(j, []).append(again.wall)
                     result.take_times.setdefault(j, []).extend(
                         float(t) for t in TAKE_TIME.findall(s.stdout)
                     )
-                line.append(f"-j {j} {s.wall:.2f}s (no-op {again.wall:.2f}s)")
+                    result.bare.setdefault(j, []).append(floor)
+                line.append(f"-j {j} {s.wall:.2f}s (no-op {again.wall:.2f}s, bare {floor[1]:.2f}s)")
             log(f"    {'warm-up' if r == 0 else f'run {r}/{runs}'}: " + ", ".join(line))
         result.paid = fake.paid_jobs
     finally:
         fake.stop()
     return result
+
+
+def _bare(
+    url: str, j: int, image: str, model: str, takes: int, env: dict[str, str]
+) -> tuple[float, float]:
+    """One run of the bare client: (its jobs alone, its whole run), in seconds."""
+    argv = [sys.executable, "-P", "-m", "bench.bare_client", url, str(j), image, model, str(takes)]
+    s = run_timed(argv, cwd=REPO, env=env)
+    if s.rc != 0:
+        raise RuntimeError(f"the bare client failed at -j {j}:\n{s.stdout}\n{s.stderr}")
+    jobs, whole = (float(x) for x in s.stdout.split())
+    return jobs, whole
