@@ -50,10 +50,28 @@ class ChangeResult:
         """Tasks that ran but belong to neither the changed shot nor the edit."""
         return {t for ts in self.tasks for t in ts if t[0] != self.shot and t != ("film", "edit")}
 
+    def _paired(self, label: str, base: str) -> list[float]:
+        a, b = self.series[label].samples, self.series[base].samples
+        return [x.wall - y.wall for x, y in zip(a, b, strict=True)]
+
     @property
     def own_work(self) -> float:
-        sc, sn = self.series["shot change"].samples, self.series["shot no-op"].samples
-        return statistics.median(a.wall - b.wall for a, b in zip(sc, sn, strict=True))
+        return statistics.median(self._paired("shot change", "shot no-op"))
+
+    @property
+    def over_noop(self) -> float:
+        """The median, over rounds, of the change build less the no-op after it."""
+        return statistics.median(self._paired("change", "no-op"))
+
+    @property
+    def excess(self) -> float:
+        """The median, over rounds, of (change − no-op) − (shot change − shot no-op): what
+        the change cost beyond its no-op and the shot's own work, each round's four builds
+        taken together (a slow minute of this shared machine then moves all four alike)."""
+        own = self._paired("shot change", "shot no-op")
+        return statistics.median(
+            c - w for c, w in zip(self._paired("change", "no-op"), own, strict=True)
+        )
 
 
 def run(root: Path, n: int, runs: int, *, log=print) -> ChangeResult:  # type: ignore[no-untyped-def]
