@@ -81,6 +81,9 @@ class ReplicateFake(FakeServer):
         self.key = key or KEYS["REPLICATE_API_TOKEN"]
         self.page_size = page_size
         self.versions: dict[str, str] = {}  # version id → owner/name
+        # Models a test says do not exist: Replicate answers 404 for an unknown owner/name
+        # (the fake otherwise takes any name and infers its kind from it).
+        self.missing_models: set[str] = set()
         self.order: list[str] = []  # prediction ids, oldest first
         super().__init__(**kw)
 
@@ -191,6 +194,8 @@ class ReplicateFake(FakeServer):
             return problem(400, "Bad request", "The request body must be a JSON object.")
         if "owner" in req.match:
             model, version = f"{req.match['owner']}/{req.match['name']}", None
+            if model in self.missing_models:
+                return problem(404, "Not found", "The requested resource could not be found.")
         else:
             v = body.get("version")
             if not isinstance(v, str) or not v:

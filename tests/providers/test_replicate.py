@@ -395,3 +395,12 @@ def test_cancel(fake: ReplicateFake, files: dict, tmp_path: Path):
     run.prov.cancel(job_id, run.job())
     poll = run.prov.poll(job_id, run.job())
     assert poll.state == FAILED_STATE and "canceled" in (poll.error or "")
+
+
+def test_unknown_model_is_named(fake: ReplicateFake, files: dict, tmp_path: Path):
+    fake.missing_models.add("nobody/no-such-model")
+    run = Run(tmp_path, files, "keyframe", model="nobody/no-such-model")
+    with pytest.raises(ProviderError, match="replicate has no model 'nobody/no-such-model'") as e:
+        run.make()
+    assert "replicate.com" in (e.value.hint or "")
+    assert fake.paid_jobs == 0

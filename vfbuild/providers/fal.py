@@ -229,19 +229,14 @@ class FalProvider(RemoteProvider):
         )
 
     def _refused(self, job: RemoteJob, e: HttpStatusError) -> HttpStatusError:
-        """fal's refusal of a submit, said plainly (the status stays for the journal)."""
-        if e.status in (401, 403):
-            msg = f"{job.label}: fal refused FAL_KEY (HTTP {e.status}: {_error_text(e.body)})"
-            hint = "check the key at https://fal.ai/dashboard/keys and export FAL_KEY again"
-        elif e.status == 404:
-            msg = f"{job.label}: fal has no model {job.model!r} (HTTP 404)"
-            hint = "check the model id in shots.yaml `providers:` against fal.ai/models"
-        elif e.status in (400, 422):
-            msg = f"{job.label}: fal rejected the input for {job.model}: {_error_text(e.body)}"
-            hint = "fix the prompt or the provider settings in shots.yaml, then build again"
-        else:
-            return e
-        return HttpStatusError(msg, status=e.status, body=e.body, hint=hint)
+        return self._refusal(
+            job,
+            e,
+            _error_text(e.body),
+            key="FAL_KEY",
+            key_page="https://fal.ai/dashboard/keys",
+            models="fal.ai/models",
+        )
 
 
 def _factor(clip: Path, settings: dict[str, Any]) -> float:

@@ -247,6 +247,36 @@ class RemoteProvider:
             raise ProviderError(f"{job.label}: {self.name} reported success but no output")
         self.http.download(result.outputs[0], out, what=f"{job.label}: download")
 
+    def _refusal(
+        self,
+        job: RemoteJob,
+        e: HttpStatusError,
+        text: str,
+        *,
+        key: str,
+        key_page: str,
+        models: str,
+        more: dict[int, tuple[str, str]] | None = None,
+    ) -> HttpStatusError:
+        """A provider's refusal of a submit, said plainly (the status stays for the journal):
+        a bad `key`, an unknown model, a rejected input, or one of the provider's own statuses
+        (`more`: status → message, hint); anything else is returned as it came. `text` is the
+        provider's error, read from its body."""
+        if e.status in (401, 403):
+            msg = f"{self.name} refused {key} (HTTP {e.status}: {text})"
+            hint = f"check the key at {key_page} and export {key} again"
+        elif more and e.status in more:
+            msg, hint = more[e.status]
+        elif e.status == 404:
+            msg = f"{self.name} has no model {job.model!r} (HTTP 404: {text})"
+            hint = f"check the model id in shots.yaml `providers:` against {models}"
+        elif e.status in (400, 422):
+            msg = f"{self.name} rejected the input for {job.model}: {text}"
+            hint = "fix the prompt or the provider settings in shots.yaml, then build again"
+        else:
+            return e
+        return HttpStatusError(f"{job.label}: {msg}", status=e.status, body=e.body, hint=hint)
+
     # -- the journal-driven run -------------------------------------------------------------
 
     def make(self, recipe: dict[str, Any], inputs: InputFiles, out: Path, ctx: MakeContext) -> None:

@@ -201,23 +201,20 @@ class ReplicateProvider(RemoteProvider):
         )
 
     def _refused(self, job: RemoteJob, e: HttpStatusError) -> HttpStatusError:
-        """Replicate's refusal of a submit, said plainly (the status stays for the journal)."""
         text = _problem_text(e.body)
-        if e.status in (401, 403):
-            msg = f"{job.label}: replicate refused REPLICATE_API_TOKEN (HTTP {e.status}: {text})"
-            hint = "check the token at https://replicate.com/account/api-tokens and export it"
-        elif e.status == 402:
-            msg = f"{job.label}: replicate wants payment first (HTTP 402: {text})"
-            hint = "add credit or a payment method at https://replicate.com/account/billing"
-        elif e.status == 404:
-            msg = f"{job.label}: replicate has no model {job.model!r} (HTTP 404: {text})"
-            hint = "check the model id in shots.yaml `providers:` against replicate.com"
-        elif e.status in (400, 422):
-            msg = f"{job.label}: replicate rejected the input for {job.model}: {text}"
-            hint = "fix the prompt or the provider settings in shots.yaml, then build again"
-        else:
-            return e
-        return HttpStatusError(msg, status=e.status, body=e.body, hint=hint)
+        payment = (
+            f"replicate wants payment first (HTTP 402: {text})",
+            "add credit or a payment method at https://replicate.com/account/billing",
+        )
+        return self._refusal(
+            job,
+            e,
+            text,
+            key="REPLICATE_API_TOKEN",
+            key_page="https://replicate.com/account/api-tokens",
+            models="replicate.com",
+            more={402: payment},
+        )
 
 
 def _resolution(height: int) -> str:
