@@ -11,7 +11,7 @@ import pytest
 from tests.e2e.film import make_film
 from vfbuild.plan import graph
 from vfbuild.plan.execute import BuildOptions
-from vfbuild.plan.graph import run_build
+from vfbuild.plan.graph import BuildResult, run_build
 from vfbuild.project import Project
 from vfbuild.providers.local import LocalProvider
 
@@ -32,6 +32,12 @@ def made(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return labels
 
 
+def _build_s010(tmp_path: Path, jobs: int) -> tuple[Path, BuildResult]:
+    """A fresh test film, and the result of building its shot s010 with `jobs`."""
+    root = make_film(tmp_path / "film")
+    return root, run_build(Project.open(root), shots=["s010"], options=BuildOptions(jobs=jobs))
+
+
 def _when_doit_starts(monkeypatch: pytest.MonkeyPatch, made: list[str]) -> list[list[str]]:
     seen: list[list[str]] = []
     real = graph._run_doit
@@ -48,8 +54,7 @@ def test_the_first_takes_are_under_way_before_doit_starts(
     tmp_path: Path, made: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen = _when_doit_starts(monkeypatch, made)
-    root = make_film(tmp_path / "film")
-    result = run_build(Project.open(root), shots=["s010"], options=BuildOptions(jobs=2))
+    _, result = _build_s010(tmp_path, 2)
     assert result.ok, [e.message for e in result.events.errors]
     assert len(seen) == 1 and seen[0], "no take had started when doit was started"
     assert all(label.startswith("s010 keyframe") for label in seen[0])
@@ -60,8 +65,7 @@ def test_with_one_job_doit_runs_every_step(
     tmp_path: Path, made: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen = _when_doit_starts(monkeypatch, made)
-    root = make_film(tmp_path / "film")
-    result = run_build(Project.open(root), shots=["s010"], options=BuildOptions(jobs=1))
+    _, result = _build_s010(tmp_path, 1)
     assert result.ok
     assert seen == [[]]
     assert made
@@ -76,8 +80,7 @@ def test_a_step_started_early_that_fails_stops_the_steps_after_it(
         raise ProviderError(f"{ctx.label}: the renderer is out of memory")
 
     monkeypatch.setattr(LocalProvider, "make", make)
-    root = make_film(tmp_path / "film")
-    result = run_build(Project.open(root), shots=["s010"], options=BuildOptions(jobs=4))
+    root, result = _build_s010(tmp_path, 4)
     errors = [e.message for e in result.events.errors]
     assert errors and all("s010 keyframe" in m and "out of memory" in m for m in errors), errors
     assert result.events.made == []
@@ -96,7 +99,6 @@ def test_the_provider_is_ready_before_the_early_steps_start(
         calls.append((wait, len(made)))
 
     monkeypatch.setattr(LocalProvider, "prewarm", prewarm, raising=False)
-    root = make_film(tmp_path / "film")
-    result = run_build(Project.open(root), shots=["s010"], options=BuildOptions(jobs=jobs))
+    _, result = _build_s010(tmp_path, jobs)
     assert result.ok
     assert calls == [(wait, 0)]
