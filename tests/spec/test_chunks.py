@@ -118,3 +118,70 @@ def test_a_changed_film_loads_through_the_shot_parse(
 
     monkeypatch.setattr(load_module, "_parse_fast", no_whole_parse)
     assert load_film_cached(root).film.title == "Spring"
+
+
+def _reference_split(text: str) -> tuple[str, list[str]] | None:
+    """`chunks.split` as first written, line by line: the faster one must cut the same."""
+    import re
+
+    shots_key, item = re.compile(r"shots:[ ]*(#.*)?$"), re.compile(r"( *)- ")
+    if "\t" in text:
+        return None
+    parts = text.split("\n")
+    lines = [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+    if any(ln.startswith(("%", "---", "...")) for ln in lines):
+        return None
+    keys = [i for i, ln in enumerate(lines) if shots_key.match(ln.rstrip("\r\n"))]
+    if len(keys) != 1:
+        return None
+    first = keys[0] + 1
+    while first < len(lines) and chunks._blank(lines[first]):
+        first += 1
+    m = item.match(lines[first]) if first < len(lines) else None
+    if m is None:
+        return None
+    indent = len(m.group(1))
+    starts: list[int] = []
+    end = len(lines)
+    for i in range(first, len(lines)):
+        line = lines[i]
+        if chunks._blank(line):
+            continue
+        depth = len(line) - len(line.lstrip(" "))
+        if depth > indent:
+            continue
+        if depth == indent and line.startswith("- ", depth):
+            starts.append(i)
+            continue
+        end = i
+        break
+    items = ["".join(lines[a:b]) for a, b in zip(starts, [*starts[1:], end], strict=True)]
+    return "".join(lines[:first]) + "".join(lines[end:]), items
+
+
+def test_the_split_cuts_as_the_line_by_line_one_did() -> None:
+    import random
+
+    pieces = [
+        "shots:", "shots: # the list", "shots:  ", "shots:\r", " shots:", "shotsx:", "film: {}",
+        "providers:", "  keyframe: {use: local}", "  - id: s010", "  - id: s020 # c", "- id: x",
+        "    motion: {takes: 2}", "      prompt: |", "        - not an item", "", "   ", "\r",
+        "# c", "  # c", "    # c", " - odd", "  -", "  -x", "   - deeper", "x: ...", "  - a\r",
+        "\x0c", "  \x0c",
+    ]  # fmt: skip
+    rng = random.Random(7)
+    cut = 0
+    for _ in range(5000):
+        lines = rng.choices(pieces, k=rng.randint(1, 30))
+        if rng.random() < 0.1:
+            lines.insert(rng.randrange(len(lines) + 1), rng.choice(["%YAML 1.2", "---", "..."]))
+        if rng.random() < 0.8:
+            at = rng.randrange(len(lines) + 1)
+            lines[at:at] = ["shots:", *rng.choices(["  - id: a", "  - id: b", "    x: 1"], k=4)]
+        text = "\n".join(lines) + ("\n" if rng.random() < 0.7 else "")
+        expected = _reference_split(text)
+        assert chunks.split(text) == expected, text
+        cut += expected is not None
+    assert cut > 400, cut  # many texts are cut into items, not only left to the whole parse
+    example = (EXAMPLE / "shots.yaml").read_text()
+    assert chunks.split(example) == _reference_split(example) is not None
