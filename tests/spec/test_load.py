@@ -115,6 +115,34 @@ def test_cache_hit_reports_symlink_escape(tmp_path: Path) -> None:
         load_film_cached(root)
 
 
+def test_a_changed_film_does_not_unpickle_the_cached_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the cached digests of the shots that passed are needed then (unpickling a
+    1000-shot film is ~19 ms)."""
+    root = write_film(tmp_path)
+    load_film_cached(root)
+    (root / "shots.yaml").write_text(mutate("title: Winter to Spring", "title: Spring"))
+
+    def no_unpickle(blob: bytes) -> None:
+        raise AssertionError("the cached film was unpickled")
+
+    monkeypatch.setattr(load_module, "_film_of", no_unpickle)
+    assert load_film_cached(root).film.title == "Spring"
+
+
+def test_a_cache_whose_film_is_corrupt_is_rewritten(tmp_path: Path) -> None:
+    import pickle
+
+    root = write_film(tmp_path)
+    film = load_film_cached(root)
+    cache = root / CACHE_FILE
+    key, _, passed, tag = pickle.loads(cache.read_bytes())
+    cache.write_bytes(pickle.dumps((key, b"not a pickle", passed, tag)))
+    assert load_film_cached(root) == film
+    assert pickle.loads(cache.read_bytes())[1] != b"not a pickle"
+
+
 @pytest.mark.parametrize("garbage", [b"", b"not a pickle", b"\x80\x05K\x01."])
 def test_corrupt_cache_is_rewritten(tmp_path: Path, garbage: bytes) -> None:
     root = write_film(tmp_path)
