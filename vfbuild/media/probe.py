@@ -195,8 +195,8 @@ def _check_complete(
     streams = [s for s in (video, audio) if s is not None]
     expected = {s.index: _stream_end(s) for s in streams}
     if duration is not None and duration > _TAIL_SECONDS:
-        # Any packet, not the keyframe before: with a long GOP that keyframe is often the
-        # first one, and every packet read lets go of the GIL, which under -j costs a wait each.
+        # Any packet, not the keyframe before: a generated clip often has one keyframe, and
+        # from it the check would read the whole clip, not its last second.
         container.seek(int((duration - _TAIL_SECONDS) * 1_000_000), backward=True, any_frame=True)
     # Ends in each stream's own time base (integers), turned into seconds once: a Fraction
     # per packet made this loop most of a probe (5 s of video is 120+ packets read).

@@ -98,7 +98,8 @@ def load_film_cached(root: Path) -> Film:
     key = _cache_key(raw)
     cache = root / CACHE_FILE
     payload = _read_payload(cache)
-    if payload is not None and payload[0] == key and (cached := _film_of(payload[1])):
+    cached = _film_of(payload[1]) if payload is not None and payload[0] == key else None
+    if cached is not None:
         if not path_issues(cached, root):
             return cached
         return _load(root, raw)
@@ -375,7 +376,7 @@ def _schema_issues_skipping(
 ) -> tuple[list[Issue], Film | None]:
     """`schema_issues(data)`, checking only the shots not known to pass; and the Film, when
     the whole document was checked by the strict models (a cold load: no shot known), so it
-    is not validated a second time (~30 ms at 1000 shots).
+    is not validated a second time (~11 ms at 1000 shots).
 
     A JSON Schema checks each item of `shots` on its own (`items`), so a shot whose data
     passed the same schema passes again; what is left is checked with the rest of the
