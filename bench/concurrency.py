@@ -154,9 +154,9 @@ class ConcurrencyResult:
             "requests vf makes to fal (a submit on a new connection, the status stream, the "
             "result, the download to a file) and nothing else: no journal, store, probe, "
             "ledger or lock. Its whole run is timed from before it imports httpx (the CA "
-            "bundle loads in a thread meanwhile, as in vf), which is what any Python client "
-            "pays here; vf's own time is its wall less its no-op's. In brackets: the ideal "
-            "divided by the time.",
+            "bundle loads in a thread meanwhile, as in vf): what a client built as vf is "
+            "(threads and httpx) pays here at the least; vf's own time is its wall less its "
+            "no-op's. In brackets: the ideal divided by the time.",
             "",
             table(
                 ("jobs", "ideal", "vf's own time", "bare client, whole", "bare, jobs only"), rows
