@@ -10,11 +10,15 @@ base gives them what every fake needs:
 - a second server, the CDN, on another origin (`localhost` instead of `127.0.0.1`), where
   results are downloaded from; it records any credential sent to it (`cdn_auth_seen`);
 - faults on request: 429 with Retry-After, 500, 503, a stalled response, a dropped connection,
-  a truncated download (Content-Length larger than the body), a corrupt media file.
+  a truncated download (Content-Length larger than the body), a corrupt media file;
+- signed uploads on the CDN (`issue_upload`: a PUT URL and the file's public URL), as fal's
+  storage hands out, and `fetch_input`: an input URL read the way a provider reads it.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import hashlib
 import json
@@ -26,6 +30,8 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,7 +40,23 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 API_FAULTS = ("429", "500", "503", "stall", "drop")
+_DATA_URI = re.compile(r"data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<b64>;base64)?,(?P<data>.*)", re.S)
 DOWNLOAD_FAULTS = ("500", "503", "drop", "truncate", "corrupt")
+
+
+def decode_data_uri(value: Any) -> bytes | None:
+    """The bytes of a `data:` URI, or None if it is not one (or does not decode)."""
+    if not isinstance(value, str):
+        return None
+    m = _DATA_URI.fullmatch(value)
+    if m is None:
+        return None
+    try:
+        if m.group("b64"):
+            return base64.b64decode(m.group("data"), validate=True)
+        return m.group("data").encode()
+    except (binascii.Error, ValueError):
+        return None
 
 
 @dataclass
@@ -165,6 +187,11 @@ class FakeServer:
         self.log: list[tuple[str, str]] = []  # (method, path) of every request
         self.cdn_auth_seen: list[str] = []
         self.big_files: dict[str, Path] = {}
+        # Signed uploads: token -> {name, type, path (None until the PUT arrives)}.
+        self.uploads: dict[str, dict[str, Any]] = {}
+        self.uploads_received = 0
+        # Luma and Kling fetch inputs by URL; True lets them take `data:` URIs too.
+        self.data_uris = True
         self._paid = 0
         self._lock = threading.Lock()
         self._routes: list[tuple[str, re.Pattern[str], Handler, str]] = []
@@ -262,6 +289,61 @@ class FakeServer:
         self.big_files[token] = path
         return f"{self.cdn_url}/big/{token}"
 
+    def issue_upload(self, file_name: str, content_type: str) -> tuple[str, str]:
+        """A signed upload URL on the CDN and the public URL the file will have there."""
+        token = uuid.uuid4().hex
+        with self._lock:
+            self.uploads[token] = {"name": file_name, "type": content_type, "path": None}
+        return (
+            f"{self.cdn_url}/upload/{token}?X-Goog-Signature={uuid.uuid4().hex}",
+            f"{self.cdn_url}/uploads/{token}/{file_name}",
+        )
+
+    def _upload_reply(self, req: Request) -> Reply:
+        m = re.match(r"/(upload|uploads)/(?P<token>[0-9a-f]{32})(/[^/]+)?$", req.path)
+        slot = self.uploads.get(m.group("token")) if m else None
+        if m is None or slot is None:
+            return Reply(404, {"detail": "not found"})
+        if req.method == "PUT" and m.group(1) == "upload":
+            # A signed URL binds the content type it was issued for (GCS: 403 otherwise).
+            if req.headers.get("content-type") != slot["type"]:
+                return Reply(403, body=b"<Error><Code>SignatureDoesNotMatch</Code></Error>")
+            path = self._media_dir / f"upload-{m.group('token')}"
+            path.write_bytes(req.body)
+            with self._lock:
+                slot["path"] = path
+                self.uploads_received += 1
+            return Reply(200, body=b"")
+        if req.method == "GET" and m.group(1) == "uploads" and slot["path"] is not None:
+            return Reply(200, file=slot["path"], content_type=slot["type"])
+        return Reply(404, {"detail": "not found"})
+
+    def read_input(self, value: Any) -> bytes | None:
+        """A file input's bytes: a `data:` URI (unless `data_uris` is off) or a URL."""
+        if not isinstance(value, str):
+            return None
+        if value.startswith("data:"):
+            return decode_data_uri(value) if self.data_uris else None
+        return self.fetch_input(value)
+
+    def fetch_input(self, url: str) -> bytes | None:
+        """The bytes at an http(s) input URL, read as a provider reads one (this machine's
+        servers only: tests never leave 127.0.0.1), or None if it cannot be read. The read
+        skips the fault injection: it is the provider's own, not the client's."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or parts.hostname not in (
+            "127.0.0.1",
+            "localhost",
+        ):
+            return None
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        req = urllib.request.Request(url, headers={"X-Fake-Provider-Fetch": "1"})
+        try:
+            with opener.open(req, timeout=10) as resp:
+                return bytes(resp.read())
+        except OSError:
+            return None
+
     def media(self, job: FakeJob) -> Path:
         """Real media for a job, made with ffmpeg, cached by kind, size, length and seed."""
         from vfbuild.media.ffmpeg import ffmpeg_exe
@@ -310,6 +392,8 @@ class FakeServer:
     def _cdn_reply(self, req: Request) -> Reply:
         if "authorization" in req.headers:
             self.cdn_auth_seen.append(req.headers["authorization"])
+        if req.path.startswith(("/upload/", "/uploads/")):
+            return self._upload_reply(req)
         if req.path.startswith("/big/"):
             path = self.big_files.get(req.path.split("/")[-1])
             return (
@@ -355,7 +439,8 @@ class FakeServer:
                     fake.log.append((req.method, req.path))
                 if cdn:
                     kind = "download"
-                    fault = fake.faults.draw(kind)
+                    internal = "x-fake-provider-fetch" in req.headers
+                    fault = None if internal else fake.faults.draw(kind)
                     reply = fake._cdn_reply(req)
                 else:
                     # Find the route first: a fault on a create happens before or after the

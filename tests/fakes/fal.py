@@ -13,24 +13,23 @@ Endpoints:
   height}], seed` or `video: {url, content_type, file_name}`), 400 while the request runs,
   the model's error (422 `{detail: [{loc, msg, type, url}]}`) for a failed one;
 - `PUT /{owner}/{app}/requests/{id}/cancel` → 202 CANCELLATION_REQUESTED, 400
-  ALREADY_COMPLETED, 404 NOT_FOUND.
+  ALREADY_COMPLETED, 404 NOT_FOUND;
+- fal's storage (rest.fal.ai, served here too): `POST /storage/upload/initiate` → `{upload_url,
+  file_url}`; the PUT and the file live on the CDN origin (see `FakeServer.issue_upload`).
 
 Status, result and cancel live under owner/app only: a client that puts the endpoint's
 sub-path there gets a 404, as from fal. Auth is `Authorization: Key <FAL_KEY>` (401 `{detail}`
 otherwise). Inputs are validated per kind of model (text-to-image, image-to-video, video
 upscale, lip-sync, told apart by the model id) and refused with 422 `{detail: [{loc, msg,
-type}]}`; file inputs must be `data:` URIs (the fake cannot download from the internet).
+type}]}`; file inputs are `data:` URIs or URLs on this machine (`read_input`).
 Injected 503/504 carry `{detail, error_type}` and `X-Fal-Error-Type`, as fal's request errors.
 Results download from the CDN origin, like fal's media hosts.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import io
 import json
-import re
 import tempfile
 import time
 import uuid
@@ -54,25 +53,9 @@ IMAGE_SIZES = {
     "landscape_16_9": (1024, 576),
 }
 SYNC_MODES = ("cut_off", "loop", "bounce", "silence", "remap")
-_DATA_URI = re.compile(r"data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<b64>;base64)?,(?P<data>.*)", re.S)
 
 
 # -- input files (shared with the Replicate fake) ---------------------------------------------
-
-
-def decode_data_uri(value: Any) -> bytes | None:
-    """The bytes of a `data:` URI, or None if it is not one (or does not decode)."""
-    if not isinstance(value, str):
-        return None
-    m = _DATA_URI.fullmatch(value)
-    if m is None:
-        return None
-    try:
-        if m.group("b64"):
-            return base64.b64decode(m.group("data"), validate=True)
-        return m.group("data").encode()
-    except (binascii.Error, ValueError):
-        return None
 
 
 def image_size(data: bytes) -> tuple[int, int] | None:
@@ -158,6 +141,7 @@ class FalFake(FakeServer):
     def __init__(self, *, key: str | None = None, keepalive: float = 15.0, **kw: Any) -> None:
         self.key = key or KEYS["FAL_KEY"]
         self.keepalive = keepalive  # seconds between `: ping` comments on a status stream
+        self.lifecycles: list[str | None] = []  # X-Fal-Object-Lifecycle-Preference of uploads
         self.streams = 0  # status streams opened
         super().__init__(**kw)
 
@@ -168,9 +152,32 @@ class FalFake(FakeServer):
         self.route("GET", base + "/status/stream", self.status_stream)
         self.route("GET", base, self.result)
         self.route("PUT", base + "/cancel", self.cancel)
+        # fal's storage (rest.fal.ai): before the model route, which would take it for a model.
+        self.route("POST", r"/storage/upload/initiate", self.upload_initiate)
         self.route(
             "POST", rf"/(?P<owner>{seg})/(?P<app>{seg})(?P<path>(/{seg})*)", self.submit, "create"
         )
+
+    # -- storage (rest.fal.ai) --------------------------------------------------------------
+
+    def upload_initiate(self, req: Request) -> Reply:
+        """`POST /storage/upload/initiate?storage_type=fal-cdn-v3` `{file_name, content_type}`
+        → `{upload_url, file_url}`: PUT the bytes (with that content type) to the first, and
+        the file is public at the second."""
+        if req.query.get("storage_type", "fal-cdn-v3") != "fal-cdn-v3":
+            return Reply(422, {"detail": [_err("storage_type", "Unknown storage", "enum")]})
+        try:
+            body = req.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return Reply(422, {"detail": [_missing("file_name")]})
+        missing = [f for f in ("file_name", "content_type") if not isinstance(body.get(f), str)]
+        if missing:
+            return Reply(422, {"detail": [_missing(f) for f in missing]})
+        self.lifecycles.append(req.headers.get("x-fal-object-lifecycle-preference"))
+        upload_url, file_url = self.issue_upload(body["file_name"], body["content_type"])
+        return Reply(200, {"upload_url": upload_url, "file_url": file_url})
 
     # -- the dialect ------------------------------------------------------------------------
 
@@ -342,7 +349,7 @@ class FalFake(FakeServer):
         if field not in body:
             errors.append(_missing(field))
             return None
-        data = decode_data_uri(body[field])
+        data = self.read_input(body[field])
         if data is None:
             errors.append(
                 _err(

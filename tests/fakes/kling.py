@@ -26,8 +26,9 @@ them (a 1 s shot, a 360 px delivery), where a real film would not.
 
 Output: image2video makes a 5 s or 10 s clip, 720p (std) or 1080p (pro) at the input image's
 aspect ratio; lip-sync returns the input clip's size and length with the audio muxed in.
-Where this fake is more lenient than Kling: `video_url` may be a `data:` URI (Kling wants a URL
-it can fetch), and remote URLs are never fetched (400 instead).
+URLs (`image`, `video_url`) are fetched as Kling does, from this machine only
+(`FakeServer.fetch_input`); one that cannot be fetched is a 400. Where this fake is more
+lenient than Kling: `video_url` may be a `data:` URI, unless `data_uris` is False.
 """
 
 from __future__ import annotations
@@ -208,8 +209,11 @@ class KlingFake(FakeServer):
         if value.startswith("data:"):
             return self._bad(f"{field}: base64 must not carry a data: prefix")
         if value.startswith(("http://", "https://")):
-            return self._bad(f"{field}: the image URL could not be fetched")
-        raw = _b64(value)
+            raw = self.fetch_input(value)
+            if raw is None:
+                return self._bad(f"{field}: the image URL could not be fetched")
+        else:
+            raw = _b64(value)
         if raw is None:
             return self._bad(f"{field}: not valid base64")
         if len(raw) > MAX_IMAGE:
@@ -288,11 +292,14 @@ class KlingFake(FakeServer):
                 return self._bad("input.video_id: no finished video with this id")
             return job.width, job.height, job.seconds
         url = inp["video_url"]
-        if not isinstance(url, str) or not url.startswith("data:"):
-            return self._bad("input.video_url: the video URL could not be fetched")
-        raw = _data_uri(url)
-        if raw is None:
-            return self._bad("input.video_url: not a valid data URI")
+        if isinstance(url, str) and url.startswith("data:") and self.data_uris:
+            raw = _data_uri(url)
+            if raw is None:
+                return self._bad("input.video_url: not a valid data URI")
+        else:
+            raw = self.read_input(url) if isinstance(url, str) else None
+            if raw is None:
+                return self._bad("input.video_url: the video URL could not be fetched")
         info = self._probe(raw, ".mp4")
         if info is None or not info.has_video or info.is_image:
             return self._bad("input.video_url: not a readable .mp4/.mov video")
@@ -450,9 +457,13 @@ def _json_object(req: Request) -> dict[str, Any] | None:
 def _summary(body: dict[str, Any]) -> dict[str, Any]:
     """The request as tests inspect it: every field but the base64 media."""
     big = ("image", "image_tail", "video_url", "audio_file")
-    out = {k: v for k, v in body.items() if k not in big and k != "input"}
+
+    def kept(k: str, v: Any) -> bool:
+        return k not in big or (isinstance(v, str) and v.startswith(("http://", "https://")))
+
+    out = {k: v for k, v in body.items() if kept(k, v) and k != "input"}
     if isinstance(body.get("input"), dict):
-        out["input"] = {k: v for k, v in body["input"].items() if k not in big}
+        out["input"] = {k: v for k, v in body["input"].items() if kept(k, v)}
     return out
 
 

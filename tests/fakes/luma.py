@@ -20,8 +20,9 @@ What it speaks, from Luma's published API (`/dream-machine/v1`):
 
 Output: video at the resolution's height (540p: 540 px on the short side) and the aspect ratio,
 for 5 or 9 seconds; images 1080 px on the short side at the aspect ratio, as PNG.
-Where it is more lenient than Luma: image URLs may be `data:` URIs (Luma fetches URLs), and
-URLs it cannot fetch (anything but this fake's own results) are a 400.
+Image URLs are fetched, as Luma does (URLs on this machine only: `FakeServer.fetch_input`);
+one that cannot be fetched is a 400. Where it is more lenient than Luma: image URLs may be
+`data:` URIs, unless `data_uris` is False (as Luma's own API most likely has it).
 """
 
 from __future__ import annotations
@@ -203,15 +204,19 @@ class LumaFake(FakeServer):
             return self._invalid(where, "Field required", "missing")
         if url.startswith(self.cdn_url + "/files/"):
             return None  # one of this fake's own results
-        if not url.startswith("data:"):
-            return Reply(400, {"detail": f"{where}: failed to download the image"})
-        head, sep, payload = url.partition(",")
-        if not sep or not head.endswith(";base64") or not head[5:].startswith("image/"):
-            return Reply(400, {"detail": f"{where}: not a base64 image data URI"})
-        try:
-            raw = base64.b64decode(payload, validate=True)
-        except (binascii.Error, ValueError):
-            return Reply(400, {"detail": f"{where}: not valid base64"})
+        if url.startswith("data:") and self.data_uris:
+            head, sep, payload = url.partition(",")
+            if not sep or not head.endswith(";base64") or not head[5:].startswith("image/"):
+                return Reply(400, {"detail": f"{where}: not a base64 image data URI"})
+            try:
+                raw = base64.b64decode(payload, validate=True)
+            except (binascii.Error, ValueError):
+                return Reply(400, {"detail": f"{where}: not valid base64"})
+        else:
+            fetched = None if url.startswith("data:") else self.fetch_input(url)
+            if fetched is None:
+                return Reply(400, {"detail": f"{where}: failed to download the image"})
+            raw = fetched
         if not self._is_image(raw):
             return Reply(400, {"detail": f"{where}: the image could not be decoded"})
         return None

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.fakes.base import FakeJob, FakeServer, Reply, Request
-from tests.fakes.fal import decode_data_uri, even, hue_of, image_size, is_audio, video_info
+from tests.fakes.fal import even, hue_of, image_size, is_audio, video_info
 
 KEYS: dict[str, str] = {"REPLICATE_API_TOKEN": "r8_test7Qm2Kx9Vb4Nc6Lp1Zs8Dw3Fh5Jt0Gy2Re7Ua"}
 
@@ -290,7 +290,7 @@ class ReplicateFake(FakeServer):
                 if required:
                     errs.append(("input", "required", f"{field} is required"))
                 return None
-            data = decode_data_uri(inp[field])
+            data = self.read_input(inp[field])
             if data is None:
                 errs.append((f"input.{field}", "format", "Does not match format 'uri'"))
             return data
