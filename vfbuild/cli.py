@@ -369,11 +369,25 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _redacting(record: logging.LogRecord) -> bool:
+    """Every log line goes out with the credentials vfbuild knows hidden, httpx's own too (its
+    request lines show a signed upload URL whole)."""
+    from vfbuild.providers.http import redact
+
+    text = record.getMessage()
+    clean = redact(text)
+    if clean != text:
+        record.msg, record.args = clean, ()
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING, format="%(name)s: %(message)s"
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_redacting)
     try:
         return int(args.func(args))
     except VfError as e:

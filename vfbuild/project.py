@@ -43,6 +43,7 @@ class Project:
     hashes: HashCache
     prompts: PromptLog
     _providers: dict[str, Provider] = field(default_factory=dict)
+    _hosting: Any = None
     _providers_lock: threading.Lock = field(default_factory=threading.Lock)
     # Names in each store or layout folder, listed once per process (see `_exists`).
     _listings: dict[str, set[str]] = field(default_factory=dict)
@@ -80,8 +81,22 @@ class Project:
         cache_key = f"{name} {getattr(config, 'base_url', None)} {getattr(config, 'timeout', 0)}"
         with self._providers_lock:
             if cache_key not in self._providers:
-                self._providers[cache_key] = get_provider(name, config=config, film_root=self.root)
+                self._providers[cache_key] = get_provider(
+                    name, config=config, film_root=self.root, host=self._host()
+                )
             return self._providers[cache_key]
+
+    def _host(self) -> Any:
+        """The film's one `Host` (uploads shared by all its providers), if it sets hosting.
+        Called with `_providers_lock` held."""
+        hosting = self.film.providers.hosting
+        if hosting is None:
+            return None
+        if self._hosting is None:
+            from vfbuild.providers.hosting import Host
+
+            self._hosting = Host(hosting, self.vf_dir)
+        return self._hosting
 
     @property
     def journal_dir(self) -> Path:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +100,60 @@ def remote_film(
         yaml.dump(doc, root / "shots.yaml")
         env = {**mod.KEYS, f"VF_{provider.upper()}_BASE_URL": fake.url}
         yield RemoteFilm(root, fake, provider, env, dict(mod.KEYS))
+
+
+@dataclass
+class MixedFilm:
+    """The example film (picks made afresh) with its slots on several providers' fakes."""
+
+    root: Path
+    fakes: dict[str, FakeServer]
+    env: dict[str, str]
+    logs: list[str] = field(default_factory=list)  # every build's stdout and stderr
+
+    def build_in_stages(self, shots: tuple[str, ...]) -> tuple[dict[str, int], float]:
+        """Keyframes, drafts (picking take 2 of each), finals, as a user goes: `vf plan`, then
+        `vf -v build -j 4`. Returns the takes the plans named per provider, and their cost."""
+        total = {name: 0 for name in self.fakes}
+        estimate = 0.0
+        for stage, args in (("keyframe", ("--tier", "draft")), ("draft", ("--tier", "draft")),
+                            ("final", ())):  # fmt: skip
+            takes, cost = planned(vf(self.root, "plan", *shots, *args, env=self.env).stdout)
+            estimate += cost
+            for name in self.fakes:
+                total[name] += takes.get(name, 0)
+            run = vf(self.root, "-v", "build", "-j", "4", *shots, *args, env=self.env)
+            self.logs += [run.stdout, run.stderr]
+            for sid in shots if stage != "final" else ():
+                vf(self.root, "pick", sid, stage, "2", env=self.env)
+        return total, estimate
+
+
+def mixed_film(
+    stack: ExitStack, root: Path, slots: dict[str, str], extra: dict[str, Any] | None = None
+) -> MixedFilm:
+    """Start a fake per provider named in `slots` (slot -> provider) and write the film's
+    `providers:` for them (plus `extra` entries); the fakes stop with `stack`."""
+    from tests.conftest import EXAMPLE, copy_film
+
+    film = copy_film(EXAMPLE, root)
+    for lock in (film / "locks").glob("*.yaml"):
+        lock.unlink()
+    fakes: dict[str, FakeServer] = {}
+    env: dict[str, str] = {}
+    providers: dict[str, Any] = {}
+    for slot, name in slots.items():
+        mod = fake_module(name)
+        if name not in fakes:
+            cls = getattr(mod, FAKES[name][1])
+            fakes[name] = stack.enter_context(cls(latency=0.05, faults=Faults(retry_after="0")))
+            env |= {**mod.KEYS, f"VF_{name.upper()}_BASE_URL": fakes[name].url}
+        providers[slot] = mod.film_providers(fakes[name], film)[slot]
+    yaml = YAML()
+    doc = yaml.load(film / "shots.yaml")
+    doc["providers"] = providers | (extra or {})
+    yaml.dump(doc, film / "shots.yaml")
+    return MixedFilm(film, fakes, env)
 
 
 def assert_store_and_layout_whole(root: Path) -> None:

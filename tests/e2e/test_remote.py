@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
 import random
 import signal
@@ -17,14 +18,13 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from tests.conftest import EXAMPLE, copy_film
 from tests.e2e.film import vf
 from tests.e2e.remote import (
     FAKES,
     assert_no_secret,
     assert_store_and_layout_whole,
     fake_module,
-    planned,
+    mixed_film,
     remote_film,
 )
 from tests.fakes.base import Faults
@@ -90,43 +90,62 @@ def test_the_example_film_builds_with_providers_mixed_by_step(tmp_path: Path) ->
     keyframes on fal, video on Kling, upscale on Replicate, lipsync on ComfyUI. Two shots, one
     with dialogue, so every step runs and the suite stays quick (a shot list skips the edit)."""
     slots = {"keyframe": "fal", "video": "kling", "upscale": "replicate", "lipsync": "comfyui"}
-    film = copy_film(EXAMPLE, tmp_path / "film")
-    for lock in (film / "locks").glob("*.yaml"):
-        lock.unlink()
     with contextlib.ExitStack() as stack:
-        fakes = {}
-        env: dict[str, str] = {}
-        providers = {}
-        for slot, name in slots.items():
-            mod = fake_module(name)
-            if name not in fakes:
-                cls = getattr(mod, FAKES[name][1])
-                fakes[name] = stack.enter_context(cls(latency=0.05, faults=Faults(retry_after="0")))
-                env |= {**mod.KEYS, f"VF_{name.upper()}_BASE_URL": fakes[name].url}
-            providers[slot] = mod.film_providers(fakes[name], film)[slot]
-        yaml = YAML()
-        doc = yaml.load(film / "shots.yaml")
-        doc["providers"] = providers
-        yaml.dump(doc, film / "shots.yaml")
-        shots = ("s010", "s050")
-        total_planned = {name: 0 for name in fakes}
-        estimate = 0.0
-        for stage, args in (("keyframe", ("--tier", "draft")), ("draft", ("--tier", "draft")),
-                            ("final", ())):  # fmt: skip
-            out = vf(film, "plan", *shots, *args, env=env).stdout
-            takes, cost = planned(out)
-            estimate += cost
-            for name in fakes:
-                total_planned[name] += takes.get(name, 0)
-            vf(film, "build", "-j", "4", *shots, *args, env=env)
-            for sid in shots if stage != "final" else ():
-                vf(film, "pick", sid, stage, "2", env=env)
+        mixed = mixed_film(stack, tmp_path / "film", slots)
+        film, fakes = mixed.root, mixed.fakes
+        total_planned, estimate = mixed.build_in_stages(("s010", "s050"))
         assert {n: f.paid_jobs for n, f in fakes.items()} == total_planned
         assert total_planned == {"fal": 8, "kling": 10, "replicate": 2, "comfyui": 1}
         assert sum(float(r.cost or 0) for r in Ledger(film).rows()) == pytest.approx(estimate)
         lipsynced = next((film / "05_Upscaled").glob("s050_lipsync_v001.mp4"))
         assert lipsynced.stat().st_size > 0
         assert_store_and_layout_whole(film)
+
+
+def test_luma_and_kling_read_their_inputs_from_the_films_host(tmp_path: Path) -> None:
+    """`hosting: {use: fal}`: Luma (keyframes, video) and Kling (lip-sync), whose fakes here
+    fetch URLs and refuse `data:` URIs, get every input file as a URL on fal's CDN (its fake),
+    each file uploaded once; a second build uploads nothing."""
+    slots = {"keyframe": "luma", "video": "luma", "upscale": "replicate", "lipsync": "kling"}
+    with contextlib.ExitStack() as stack:
+        cdn = stack.enter_context(fake_module("fal").FalFake(latency=0.05))
+        hosting = {"hosting": {"use": "fal", "expires_days": 3}}
+        mixed = mixed_film(stack, tmp_path / "film", slots, hosting)
+        film, fakes, shots = mixed.root, mixed.fakes, ("s010", "s050")
+        fakes["luma"].data_uris = fakes["kling"].data_uris = False
+        mixed.env |= {**fake_module("fal").KEYS, "VF_HOSTING_BASE_URL": cdn.url}
+        total_planned, _ = mixed.build_in_stages(shots)
+        assert {n: f.paid_jobs for n, f in fakes.items()} == total_planned
+        assert total_planned["luma"] > 0 and total_planned["kling"] == 1
+        # Every file went up once: the four drafts of a keyframe share its upload.
+        hosted = json.loads((film / ".vf" / "hosted.json").read_text())
+        assert cdn.uploads_received == len(hosted) > 0
+        urls = {r["url"] for r in hosted.values()}
+        frames = [j.input["keyframes"]["frame0"]["url"] for j in fakes["luma"].jobs.values()
+                  if "keyframes" in j.input]  # fmt: skip
+        assert frames and set(frames) <= urls
+        (sync,) = fakes["kling"].jobs.values()
+        assert sync.input["input"]["video_url"] in urls
+        assert cdn.paid_jobs == 0 and cdn.cdn_auth_seen == []
+        # The signed upload URLs (write access) stay out of the debug log, httpx's lines too.
+        assert "upload/initiate" in "".join(mixed.logs)
+        assert "X-Goog-Signature" not in "".join(mixed.logs)
+        again = vf(film, "build", *shots, env=mixed.env)
+        assert "nothing to do" in again.stdout and cdn.uploads_received == len(hosted)
+        assert_store_and_layout_whole(film)
+
+
+def test_a_film_with_a_host_and_no_fal_key_stops_before_anything_is_sent(
+    tmp_path: Path,
+) -> None:
+    with remote_film(tmp_path, "luma", slots=("keyframe", "video")) as film:
+        doc = YAML().load(film.root / "shots.yaml")
+        doc["providers"]["hosting"] = {"use": "fal"}
+        YAML().dump(doc, film.root / "shots.yaml")
+        run = film.vf("build", "--tier", "draft", check=False)  # s010 has a reference image
+        assert run.returncode != 0 and "FAL_KEY" in run.stderr, run.stderr
+        assert "hosting" in run.stderr and "Traceback" not in run.stderr
+        assert film.fake.paid_jobs == 0 and film.fake.log == []
 
 
 def test_a_missing_key_stops_the_build_before_anything_is_sent(tmp_path: Path) -> None:

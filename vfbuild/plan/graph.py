@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import io
+import os
 import shutil
 import sys
 import traceback
@@ -241,32 +242,54 @@ def check_keys(
     project: Project, specs: list[tuple[str, str, str | None]], runner: StepRunner
 ) -> None:
     """A provider whose key is missing stops the build before anything is submitted, if it
-    has takes to make now. (A step that becomes stale later in the build meets the same
-    check before its first submit.)"""
+    has takes to make now; so does the film's host (`providers.hosting`) when those takes
+    send it files. (A step that becomes stale later in the build meets the same check before
+    its first submit.)"""
     from vfbuild.errors import ProviderError
     from vfbuild.providers import catalog
+    from vfbuild.providers.hosting import KEY as HOST_KEY
 
+    no_host_key = not os.environ.get(HOST_KEY)
     missing: dict[str, list[str]] = {}
     for name, step, _ in specs:
         if step == "edit":
             continue
         prov = project.provider(step)
         keys = catalog.info(prov.name).missing_keys()
-        if not keys or prov.name in missing:
+        hosted = no_host_key and getattr(prov, "host", None) is not None
+        if (not keys or prov.name in missing) and (not hosted or "hosting" in missing):
             continue
         try:
             state = runner.resolver().resolve(name, step)
         except VfError:
             continue  # the build reports it
-        if state.status == STALE and any(runner.artifact(j) is None for j in state.jobs):
-            missing[prov.name] = keys
+        todo = [j for j in state.jobs if runner.artifact(j) is None]
+        if state.status != STALE or not todo:
+            continue
+        if keys:
+            missing.setdefault(prov.name, keys)
+        elif hosted and _sends_files(prov, todo[0], state.inputs):
+            missing["hosting"] = [HOST_KEY]
     if missing:
-        name, keys = next(iter(missing.items()))
+        who, keys = next(iter(missing.items()))
         raise ProviderError(
-            f"{name}: {' and '.join(keys)} not set in the environment; nothing was submitted",
+            f"{who}: {' and '.join(keys)} not set in the environment; nothing was submitted",
             hint=f"export {keys[0]}=… (keys are read only from the environment, never from "
-            "files in the film)",
+            "files in the film)"
+            + (
+                "; `hosting:` in shots.yaml uploads input files with it" if who == "hosting" else ""
+            ),
         )
+
+
+def _sends_files(prov: Any, job: Any, inputs: Any) -> bool:
+    """Whether this take's request would send files through the film's host."""
+    from vfbuild.providers.remote import RemoteJob
+
+    try:
+        return bool(prov.url_inputs(RemoteJob(job.key, job.recipe, inputs, job.name, "")))
+    except (KeyError, IndexError):
+        return False  # an input it lacks is reported when the take starts
 
 
 def _run_doit(project: Project, tasks: list[Any], jobs: int) -> tuple[int, str]:

@@ -9,8 +9,11 @@ from typing import Any
 from vfbuild.providers.base import Provider
 
 
-def get_provider(name: str, *, config: Any = None, film_root: Path | None = None) -> Provider:
-    """An instance of provider `name`, set up from its `providers:` entry in shots.yaml."""
+def get_provider(
+    name: str, *, config: Any = None, film_root: Path | None = None, host: Any = None
+) -> Provider:
+    """An instance of provider `name`, set up from its `providers:` entry in shots.yaml.
+    `host` (the film's `hosting.Host`, if it has one) goes to providers that can use it."""
     from vfbuild.errors import UsageError
     from vfbuild.providers import catalog
 
@@ -23,9 +26,12 @@ def get_provider(name: str, *, config: Any = None, film_root: Path | None = None
     factory = info.load()
     if not info.remote and name == "local":
         return factory()  # type: ignore[no-any-return]
-    return factory(  # type: ignore[no-any-return]
+    provider = factory(
         info,
         base_url=getattr(config, "base_url", None),
         timeout=getattr(config, "timeout", 60.0),
         film_root=film_root,
     )
+    if host is not None and hasattr(provider, "host"):
+        provider.host = host
+    return provider  # type: ignore[no-any-return]

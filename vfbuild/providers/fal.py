@@ -30,9 +30,9 @@ film can set any input the model takes, e.g. `cfg_scale`, `upscale_factor`, `syn
 - upscale: `video_url` and `upscale_factor` (the delivery height over the clip's height).
 - lipsync: `video_url`, `audio_url`.
 
-Input files go as `data:` URIs, which fal accepts for any file input. They travel inside the
-request body, so very large clips would be better uploaded to fal's storage first; the clips a
-film makes here (seconds long) stay well within what the queue accepts.
+Input files go as `data:` URIs, which fal accepts for any file input, inside the request
+body; with `providers.hosting` they are uploaded to fal's CDN once and sent as URLs (see
+hosting.py), as fal's own clients do.
 """
 
 from __future__ import annotations
@@ -50,10 +50,10 @@ from vfbuild.providers.remote import (
     QUEUED,
     RUNNING,
     SUCCEEDED,
+    URL_ROLES,
     Poll,
     RemoteJob,
     RemoteProvider,
-    data_uri,
 )
 
 log = logging.getLogger("vfbuild.fal")
@@ -96,6 +96,13 @@ class FalProvider(RemoteProvider):
 
     # -- the model input --------------------------------------------------------------------
 
+    def url_inputs(self, job: RemoteJob) -> list[Path]:
+        if job.step == "keyframe":
+            refs = job.files("references")
+            conditioned = any(k in job.model.lower() for k in IMAGE_CONDITIONED)
+            return refs[:1] if conditioned else []
+        return [job.file(r) for r in URL_ROLES.get(job.step, ())]
+
     def input_for(self, job: RemoteJob) -> dict[str, Any]:
         s, model = job.settings, job.model.lower()
         prompt, negative = job.recipe.get("prompt") or "", job.recipe.get("negative")
@@ -113,11 +120,11 @@ class FalProvider(RemoteProvider):
                 body["negative_prompt"] = negative
             refs = job.files("references")
             if refs and any(k in model for k in IMAGE_CONDITIONED):
-                body["image_url"] = data_uri(refs[0])
+                body["image_url"] = self.file_url(refs[0], job)
         elif job.step in ("draft", "final"):
             body = {
                 "prompt": prompt,
-                "image_url": data_uri(job.file("keyframe")),
+                "image_url": self.file_url(job.file("keyframe"), job),
                 "duration": str(clip_seconds(s.get("duration"))),
             }
             if negative:
@@ -126,11 +133,11 @@ class FalProvider(RemoteProvider):
                 body["seed"] = seed
         elif job.step == "upscale":
             clip = job.file("clip")
-            body = {"video_url": data_uri(clip), "upscale_factor": _factor(clip, s)}
+            body = {"video_url": self.file_url(clip, job), "upscale_factor": _factor(clip, s)}
         elif job.step == "lipsync":
             body = {
-                "video_url": data_uri(job.file("clip")),
-                "audio_url": data_uri(job.file("audio")),
+                "video_url": self.file_url(job.file("clip"), job),
+                "audio_url": self.file_url(job.file("audio"), job),
             }
         else:
             raise ProviderError(f"{job.label}: fal cannot make {job.step} takes")

@@ -14,8 +14,9 @@ no retry can fix, while 1302/1303 are rate limits worth waiting out. The shared 
 retry both, so this module takes 429 itself and tells them apart.
 
 Lip-sync input: Kling wants `video_url` to be a public URL (or `video_id`, a video Kling made).
-vfbuild has only a local file, so it sends a `data:` URI; real Kling may refuse that until the
-clip is hosted somewhere it can fetch.
+With `providers.hosting` in shots.yaml, vfbuild uploads the clip (see hosting.py) and sends its
+URL; without it, it sends a `data:` URI, which Kling may refuse (the refusal then says to set
+`hosting`). The audio goes inline, as the base64 `audio_file` Kling takes.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import logging
 import random
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vfbuild.errors import ProviderError
@@ -34,10 +36,10 @@ from vfbuild.providers.remote import (
     QUEUED,
     RUNNING,
     SUCCEEDED,
+    UNHOSTED_HINT,
     Poll,
     RemoteJob,
     RemoteProvider,
-    data_uri,
 )
 
 if TYPE_CHECKING:
@@ -98,6 +100,9 @@ class KlingProvider(RemoteProvider):
 
     # -- the protocol -----------------------------------------------------------------------
 
+    def url_inputs(self, job: RemoteJob) -> list[Path]:
+        return [job.file("clip")] if job.step == "lipsync" else []
+
     def submit(self, job: RemoteJob) -> str:
         kind = KINDS[job.step]
         body = self._lipsync_body(job) if kind == "lip-sync" else self._i2v_body(job)
@@ -129,7 +134,7 @@ class KlingProvider(RemoteProvider):
         audio = job.file("audio").read_bytes()
         return {
             "input": {
-                "video_url": data_uri(job.file("clip")),
+                "video_url": self.file_url(job.file("clip"), job),
                 "mode": "audio2video",
                 "audio_type": "file",
                 "audio_file": base64.b64encode(audio).decode("ascii"),
@@ -233,6 +238,8 @@ class KlingProvider(RemoteProvider):
             hint = "top up or renew the Kling resource pack, then build again"
         elif e.status == 400:
             hint = "fix the setting Kling names (shots.yaml provider settings or the input)"
+            if self.url_inputs(job) and self.host is None:
+                hint += f"; {UNHOSTED_HINT}"
         text = f"{job.label}: kling {what} refused (HTTP {e.status}"
         text += f", code {code})" if code is not None else ")"
         text += f": {message}" if message else f": {e.message or e.body!r}"

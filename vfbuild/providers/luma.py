@@ -1,8 +1,9 @@
 """Luma Dream Machine (api.lumalabs.ai): Photon keyframes and Ray image-to-video.
 
-Inputs: Luma fetches keyframe and reference images from URLs it can reach; vfbuild has local
-files and sends them as `data:` URIs. Real Luma may refuse those until the images are hosted
-at public URLs (a storage bucket, a CDN) and this module sends those URLs instead.
+Inputs: Luma fetches keyframe and reference images from URLs it can reach. With
+`providers.hosting` in shots.yaml, vfbuild uploads them (once per file, see hosting.py) and
+sends their URLs; without it, it sends `data:` URIs, which Luma may refuse (the refusal then
+says to set `hosting`).
 
 Luma takes no client-chosen id, but it lists a user's generations (newest first) and echoes
 each one's request, so a generation whose create reply was lost is found by its request: one
@@ -32,10 +33,10 @@ from vfbuild.providers.remote import (
     QUEUED,
     RUNNING,
     SUCCEEDED,
+    UNHOSTED_HINT,
     Poll,
     RemoteJob,
     RemoteProvider,
-    data_uri,
 )
 from vfbuild.store.journal import Journal
 
@@ -111,6 +112,11 @@ class LumaProvider(RemoteProvider):
 
     # -- the protocol -----------------------------------------------------------------------
 
+    def url_inputs(self, job: RemoteJob) -> list[Path]:
+        if job.step == "keyframe":
+            return job.files("references")[:MAX_REFERENCES]
+        return [job.file("keyframe")]
+
     def submit(self, job: RemoteJob) -> str:
         kind, body = self._request(job)
         with self._turns:
@@ -128,7 +134,8 @@ class LumaProvider(RemoteProvider):
                 self._claimed.add(str(gen_id))
             return str(gen_id)
         except HttpStatusError as e:
-            raise _explain(e, job, "submit") from None
+            unhosted = bool(self.url_inputs(job)) and self.host is None
+            raise _explain(e, job, "submit", unhosted=unhosted) from None
         finally:
             with self._turns:
                 self._submitting -= 1
@@ -152,13 +159,15 @@ class LumaProvider(RemoteProvider):
                 )
             body |= {"generation_type": "image", "format": "png"}
             if refs:
-                body["image_ref"] = [{"url": data_uri(p)} for p in refs]
+                body["image_ref"] = [{"url": self.file_url(p, job)} for p in refs]
             return "image", body | job.extra
         body |= {
             "generation_type": "video",
             "duration": f"{clip_seconds(s.get('duration'))}s",
             "resolution": resolution_for(w, h),
-            "keyframes": {"frame0": {"type": "image", "url": data_uri(job.file("keyframe"))}},
+            "keyframes": {
+                "frame0": {"type": "image", "url": self.file_url(job.file("keyframe"), job)}
+            },
         }
         # Ray has no negative prompt: the recipe's is not sent.
         return "video", body | job.extra
@@ -271,7 +280,9 @@ def _timestamp(value: Any) -> float | None:
         return None
 
 
-def _explain(e: HttpStatusError, job: RemoteJob, what: str) -> HttpStatusError:
+def _explain(
+    e: HttpStatusError, job: RemoteJob, what: str, *, unhosted: bool = False
+) -> HttpStatusError:
     """Luma's `detail` (a message, or FastAPI's list of field errors), said plainly."""
     detail = e.body.get("detail") if isinstance(e.body, dict) else e.body
     if isinstance(detail, list):
@@ -286,6 +297,8 @@ def _explain(e: HttpStatusError, job: RemoteJob, what: str) -> HttpStatusError:
         hint = "check LUMAAI_API_KEY"
     elif e.status in (400, 422):
         hint = "fix what Luma names (shots.yaml provider settings, or the input images)"
+        if unhosted:
+            hint += f"; {UNHOSTED_HINT}"
     return HttpStatusError(
         f"{job.label}: luma {what} refused (HTTP {e.status}): {detail}",
         status=e.status,

@@ -8,7 +8,8 @@ against its HTTP API; `RemoteProvider.make` runs them in the only safe order:
 3. a journalled job without an id (the crash fell between submit and reply) is looked up with
    `find` (ComfyUI and Kling use an id we chose; Replicate and Luma list recent jobs); a
    provider that cannot look it up stops the job, naming it, unless `--resubmit`;
-4. otherwise the budget is asked, the journal written, and only then the job submitted.
+4. otherwise the budget is asked, the input files uploaded (with a host: see `stage`), the
+   journal written, and only then the job submitted.
 
 The result is downloaded to the build's temp file, checked (size, then a media probe) and only
 then handed to the store.
@@ -24,7 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from vfbuild.errors import MediaError, ProviderError, VfError
 from vfbuild.providers.base import InputFiles, MakeContext, default_units
@@ -40,9 +41,26 @@ from vfbuild.providers.http import (
 )
 from vfbuild.store.journal import FAILED, STORED, SUBMITTED, SUBMITTING, JournalEntry
 
+if TYPE_CHECKING:
+    from vfbuild.providers.hosting import Host
+
 log = logging.getLogger("vfbuild.remote")
 
 QUEUED, RUNNING, SUCCEEDED, FAILED_STATE = "queued", "running", "succeeded", "failed"
+
+# Said with a refused input when the files went as `data:` URIs, which not every API fetches.
+UNHOSTED_HINT = (
+    "input files went as `data:` URIs; if the provider could not read them, add `hosting: "
+    "{use: fal}` under `providers:` in shots.yaml to send them as URLs (FAL_KEY uploads them)"
+)
+
+# The input files of each step after the keyframe, by role (a keyframe's are its references).
+URL_ROLES: dict[str, tuple[str, ...]] = {
+    "draft": ("keyframe",),
+    "final": ("keyframe",),
+    "upscale": ("clip",),
+    "lipsync": ("clip", "audio"),
+}
 
 # Polls come fast at first and slow down as the job ages (a tenth of its age, 0.05 s to 5 s):
 # a half-second job is noticed within 50 ms, a five-minute one is asked every 5 s.
@@ -189,6 +207,8 @@ class RemoteProvider:
             add_secret(os.environ.get(k))
         self._warming = threading.Lock()
         self._warmed: set[str] = set()
+        # Set by `get_provider` when the film has `providers.hosting`: one per film.
+        self.host: Host | None = None
 
     # -- identity ---------------------------------------------------------------------------
 
@@ -219,6 +239,26 @@ class RemoteProvider:
                 hint=f"export {missing[0]}=… (keys are read only from the environment, never "
                 "from files in the film)",
             )
+
+    # -- input files ------------------------------------------------------------------------
+
+    def url_inputs(self, job: RemoteJob) -> list[Path]:
+        """The input files this job's request sends by URL (`file_url`); the rest it sends
+        inline or through the provider's own uploads."""
+        return []
+
+    def file_url(self, path: Path, job: RemoteJob) -> str:
+        """A URL the provider can read `path` from: the host's when the film has one, else a
+        `data:` URI (which fal, Replicate and Runway take; Luma and Kling may not)."""
+        return self.host.url(path, job.label) if self.host is not None else data_uri(path)
+
+    def stage(self, job: RemoteJob) -> None:
+        """Upload the job's URL inputs before it is journalled: an upload that fails or is cut
+        short then leaves no entry behind (an entry makes the next build look for the job,
+        or stop and ask)."""
+        if self.host is not None:
+            for path in self.url_inputs(job):
+                self.host.url(path, job.label)
 
     # -- the protocol -----------------------------------------------------------------------
 
@@ -406,6 +446,12 @@ class RemoteProvider:
         self.require_keys()
         if ctx.budget is not None:
             ctx.budget.reserve(ctx.label, ctx.cost)
+        try:
+            self.stage(job)
+        except BaseException:
+            if ctx.budget is not None:
+                ctx.budget.release(ctx.cost)
+            raise
         old = ctx.journal.get(ctx.key)
         entry = ctx.journal.begin(
             ctx.key, provider=self.name, model=job.model, label=ctx.label, cost=ctx.cost

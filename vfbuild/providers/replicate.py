@@ -31,13 +31,15 @@ can set any input the model takes):
 - upscale: `video` and `target_resolution` (720p, 1080p or 4k, from the delivery height).
 - lipsync: `video`, `audio`.
 
-Input files go as `data:` URIs, which Replicate accepts for file inputs.
+Input files go as `data:` URIs, which Replicate accepts for file inputs; with
+`providers.hosting` they go as URLs on the film's host (see hosting.py).
 """
 
 from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 from typing import Any, ClassVar
 
 from vfbuild.errors import ProviderError
@@ -47,10 +49,10 @@ from vfbuild.providers.remote import (
     QUEUED,
     RUNNING,
     SUCCEEDED,
+    URL_ROLES,
     Poll,
     RemoteJob,
     RemoteProvider,
-    data_uri,
 )
 
 FIND_PAGES = 5  # pages of recent predictions read to find a job whose submit reply was lost
@@ -80,6 +82,12 @@ class ReplicateProvider(RemoteProvider):
 
     # -- the model input --------------------------------------------------------------------
 
+    def url_inputs(self, job: RemoteJob) -> list[Path]:
+        if job.step == "keyframe":
+            refs = job.files("references")
+            return refs[:1] if "flux-1.1-pro" in split_model(job.model)[0].lower() else []
+        return [job.file(r) for r in URL_ROLES.get(job.step, ())]
+
     def input_for(self, job: RemoteJob) -> dict[str, Any]:
         s = job.settings
         name = split_model(job.model)[0].lower()
@@ -101,9 +109,10 @@ class ReplicateProvider(RemoteProvider):
                 body["negative_prompt"] = negative
             refs = job.files("references")
             if refs and "flux-1.1-pro" in name:
-                body["image_prompt"] = data_uri(refs[0])
+                body["image_prompt"] = self.file_url(refs[0], job)
         elif job.step in ("draft", "final"):
-            body = {"image": data_uri(job.file("keyframe")), "prompt": prompt, "seed": seed}
+            image = self.file_url(job.file("keyframe"), job)
+            body = {"image": image, "prompt": prompt, "seed": seed}
             if negative:
                 body["negative_prompt"] = negative
             seconds = float(s.get("duration") or 5.0)
@@ -115,11 +124,14 @@ class ReplicateProvider(RemoteProvider):
                 body["duration"] = max(1, math.ceil(seconds - 1e-6))
         elif job.step == "upscale":
             body = {
-                "video": data_uri(job.file("clip")),
+                "video": self.file_url(job.file("clip"), job),
                 "target_resolution": _resolution(int(s.get("height") or 1080)),
             }
         elif job.step == "lipsync":
-            body = {"video": data_uri(job.file("clip")), "audio": data_uri(job.file("audio"))}
+            body = {
+                "video": self.file_url(job.file("clip"), job),
+                "audio": self.file_url(job.file("audio"), job),
+            }
         else:
             raise ProviderError(f"{job.label}: replicate cannot make {job.step} takes")
         return body | job.extra

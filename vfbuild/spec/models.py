@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import re
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -161,6 +161,24 @@ class ProviderChoice(Strict):
         return dict(getattr(self, tier, None) or {})
 
 
+class Hosting(Strict):
+    """Where input files go when a provider reads them only from a URL it can fetch."""
+
+    use: Literal["fal"] = Field(
+        "fal",
+        description="fal: upload to fal's CDN with FAL_KEY (the files are public to anyone "
+        "holding their URL until they expire).",
+    )
+    base_url: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="The storage API's endpoint; VF_HOSTING_BASE_URL overrides it.",
+    )
+    expires_days: float = Field(
+        7, gt=1, le=365, description="How long an uploaded file lives before the host deletes it."
+    )
+
+
 class Providers(Strict):
     keyframe: ProviderChoice = Field(default_factory=ProviderChoice)
     video: ProviderChoice = Field(
@@ -168,6 +186,11 @@ class Providers(Strict):
     )
     upscale: ProviderChoice = Field(default_factory=ProviderChoice)
     lipsync: ProviderChoice = Field(default_factory=ProviderChoice)
+    hosting: Hosting | None = Field(
+        None,
+        description="Upload input files and send their URLs (Luma's keyframes, Kling's "
+        "lip-sync clip, fal and Replicate file inputs) instead of `data:` URIs.",
+    )
 
     @field_validator("keyframe", "video", "upscale", "lipsync")
     @classmethod

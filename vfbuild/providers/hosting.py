@@ -1,0 +1,159 @@
+"""Hosting: input files put where a provider can fetch them by URL.
+
+Luma reads keyframes only from URLs, and Kling reads a lip-sync's clip only from a URL (or
+its own video id). fal and Replicate take `data:` URIs, but then a 20 MB upscale source
+travels inside the request's JSON. With `providers.hosting` in shots.yaml, vfbuild uploads
+such a file to the host and sends its URL instead. The host is fal's CDN (FAL_KEY):
+`POST /storage/upload/initiate` names the file and returns a signed upload URL and the file's
+URL; a PUT of the bytes to the upload URL (another host, so no credentials) publishes it.
+
+Every upload is recorded by content hash in `.vf/hosted.json` with the expiry vfbuild asked
+for (`X-Fal-Object-Lifecycle-Preference`). A file is uploaded again only when its URL has less
+than a day left, so a job that waits hours in a provider's queue still finds its input, and
+the four takes made from one keyframe upload it once. Uploads cost nothing and are safe to
+repeat: a crash before the record is written means one more upload, never a paid job.
+
+Hosted files are named by their hash (no film or shot name leaves the machine), and are
+public to anyone holding the URL until they expire: that is fal's default for its CDN.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from vfbuild.errors import ProviderError
+from vfbuild.fsutil import atomic_write_text, sha256_file
+from vfbuild.providers.http import CHUNK, Http, HttpStatusError, add_secret, env_secret
+
+log = logging.getLogger("vfbuild.hosting")
+
+DEFAULT_BASE_URL = "https://rest.fal.ai"
+BASE_URL_ENV = "VF_HOSTING_BASE_URL"
+KEY = "FAL_KEY"
+RECORD = "hosted.json"
+MARGIN = 86_400.0  # seconds a hosted URL must still live for vfbuild to send it
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+class FileBody:
+    """A file as a request body that can be sent again: a retry reads it from the start
+    (httpx iterates a body once per attempt), one chunk at a time, never all in memory."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __iter__(self) -> Iterator[bytes]:
+        with open(self.path, "rb") as f:
+            while chunk := f.read(CHUNK):
+                yield chunk
+
+
+class Host:
+    """Uploads input files once per content and hands out their URLs. Shared by every
+    provider of a build (one per film), and safe to call from the build's threads."""
+
+    def __init__(self, config: Any, vf_dir: Path, *, timeout: float = 120.0) -> None:
+        self.via = str(getattr(config, "use", "fal"))
+        self.lifetime = float(getattr(config, "expires_days", 7)) * 86_400.0
+        base = os.environ.get(BASE_URL_ENV) or getattr(config, "base_url", None)
+        self.base_url = base or DEFAULT_BASE_URL
+        self.record_path = vf_dir / RECORD
+        self.http = Http("hosting", self.base_url, self._auth, timeout=timeout)
+        self.uploads = 0  # files this process uploaded (tests and the log read it)
+        self._lock = threading.Lock()
+        self._per_file: dict[str, threading.Lock] = {}
+        self._record: dict[str, dict[str, Any]] | None = None
+
+    def _auth(self) -> dict[str, str]:
+        self.require_key()
+        return {"Authorization": f"Key {env_secret(KEY)}"}
+
+    def require_key(self) -> None:
+        if not os.environ.get(KEY):
+            raise ProviderError(
+                f"hosting: {KEY} not set in the environment; nothing was uploaded or submitted",
+                hint=f"export {KEY}=… (fal's CDN hosts the input files that providers fetch "
+                "by URL), or remove `hosting:` from `providers:` in shots.yaml",
+            )
+
+    def url(self, path: Path, label: str) -> str:
+        """The URL of `path` on the host, uploading it unless a live upload is recorded."""
+        sha = path.name if _HEX64.fullmatch(path.name) else sha256_file(path)
+        with self._lock:
+            file_lock = self._per_file.setdefault(sha, threading.Lock())
+        with file_lock:  # takes of one keyframe wait for its one upload
+            known = self._records().get(sha)
+            if known and float(known.get("expires", 0)) - time.time() > MARGIN:
+                return str(known["url"])
+            url = self._upload(path, sha, label)
+            with self._lock:
+                records = self._records()
+                records[sha] = {"url": url, "via": self.via, "expires": time.time() + self.lifetime}
+                atomic_write_text(self.record_path, json.dumps(records, indent=1, sort_keys=True))
+            return url
+
+    def _records(self) -> dict[str, dict[str, Any]]:
+        if self._record is None:
+            try:
+                loaded = json.loads(self.record_path.read_text(encoding="utf-8"))
+            except FileNotFoundError:
+                loaded = {}
+            except (OSError, ValueError) as e:
+                # Only a cache of uploads: losing it costs uploads, never a paid job.
+                log.warning("%s is unreadable (%s); files will be uploaded again", RECORD, e)
+                loaded = {}
+            self._record = (
+                {k: v for k, v in loaded.items() if isinstance(v, dict) and "url" in v}
+                if isinstance(loaded, dict)
+                else {}
+            )
+        return self._record
+
+    def _upload(self, path: Path, sha: str, label: str) -> str:
+        from vfbuild.providers.remote import media_type, sniff_ext
+
+        mime = media_type(path)
+        if path.suffix:
+            ext = path.suffix.lower()
+        else:
+            with open(path, "rb") as f:
+                ext = sniff_ext(f.read(16)) or ""
+        what = f"{label}: hosting {path.name[:16]}"
+        lifecycle = json.dumps({"expiration_duration_seconds": int(self.lifetime)})
+        try:
+            slot = self.http.request(
+                "POST",
+                "/storage/upload/initiate?storage_type=fal-cdn-v3",
+                what=what,
+                json={"file_name": f"{sha[:32]}{ext}", "content_type": mime},
+                headers={"X-Fal-Object-Lifecycle-Preference": lifecycle},
+            ).json()
+            if not isinstance(slot, dict) or not {"upload_url", "file_url"} <= slot.keys():
+                raise ProviderError(f"{what}: fal's upload slot is incomplete: {slot!r:.200}")
+            add_secret(str(slot["upload_url"]))  # a signed URL: whoever holds it may write
+            self.http.request(
+                "PUT",
+                str(slot["upload_url"]),
+                what=what,
+                ok=(200, 201, 204),
+                content=FileBody(path),
+                headers={"Content-Type": mime, "Content-Length": str(path.stat().st_size)},
+            )
+        except HttpStatusError as e:
+            # Said without a status: nothing was submitted, so no job may be marked failed.
+            hint = (
+                f"check {KEY}" if e.status in (401, 403) else "check fal's status, then build again"
+            )
+            raise ProviderError(f"{e.message} (nothing was submitted)", hint=hint) from None
+        with self._lock:
+            self.uploads += 1
+        log.info("%s: uploaded %s (%d bytes)", label, path.name[:16], path.stat().st_size)
+        return str(slot["file_url"])
