@@ -133,6 +133,9 @@ def test_luma_and_kling_read_their_inputs_from_the_films_host(tmp_path: Path) ->
         again = vf(film, "build", *shots, env=mixed.env)
         assert "nothing to do" in again.stdout and cdn.uploads_received == len(hosted)
         assert_store_and_layout_whole(film)
+        keys = {k: v for k, v in mixed.env.items() if not k.startswith("VF_")}
+        assert "FAL_KEY" in keys
+        assert_no_secret(film, [*mixed.logs, again.stdout, again.stderr], keys)
 
 
 def test_a_film_with_a_host_and_no_fal_key_stops_before_anything_is_sent(
@@ -234,9 +237,24 @@ def test_a_lost_submit_reply_is_never_paid_twice(tmp_path: Path) -> None:
         assert film.fake.paid_jobs == 7
 
 
-def test_sigkill_at_many_points_never_pays_twice_or_leaves_debris(tmp_path: Path) -> None:
+@pytest.mark.parametrize("provider", ["kling", "luma"])
+def test_sigkill_at_many_points_never_pays_twice_or_leaves_debris(
+    tmp_path: Path, provider: str
+) -> None:
+    """Kling: a task whose reply was lost is found by our id. Luma, with its keyframes hosted:
+    a kill can also fall in an upload, which is done again, never a job."""
     rng = random.Random(3)
-    with remote_film(tmp_path, "kling", latency=0.4) as film:
+    with (
+        contextlib.ExitStack() as stack,
+        remote_film(tmp_path, provider, latency=0.4, slots=("video",)) as film,
+    ):
+        if provider == "luma":
+            cdn = stack.enter_context(fake_module("fal").FalFake(latency=0.05))
+            film.env |= {**fake_module("fal").KEYS, "VF_HOSTING_BASE_URL": cdn.url}
+            doc = YAML().load(film.root / "shots.yaml")
+            doc["providers"]["hosting"] = {"use": "fal"}
+            YAML().dump(doc, film.root / "shots.yaml")
+            film.fake.data_uris = False
         film.vf("build", "--tier", "draft")  # local keyframes
         film.pick_all("keyframe")
         planned, _ = film.planned("--tier", "draft")
@@ -259,6 +277,10 @@ def test_sigkill_at_many_points_never_pays_twice_or_leaves_debris(tmp_path: Path
         rows = Ledger(film.root).rows()
         assert len(rows) == 6 and len({r.recipe_key for r in rows}) == 6
         assert_store_and_layout_whole(film.root)
+        if provider == "luma":
+            hosted = json.loads((film.root / ".vf" / "hosted.json").read_text())
+            assert len(hosted) == 3  # one picked keyframe per shot
+            assert cdn.uploads_received >= 3
 
 
 def test_cancel_stops_the_jobs_a_killed_build_left_in_flight(tmp_path: Path) -> None:
