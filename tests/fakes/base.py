@@ -188,7 +188,7 @@ class FakeServer:
         self.cdn_auth_seen: list[str] = []
         self.big_files: dict[str, Path] = {}
         # Signed uploads: token -> {name, type, path (None until the PUT arrives)}.
-        self.uploads: dict[str, dict[str, Any]] = {}
+        self.signed_uploads: dict[str, dict[str, Any]] = {}
         self.uploads_received = 0
         # Luma and Kling fetch inputs by URL; True lets them take `data:` URIs too.
         self.data_uris = True
@@ -293,7 +293,7 @@ class FakeServer:
         """A signed upload URL on the CDN and the public URL the file will have there."""
         token = uuid.uuid4().hex
         with self._lock:
-            self.uploads[token] = {"name": file_name, "type": content_type, "path": None}
+            self.signed_uploads[token] = {"name": file_name, "type": content_type, "path": None}
         return (
             f"{self.cdn_url}/upload/{token}?X-Goog-Signature={uuid.uuid4().hex}",
             f"{self.cdn_url}/uploads/{token}/{file_name}",
@@ -301,7 +301,7 @@ class FakeServer:
 
     def _upload_reply(self, req: Request) -> Reply:
         m = re.match(r"/(upload|uploads)/(?P<token>[0-9a-f]{32})(/[^/]+)?$", req.path)
-        slot = self.uploads.get(m.group("token")) if m else None
+        slot = self.signed_uploads.get(m.group("token")) if m else None
         if m is None or slot is None:
             return Reply(404, {"detail": "not found"})
         if req.method == "PUT" and m.group(1) == "upload":

@@ -344,3 +344,30 @@ def test_what_is_staged_is_what_the_request_sends_by_url(
     assert recorder.urls == staged  # building the request uploaded nothing more
     assert sent == set(staged.values())
     assert all(not s.startswith("data:") for s in _strings(_body(prov, job)))
+
+
+def test_a_lost_luma_job_is_found_after_its_keyframe_was_uploaded_again(
+    luma: LumaFake, cdn: FalFake, media: dict[str, Path], tmp_path: Path
+) -> None:
+    """The submit's reply was lost, and by the next build the keyframe's URL neared its expiry
+    and was uploaded again: the generation, made from the earlier URL, is still ours."""
+    from vfbuild.providers.remote import RemoteJob
+
+    film = tmp_path / "film"
+    r = _recipe("luma", "draft", "ray-flash-2")
+    journal = Journal(film / ".vf" / "journal")
+    entry = journal.begin(key_of(r), provider="luma", model=r["model"], label="s010", cost=0.3)
+    job = RemoteJob(key_of(r), r, {"keyframe": media["keyframe"]}, "s010", entry.client_id)
+    first: Any = get_provider("luma", film_root=film, host=Host(Hosting(), film / ".vf"))
+    gen_id = first.submit(job)  # …and the build dies before writing the id
+    record_path = film / ".vf" / RECORD
+    record = json.loads(record_path.read_text())
+    (old,) = record.values()
+    old["expires"] = time.time() + MARGIN - 60
+    record_path.write_text(json.dumps(record))
+    later: Any = get_provider("luma", film_root=film, host=Host(Hosting(), film / ".vf"))
+    later._journals[job.key] = journal
+    assert later.find(job) == gen_id
+    (now,) = json.loads(record_path.read_text()).values()
+    assert now["url"] != old["url"] and now["earlier"] == [old["url"]]
+    assert luma.paid_jobs == 1

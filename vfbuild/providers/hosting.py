@@ -40,6 +40,7 @@ BASE_URL_ENV = "VF_HOSTING_BASE_URL"
 KEY = "FAL_KEY"
 RECORD = "hosted.json"
 MARGIN = 86_400.0  # seconds a hosted URL must still live for vfbuild to send it
+KEEP = 8  # earlier URLs remembered per file
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -96,9 +97,25 @@ class Host:
             url = self._upload(path, sha, label)
             with self._lock:
                 records = self._records()
-                records[sha] = {"url": url, "via": self.via, "expires": time.time() + self.lifetime}
+                # The URLs it had before stay known: a job sent with one of them is still
+                # recognised when a provider is asked which jobs it has (`aliases`).
+                earlier = [known["url"], *known.get("earlier", [])][:KEEP] if known else []
+                records[sha] = {
+                    "url": url,
+                    "via": self.via,
+                    "expires": time.time() + self.lifetime,
+                    "earlier": earlier,
+                }
                 atomic_write_text(self.record_path, json.dumps(records, indent=1, sort_keys=True))
             return url
+
+    def aliases(self, url: str) -> set[str]:
+        """Every URL this film's host has had for the file now at `url` (itself included)."""
+        with self._lock:
+            for record in self._records().values():
+                if record.get("url") == url:
+                    return {url, *(str(u) for u in record.get("earlier") or [])}
+        return {url}
 
     def _records(self) -> dict[str, dict[str, Any]]:
         if self._record is None:

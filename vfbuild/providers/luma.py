@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -237,7 +238,8 @@ class LumaProvider(RemoteProvider):
                     older = True  # newest first: the rest are older still
                     break
                 gen_id = str(gen.get("id") or "")
-                if gen_id and gen_id not in claimed and _same(gen.get("request"), body):
+                ours = _same(gen.get("request"), body, self.same_file)
+                if gen_id and gen_id not in claimed and ours:
                     matches.append((created or 0.0, gen_id))
             if older or not gens or not listing.get("has_more"):
                 break
@@ -268,9 +270,23 @@ class LumaProvider(RemoteProvider):
         return body
 
 
-def _same(echo: Any, body: dict[str, Any]) -> bool:
-    """Whether a generation's echoed request is the one we sent (Luma may add defaults)."""
-    return isinstance(echo, dict) and all(echo.get(k) == v for k, v in body.items())
+def _same(echo: Any, body: Any, same_file: Callable[[str, str], bool]) -> bool:
+    """Whether a generation's echoed request is the one we sent (Luma may add defaults). An
+    image's URL may be an earlier one of the same hosted file (`same_file`)."""
+    if isinstance(body, dict):
+        return isinstance(echo, dict) and all(
+            (isinstance(v, str) and k == "url" and isinstance(echo.get(k), str)
+             and same_file(v, echo[k]))
+            or _same(echo.get(k), v, same_file)
+            for k, v in body.items()
+        )  # fmt: skip
+    if isinstance(body, list):
+        return (
+            isinstance(echo, list)
+            and len(echo) == len(body)
+            and all(_same(e, b, same_file) for e, b in zip(echo, body, strict=True))
+        )
+    return bool(echo == body)
 
 
 def _timestamp(value: Any) -> float | None:

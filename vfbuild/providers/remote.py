@@ -252,6 +252,11 @@ class RemoteProvider:
         `data:` URI (which fal, Replicate and Runway take; Luma and Kling may not)."""
         return self.host.url(path, job.label) if self.host is not None else data_uri(path)
 
+    def same_file(self, ours: str, theirs: str) -> bool:
+        """Whether a file URL a provider echoes is one we sent for the file now at `ours`
+        (a hosted file gets a new URL when it is uploaded again near its expiry)."""
+        return ours == theirs or (self.host is not None and theirs in self.host.aliases(ours))
+
     def stage(self, job: RemoteJob) -> None:
         """Upload the job's URL inputs before it is journalled: an upload that fails or is cut
         short then leaves no entry behind (an entry makes the next build look for the job,

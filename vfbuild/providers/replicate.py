@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -55,6 +56,7 @@ from vfbuild.providers.remote import (
     RemoteProvider,
 )
 
+FILE_INPUTS = frozenset({"image", "image_prompt", "video", "audio"})  # the keys `file_url` fills
 FIND_PAGES = 5  # pages of recent predictions read to find a job whose submit reply was lost
 WAN_FPS, WAN_FRAMES = 16, (81, 100)  # what Wan 2.1 image-to-video makes
 _PERCENT = re.compile(r"(\d{1,3})%\|")  # tqdm progress bars in the prediction's logs
@@ -199,7 +201,7 @@ class ReplicateProvider(RemoteProvider):
                     continue
                 if version and pred.get("version") != version:
                     continue
-                if _same_input(pred.get("input"), want):
+                if _same_input(pred.get("input"), want, self.same_file):
                     return str(pred["id"])
             url = page.get("next")
         return None
@@ -249,9 +251,10 @@ def _progress(logs: Any) -> float | None:
     return min(1.0, int(found[-1]) / 100) if found else None
 
 
-def _same_input(theirs: Any, ours: dict[str, Any]) -> bool:
-    """Whether a listed prediction's input is the one we sent. A file we sent as a `data:` URI
-    may come back as a URL on Replicate's file host: any URL matches it then; every other field
+def _same_input(theirs: Any, ours: dict[str, Any], same_file: Callable[[str, str], bool]) -> bool:
+    """Whether a listed prediction's input is the one we sent. A file input may come back as
+    another URL than we sent: a `data:` URI as a URL on Replicate's file host (any URL matches
+    it then), a hosted file's URL as one it had earlier (`same_file`). Every other field
     (prompt, seed, sizes, settings) must be equal."""
     if not isinstance(theirs, dict):
         return False
@@ -259,13 +262,11 @@ def _same_input(theirs: Any, ours: dict[str, Any]) -> bool:
         got = theirs.get(key)
         if got == value:
             continue
-        if (
-            isinstance(value, str)
-            and value.startswith("data:")
-            and isinstance(got, str)
-            and got.startswith(("http://", "https://"))
-        ):
-            continue
+        if key in FILE_INPUTS and isinstance(value, str) and isinstance(got, str):
+            if value.startswith("data:") and got.startswith(("http://", "https://")):
+                continue
+            if same_file(value, got):
+                continue
         return False
     return True
 
