@@ -187,6 +187,28 @@ def test_large_inputs_go_through_an_ephemeral_upload(
     assert probe(tmp_path / "up.mp4").width == 1280
 
 
+def test_an_upload_cut_short_leaves_no_journal_entry_and_one_upload_serves_all_takes(
+    prov: RunwayProvider,
+    fake: RunwayFake,
+    media: dict[str, Path],
+    journal: Journal,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The upload comes before the journal (a build killed during it leaves no entry, which
+    would stop the next build: Runway cannot be asked whether it has a task); one that fails
+    leaves none either. Then the draft takes of one keyframe share its upload."""
+    monkeypatch.setattr(runway, "DATA_URI_LIMIT", 1000)
+    fake.faults.force("api", *["503"] * (prov.http.retries + 1))  # the upload slot, every try
+    first = recipe("draft", seed=1)
+    with pytest.raises(ProviderError):
+        make(prov, first, media, tmp_path / "d1.mp4", journal)
+    assert journal.get(key_of(first)) is None and creates(fake) == 0
+    for seed in (1, 2, 3):
+        make(prov, recipe("draft", seed=seed), media, tmp_path / f"d{seed}.mp4", journal)
+    assert creates(fake) == 3 and len(fake.uploads) == 1
+
+
 # -- keys and headers -----------------------------------------------------------------------
 
 

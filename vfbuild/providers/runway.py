@@ -4,6 +4,7 @@ Every request names the API version it was written against (`X-Runway-Version`);
 refuses requests without it. Inputs go as `data:` URIs when they fit Runway's 5 MiB limit and
 through Runway's ephemeral uploads (`POST /v1/uploads`, then a form POST to the storage URL it
 returns, then the `runway://` URI) when they do not: an upscale's source clip rarely fits.
+An upload is made once per file and build, before the job is journalled.
 
 Runway takes no client-chosen id and cannot list tasks, so a task whose create reply was lost
 cannot be found: the journal stops that job and names it, unless `--resubmit`.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +97,20 @@ class RunwayProvider(RemoteProvider):
             "X-Runway-Version": API_VERSION,
         }
 
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self._uploaded: dict[str, str] = {}  # input file -> its `runway://` URI, this build
+        self._upload_locks: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+
     # -- the protocol -----------------------------------------------------------------------
+
+    def stage(self, job: RemoteJob) -> None:
+        # Runway's own uploads happen before the job is journalled (see RemoteProvider.stage):
+        # one cut short leaves no entry that would make the next build stop on it.
+        path = job.file("clip" if job.step == "upscale" else "keyframe")
+        if not _fits(path):
+            self._asset(path, job)
 
     def submit(self, job: RemoteJob) -> str:
         body = self._upscale_body(job) if job.step == "upscale" else self._i2v_body(job)
@@ -135,11 +150,18 @@ class RunwayProvider(RemoteProvider):
         return {"model": job.model, "videoUri": self._asset(job.file("clip"), job)} | job.extra
 
     def _asset(self, path: Path, job: RemoteJob) -> str:
-        """A data URI when it fits, else an ephemeral upload's `runway://` URI."""
-        if path.stat().st_size * 4 // 3 + 64 < DATA_URI_LIMIT:
-            uri = data_uri(path)
-            if len(uri) < DATA_URI_LIMIT:
-                return uri
+        """A data URI when it fits, else an ephemeral upload's `runway://` URI (one upload
+        per file and build: the takes of one keyframe share it)."""
+        if _fits(path):
+            return data_uri(path)
+        with self._lock:
+            file_lock = self._upload_locks.setdefault(str(path), threading.Lock())
+        with file_lock:
+            if str(path) not in self._uploaded:
+                self._uploaded[str(path)] = self._upload(path, job)
+            return self._uploaded[str(path)]
+
+    def _upload(self, path: Path, job: RemoteJob) -> str:
         try:
             slot = self.http.request(
                 "POST",
@@ -194,6 +216,11 @@ class RunwayProvider(RemoteProvider):
         except HttpStatusError as e:
             if e.status != 404:  # already gone
                 raise _explain(e, job, "cancel") from None
+
+
+def _fits(path: Path) -> bool:
+    """Whether the file fits Runway's limit as a `data:` URI (base64 and its prefix)."""
+    return path.stat().st_size * 4 // 3 + 64 < DATA_URI_LIMIT
 
 
 def _json(resp: Any) -> dict[str, Any]:
