@@ -428,7 +428,7 @@ class FakeServer:
                 n = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(n) if n else b""
                 req = Request(
-                    self.command,
+                    "GET" if self.command == "HEAD" else self.command,  # HEAD: GET's headers
                     parts.path,
                     {k: v[-1] for k, v in parse_qs(parts.query).items()},
                     {k.lower(): v for k, v in self.headers.items()},
@@ -436,7 +436,7 @@ class FakeServer:
                     {},
                 )
                 with fake._lock:
-                    fake.log.append((req.method, req.path))
+                    fake.log.append((self.command, req.path))
                 if cdn:
                     kind = "download"
                     internal = "x-fake-provider-fetch" in req.headers
@@ -492,6 +492,8 @@ class FakeServer:
                     for k, v in r.headers.items():
                         self.send_header(k, v)
                     self.end_headers()
+                    if self.command == "HEAD":
+                        return
                     if fault == "corrupt":
                         self.wfile.write(
                             bytes(random.getrandbits(8) for _ in range(min(size, 4096))).ljust(
@@ -521,8 +523,9 @@ class FakeServer:
                 for k, v in r.headers.items():
                     self.send_header(k, v)
                 self.end_headers()
-                self.wfile.write(data)
+                if self.command != "HEAD":
+                    self.wfile.write(data)
 
-            do_GET = do_POST = do_PUT = do_DELETE = _go
+            do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = _go
 
         return H

@@ -97,6 +97,24 @@ def test_a_url_near_its_expiry_is_uploaded_again(
     assert json.loads(cdn.lifecycles[-1] or "") == {"expiration_duration_seconds": 2 * 86400}
 
 
+def test_a_file_the_host_no_longer_serves_is_uploaded_again(
+    cdn: FalFake, media: dict[str, Path], tmp_path: Path
+) -> None:
+    """The account's own retention was shorter than asked (or the file was deleted): the next
+    build finds out with one HEAD and uploads it again, instead of sending a dead URL."""
+    first = host(tmp_path).url(media["keyframe"], "s010")
+    later = host(tmp_path)
+    assert later.url(media["keyframe"], "s010") == first  # still served: kept
+    assert [m for m, p in cdn.log if p.startswith("/uploads/")] == ["HEAD"]
+    for slot in cdn.signed_uploads.values():
+        slot["path"] = None  # gone from the CDN
+    again = host(tmp_path)
+    second = again.url(media["keyframe"], "s010")
+    assert second != first and fetch(second) == media["keyframe"].read_bytes()
+    assert again.url(media["keyframe"], "s010") == second  # checked once per build
+    assert cdn.uploads_received == 2
+
+
 def test_takes_of_one_keyframe_share_one_upload(
     cdn: FalFake, media: dict[str, Path], tmp_path: Path
 ) -> None:

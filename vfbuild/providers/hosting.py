@@ -9,9 +9,11 @@ URL; a PUT of the bytes to the upload URL (another host, so no credentials) publ
 
 Every upload is recorded by content hash in `.vf/hosted.json` with the expiry vfbuild asked
 for (`X-Fal-Object-Lifecycle-Preference`). A file is uploaded again only when its URL has less
-than a day left, so a job that waits hours in a provider's queue still finds its input, and
-the four takes made from one keyframe upload it once. Uploads cost nothing and are safe to
-repeat: a crash before the record is written means one more upload, never a paid job.
+than a day left (so a job that waits hours in a provider's queue still finds its input), or
+when a build finds the host no longer serves it (one HEAD per file and build: an account's own
+retention may be shorter); the four takes made from one keyframe upload it once. Uploads
+cost nothing and are safe to repeat: a crash before the record is written means one more
+upload, never a paid job.
 
 Hosted files are named by their hash (no film or shot name leaves the machine), and are
 public to anyone holding the URL until they expire: that is fal's default for its CDN.
@@ -71,6 +73,7 @@ class Host:
         self.uploads = 0  # files this process uploaded (tests and the log read it)
         self._lock = threading.Lock()
         self._per_file: dict[str, threading.Lock] = {}
+        self._live: set[str] = set()  # files uploaded or found served during this build
         self._record: dict[str, dict[str, Any]] | None = None
 
     def _auth(self) -> dict[str, str]:
@@ -92,9 +95,12 @@ class Host:
             file_lock = self._per_file.setdefault(sha, threading.Lock())
         with file_lock:  # takes of one keyframe wait for its one upload
             known = self._records().get(sha)
-            if known and float(known.get("expires", 0)) - time.time() > MARGIN:
+            fresh = known and float(known.get("expires", 0)) - time.time() > MARGIN
+            if fresh and (sha in self._live or self._serves(str(known["url"]), path, label)):
+                self._live.add(sha)
                 return str(known["url"])
             url = self._upload(path, sha, label)
+            self._live.add(sha)
             with self._lock:
                 records = self._records()
                 # The URLs it had before stay known: a job sent with one of them is still
@@ -116,6 +122,24 @@ class Host:
                 if record.get("url") == url:
                     return {url, *(str(u) for u in record.get("earlier") or [])}
         return {url}
+
+    def _serves(self, url: str, path: Path, label: str) -> bool:
+        """Whether the host still serves the file at `url`, asked once per build: the
+        account's own retention may be shorter than the expiry vfbuild asked for, or the
+        file was deleted. A host that cannot be asked is trusted: the provider says so if it
+        cannot fetch the file either."""
+        try:
+            resp = self.http.request(
+                "HEAD", url, what=f"{label}: check {url}", ok=(200, 403, 404, 410)
+            )
+        except ProviderError as e:
+            log.debug("%s: cannot check %s (%s); sending it", label, url, e.message)
+            return True
+        size = resp.headers.get("content-length")
+        if resp.status_code != 200 or (size is not None and size != str(path.stat().st_size)):
+            log.info("%s: the host no longer serves %s; uploading it again", label, url)
+            return False
+        return True
 
     def _records(self) -> dict[str, dict[str, Any]]:
         if self._record is None:
