@@ -90,7 +90,9 @@ class Host:
 
     def url(self, path: Path, label: str) -> str:
         """The URL of `path` on the host, uploading it unless a live upload is recorded."""
-        sha = path.name if _HEX64.fullmatch(path.name) else sha256_file(path)
+        # A store object is named by its hash (`<aa>/<sha256>`); any other file is hashed.
+        stored = _HEX64.fullmatch(path.name) and path.parent.name == path.name[:2]
+        sha = path.name if stored else sha256_file(path)
         with self._lock:
             file_lock = self._per_file.setdefault(sha, threading.Lock())
         with file_lock:  # takes of one keyframe wait for its one upload
