@@ -68,7 +68,7 @@ def test_a_file_is_uploaded_once_and_its_url_serves_its_bytes(
     assert url.startswith(cdn.cdn_url + "/uploads/") and url.endswith(".png")
     assert fetch(url) == media["keyframe"].read_bytes()
     assert h.url(media["keyframe"], "s010 again") == url
-    assert cdn.uploads_received == 1 and h.uploads == 1
+    assert cdn.uploads_received == 1
     # A later build (a new process) reads the record instead of uploading again.
     assert host(tmp_path).url(media["keyframe"], "s010") == url
     assert cdn.uploads_received == 1

@@ -29,11 +29,14 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vfbuild.errors import ProviderError
 from vfbuild.fsutil import atomic_write_text, sha256_file
 from vfbuild.providers.http import CHUNK, Http, HttpStatusError, add_secret, env_secret
+
+if TYPE_CHECKING:
+    from vfbuild.spec.models import Hosting
 
 log = logging.getLogger("vfbuild.hosting")
 
@@ -63,15 +66,13 @@ class Host:
     """Uploads input files once per content and hands out their URLs. Shared by every
     provider of a build (one per film), and safe to call from the build's threads."""
 
-    def __init__(self, config: Any, vf_dir: Path, *, timeout: float = 120.0) -> None:
-        self.via = str(getattr(config, "use", "fal"))
-        self.lifetime = float(getattr(config, "expires_days", 7)) * 86_400.0
-        base = os.environ.get(BASE_URL_ENV) or getattr(config, "base_url", None)
-        self.base_url = base or DEFAULT_BASE_URL
+    def __init__(self, config: Hosting, vf_dir: Path, *, timeout: float = 120.0) -> None:
+        self.via = config.use
+        self.lifetime = config.expires_days * 86_400.0
+        self.base_url = os.environ.get(BASE_URL_ENV) or config.base_url or DEFAULT_BASE_URL
         self.record_path = vf_dir / RECORD
         self.http = Http("hosting", self.base_url, self._auth, timeout=timeout)
-        self.uploads = 0  # files this process uploaded (tests and the log read it)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the record (and `_per_file`)
         self._per_file: dict[str, threading.Lock] = {}
         self._live: set[str] = set()  # files uploaded or found served during this build
         self._record: dict[str, dict[str, Any]] | None = None
@@ -96,8 +97,9 @@ class Host:
         with self._lock:
             file_lock = self._per_file.setdefault(sha, threading.Lock())
         with file_lock:  # takes of one keyframe wait for its one upload
-            known = self._records().get(sha)
-            fresh = known and float(known.get("expires", 0)) - time.time() > MARGIN
+            with self._lock:
+                known = self._records().get(sha)
+            fresh = known is not None and float(known.get("expires", 0)) - time.time() > MARGIN
             if fresh and (sha in self._live or self._serves(str(known["url"]), path, label)):
                 self._live.add(sha)
                 return str(known["url"])
@@ -144,6 +146,7 @@ class Host:
         return True
 
     def _records(self) -> dict[str, dict[str, Any]]:
+        """The record of uploads, read once; call it with `_lock` held."""
         if self._record is None:
             try:
                 loaded = json.loads(self.record_path.read_text(encoding="utf-8"))
@@ -163,7 +166,7 @@ class Host:
     def _upload(self, path: Path, sha: str, label: str) -> str:
         from vfbuild.providers.remote import media_type, sniff_ext
 
-        mime = media_type(path)
+        mime, size = media_type(path), path.stat().st_size
         if path.suffix:
             ext = path.suffix.lower()
         else:
@@ -188,7 +191,7 @@ class Host:
                 what=what,
                 ok=(200, 201, 204),
                 content=FileBody(path),
-                headers={"Content-Type": mime, "Content-Length": str(path.stat().st_size)},
+                headers={"Content-Type": mime, "Content-Length": str(size)},
             )
         except HttpStatusError as e:
             # Said without a status: nothing was submitted, so no job may be marked failed.
@@ -196,7 +199,5 @@ class Host:
                 f"check {KEY}" if e.status in (401, 403) else "check fal's status, then build again"
             )
             raise ProviderError(f"{e.message} (nothing was submitted)", hint=hint) from None
-        with self._lock:
-            self.uploads += 1
-        log.info("%s: uploaded %s (%d bytes)", label, path.name[:16], path.stat().st_size)
+        log.info("%s: uploaded %s (%d bytes)", label, path.name[:16], size)
         return str(slot["file_url"])
