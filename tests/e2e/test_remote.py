@@ -176,6 +176,14 @@ def test_a_missing_key_stops_the_build_before_anything_is_sent(tmp_path: Path) -
 
 def test_faults_on_a_fifth_of_requests_still_build_everything_once(tmp_path: Path) -> None:
     faults = Faults(rate=0.2, seed=7, retry_after="0", stall_seconds=2.5)
+    # Every kind fires at least once whatever the threads' timing; a fifth of the rest at random.
+    forced = {
+        "create": ["drop"],
+        "api": ["429", "stall"],
+        "download": ["500", "503", "truncate", "corrupt"],
+    }
+    for route_kind, kinds in forced.items():
+        faults.force(route_kind, *kinds)
     with remote_film(tmp_path, "replicate", faults=faults, timeout=1.0) as film:
         takes, _ = film.planned("--tier", "draft")
         run = film.vf("build", "-j", "4", "--tier", "draft")
@@ -184,8 +192,10 @@ def test_faults_on_a_fifth_of_requests_still_build_everything_once(tmp_path: Pat
         takes, _ = film.planned("--tier", "draft")
         film.vf("build", "-j", "4", "--tier", "draft")
         assert film.fake.paid_jobs == 6 + takes
-        kinds = {f for _, f in faults.injected}
-        assert len(faults.injected) >= 10 and len(kinds) >= 4, faults.injected
+        n_forced = sum(map(len, forced.values()))
+        assert not any(faults.forced.values()), faults.forced
+        assert {f for _, f in faults.injected} == set(faults.kinds), faults.injected
+        assert len(faults.injected) > n_forced, faults.injected  # and random ones on top
         assert_store_and_layout_whole(film.root)
 
 
