@@ -263,9 +263,9 @@ def test_status_is_streamed_not_polled(
 ):
     fake.latency, fake.keepalive = 0.3, keepalive  # 0.03: `: ping` comments come between events
     run = Run(tmp_path, files, "draft")
-    start = time.monotonic()
     run.make()
-    assert time.monotonic() - start < 0.3 + 0.25  # noticed at once, not at the next poll
+    # One stream and no status GET: the end was told, not polled for. (No time bound: early
+    # polls come every 50 ms, so a bound could not tell the two apart, only flake on a busy box.)
     assert fake.streams == 1
     paths = [p for m, p in fake.log if m == "GET"]
     assert sum(p.endswith("/status/stream") for p in paths) == 1
