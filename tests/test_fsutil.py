@@ -3,7 +3,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from vfbuild.fsutil import atomic_write_text, is_within
+from vfbuild.fsutil import TEMP_PREFIX, atomic_write_text, is_within, sweep_temp
 
 
 def test_atomic_write_follows_umask_and_keeps_an_existing_mode(tmp_path: Path) -> None:
@@ -42,3 +42,15 @@ def test_atomic_write_never_changes_the_umask(tmp_path: Path, monkeypatch) -> No
     finally:
         monkeypatch.undo()
         os.umask(old)
+
+
+def test_sweep_temp_reaches_every_depth_and_only_temp_files(tmp_path: Path) -> None:
+    left = ["a.txt", f"x/{TEMP_PREFIX}keep-me-dir/f", ".vf/objects/ab/" + TEMP_PREFIX + "1"]
+    swept = [f"{TEMP_PREFIX}1.yaml", f".vf/recipes/by-sha/{TEMP_PREFIX}2", f"a/b/c/{TEMP_PREFIX}3"]
+    for rel in left + swept:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x")
+    assert sweep_temp(tmp_path, skip=frozenset({".vf/objects"})) == len(swept)
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()) == (
+        sorted(left)
+    )

@@ -68,18 +68,19 @@ def temp_path(directory: Path, suffix: str = "", *, shared: bool = False) -> Ite
             tmp.unlink()
 
 
-def sweep_temp(directories: list[Path]) -> int:
-    """Remove temp files a killed process left beside the files it was writing."""
+def sweep_temp(root: Path, *, skip: frozenset[str] = frozenset()) -> int:
+    """Remove the temp files a killed process left beside the files it was writing, anywhere
+    under `root`. A walk of the whole tree, not a list of the folders vfbuild writes in: a
+    list missed one (the recipe index's by-sha folder) and would miss the next new one.
+    `skip` names folders (relative to root) known to hold no temp file, for speed."""
     removed = 0
-    for d in directories:
-        try:
-            entries = list(os.scandir(d))
-        except OSError:
-            continue
-        for e in entries:
-            if e.name.startswith(TEMP_PREFIX) and e.is_file(follow_symlinks=False):
+    for top, dirs, files in os.walk(root):
+        rel = os.path.relpath(top, root)
+        dirs[:] = [d for d in dirs if os.path.normpath(os.path.join(rel, d)) not in skip]
+        for name in files:
+            if name.startswith(TEMP_PREFIX):
                 with contextlib.suppress(FileNotFoundError):
-                    os.unlink(e.path)
+                    os.unlink(os.path.join(top, name))
                     removed += 1
     return removed
 

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from tests.e2e.film import make_film, vf
-from vfbuild.fsutil import sha256_file
+from vfbuild.fsutil import TEMP_PREFIX, sha256_file
 
 
 def _objects(film: Path) -> dict[str, Path]:
@@ -50,6 +50,29 @@ def test_sigkilled_build_resumes_with_no_partial_or_orphan_files(tmp_path: Path)
     drafts = sorted((film / "03_Generations/v1_exploration").glob("*_draft_*"))
     assert len(drafts) == 6  # two takes of three shots, each made once
     assert "made " not in vf(film, "build").stdout  # and nothing is made twice
+
+
+def test_a_killed_builds_temp_files_are_swept_wherever_it_was_writing(tmp_path: Path) -> None:
+    """Where a kill falls decides where its temp file sits: each place vfbuild writes must be
+    swept, including the recipe index's by-sha folder a kill once left debris in."""
+    film = make_film(tmp_path / "film")
+    vf(film, "build", "--tier", "draft")
+    places = [
+        ".",
+        "locks",
+        ".vf",
+        ".vf/journal",
+        ".vf/recipes/by-sha",
+        "03_Generations/v1_exploration",
+    ]
+    places += [str(next((film / ".vf" / "recipes").glob("??")).relative_to(film))]
+    for i, place in enumerate(places):
+        (film / place).mkdir(parents=True, exist_ok=True)  # a local film has no journal
+        (film / place / f"{TEMP_PREFIX}{i}").write_text("half a file")
+    (film / ".vf" / "build.running").touch()  # the mark a killed build leaves
+    vf(film, "build", "--tier", "draft")
+    assert list(film.rglob(f"{TEMP_PREFIX}*")) == []
+    assert not (film / ".vf" / "build.running").exists()
 
 
 def test_a_lock_pinning_other_bytes_is_a_clear_frozen_error(tmp_path: Path) -> None:

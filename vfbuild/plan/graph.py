@@ -24,7 +24,6 @@ from vfbuild.fsutil import sweep_temp
 from vfbuild.plan.execute import BuildEvents, BuildOptions, StepFailed, StepRunner
 from vfbuild.plan.resolve import DONE, NEEDS_PICK, STALE, WAITING, StepState
 from vfbuild.project import Project
-from vfbuild.store.layout import EDIT, EXPLORATION, FINAL, SELECTED, SOURCE_IMAGES, UPSCALED
 from vfbuild.store.locks import FILM_LOCK
 
 TIER_STEPS = {
@@ -88,12 +87,10 @@ def build_lock(project: Project) -> Iterator[None]:
         running = vf / "build.running"
         if running.exists():
             # The last build was killed: sweep the temp files it may have left beside what it
-            # was writing (the recipe index's shards only then: there are many of them).
-            shards = [p for p in (vf / "recipes").glob("??") if p.is_dir()]
-            sweep_temp(
-                [root, root / "locks", vf, vf / "journal", vf / "cache", *shards]
-                + [root / d for d in (SOURCE_IMAGES, EXPLORATION, SELECTED, FINAL, UPSCALED, EDIT)]
-            )
+            # was writing. Only then: the walk visits every recipe record. The store's objects
+            # are renamed in from .vf/tmp, so they never sit beside a temp file.
+            skip = {".git", *(os.path.relpath(vf / d, root) for d in ("objects", "tmp"))}
+            sweep_temp(root, skip=frozenset(skip))
         running.touch()
         yield
         running.unlink(missing_ok=True)
