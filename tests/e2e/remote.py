@@ -56,11 +56,11 @@ def planned(plan_output: str) -> tuple[dict[str, int], float]:
     """Takes to make per provider, and the estimated total, read from `vf plan`'s output."""
     takes: dict[str, int] = {}
     for line in plan_output.splitlines():
+        # `shot step state provider/model N take(s) $cost reasons…` (reasons may count too)
         words = line.split()
-        m = re.search(r"\s(\d+) take\(s\)", line)
-        if m and len(words) > 3:
+        if len(words) > 5 and words[4].isdigit() and words[5] == "take(s)":
             who = words[3].split("/")[0]
-            takes[who] = takes.get(who, 0) + int(m.group(1))
+            takes[who] = takes.get(who, 0) + int(words[4])
     cost = re.search(r"estimated cost \$([0-9.]+)", plan_output)
     return takes, float(cost.group(1)) if cost else 0.0
 

@@ -70,6 +70,36 @@ def test_minus_j_bounds_the_jobs_in_flight(tmp_path: Path) -> None:
         assert in_flight == 2
 
 
+def test_two_shots_with_one_recipe_pay_for_it_once_when_built_side_by_side(
+    tmp_path: Path,
+) -> None:
+    """s020's keyframe is written as s010's (framing, subject, seed): its two takes are the
+    same recipes. Both steps start together with -j 4, and fal takes 0.3 s to answer a
+    submit: each shared recipe is still one job, both shots get its take, and the plan
+    priced it once."""
+    with remote_film(tmp_path, "fal", latency=0.3, slots=("keyframe",)) as film:
+        film.fake.create_delay = 0.3
+        yaml = YAML()
+        doc = yaml.load(film.root / "shots.yaml")
+        s010, s020 = doc["shots"][0], doc["shots"][1]
+        s020["keyframe"], s020["duration"] = dict(s010["keyframe"]), s010["duration"]
+        yaml.dump(doc, film.root / "shots.yaml")
+        plan = film.vf("plan", "--tier", "draft").stdout
+        takes, estimate = film.planned("--tier", "draft")
+        assert takes == 4, plan  # s010's two (s020's are the same recipes) and s030's two
+        assert "the same recipes as s010 keyframe t01, s010 keyframe t02: made once" in plan
+        run = film.vf("build", "--tier", "draft", "-j", "4")
+        assert film.fake.paid_jobs == 4, run.stdout
+        assert film.ledger_total() == pytest.approx(estimate)
+        assert f"+${estimate:.2f} for this build's jobs" in run.stdout
+        for take in ("t01", "t02"):
+            gen = film.root / "03_Generations" / "v1_exploration"
+            ours, theirs = (gen / f"{s}_keyframe_v001_{take}.png" for s in ("s020", "s010"))
+            assert ours.read_bytes() == theirs.read_bytes()
+        again = film.vf("build", "--tier", "draft")
+        assert "  made " not in again.stdout and film.fake.paid_jobs == 4
+
+
 @pytest.mark.parametrize("jobs", ["1", "4"])
 def test_a_build_with_jobs_to_submit_gets_the_provider_ready_while_it_plans(
     tmp_path: Path, jobs: str

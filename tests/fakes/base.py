@@ -202,6 +202,7 @@ class FakeServer:
         # False: one result per size (benchmarks, where the fake's ffmpeg must not compete with
         # the build for the CPU). True: every job its own bytes, as a real generator's.
         self.unique_media = True
+        self.create_delay = 0.0  # seconds a create's reply takes, after the job is made
         self._api = _Server(("127.0.0.1", 0), self._handler_class(cdn=False))
         self._cdn = _Server(("127.0.0.1", 0), self._handler_class(cdn=True))
         self.setup_routes()
@@ -456,6 +457,8 @@ class FakeServer:
                             r.headers.setdefault("Retry-After", fake.faults.retry_after)
                         return self._send(r)
                     reply, kind = fake._dispatch(req)
+                    if kind == "create" and fake.create_delay:
+                        time.sleep(fake.create_delay)  # the job exists; its reply is on its way
                 if fault == "stall":
                     time.sleep(fake.faults.stall_seconds)
                     return self._drop()

@@ -126,6 +126,10 @@ class StepRunner:
         # side by side, and the build never has more than `-j` jobs in flight (see `slots`).
         self.slots = Slots(self.options.jobs)
         self.early: dict[tuple[str, str], Future[StepState]] = {}
+        # Recipe key -> the take that makes it in this build, and a lock per key (`_make`).
+        self._makers: dict[str, str] = {}
+        self._claims: dict[str, threading.Lock] = {}
+        self._claims_lock = threading.Lock()
 
     def resolver(self) -> Resolver:
         return Resolver(self.p, frozen=self.frozen)
@@ -258,8 +262,32 @@ class StepRunner:
             )
 
     def _make(self, job: Job, state: StepState) -> Artifact:
-        prov = self.p.provider(job.step)
+        # Two shots can share a recipe (the same keyframe prompt and seed, two clips that came
+        # back as the same bytes and are upscaled alike), and their steps may run side by
+        # side: one of them makes the take, the other waits for it and takes it too. Without
+        # this both would submit (the journal then stops the second as a lost reply).
         label = job_label(job)
+        with self._claim(job.key):
+            first = self._makers.get(job.key)
+            if first is not None:
+                art = self.artifact(job)
+                if art is None:
+                    raise VfError(
+                        f"{label}: not made: it is the same recipe as {first}, which this "
+                        "build did not make",
+                        hint=f"see what was said of {first}; the two are made together",
+                    )
+                self.events.say(f"  {label}: the same recipe as {first}, made once")
+                return art
+            self._makers[job.key] = label
+            return self._make_new(job, state, label)
+
+    def _claim(self, key: str) -> threading.Lock:
+        with self._claims_lock:
+            return self._claims.setdefault(key, threading.Lock())
+
+    def _make_new(self, job: Job, state: StepState, label: str) -> Artifact:
+        prov = self.p.provider(job.step)
         # A pinned artifact may only be remade by a deterministic (free) provider, and must
         # come out with the pinned bytes.
         if (self.frozen or job.pinned_sha256 is not None) and (prov.paid or not prov.deterministic):
@@ -346,7 +374,7 @@ class StepRunner:
         # The job was paid and its take is here (`submitted`: as the take was made, or a build
         # killed before its row): the row is owed. The ledger skips a row it already has, so a
         # build killed between the row and the journal's `ledgered` adds none twice.
-        self.ledger.append(
+        written = self.ledger.append(
             shot=job.name,
             step=job.step,
             version=version,
@@ -358,8 +386,9 @@ class StepRunner:
             cost=entry.cost,
         )
         self.journal.update(entry, state=LEDGERED, sha256=art.sha256)
-        with self.events.lock:
-            self.events.spent += entry.cost or 0.0
+        if written:  # a recipe two shots share is paid (and said) once
+            with self.events.lock:
+                self.events.spent += entry.cost or 0.0
 
     def _progress(self, label: str) -> Callable[[float], None]:
         """Report long jobs (the edit) at every quarter, so a build never looks stuck."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from vfbuild.errors import VfError
+from vfbuild.plan.execute import job_label
 from vfbuild.plan.graph import plan_tasks, task_name
 from vfbuild.plan.resolve import DONE, WAITING, Resolver, StepState
 from vfbuild.project import Project
@@ -32,6 +33,7 @@ def step_lines(
     coster = Coster(project)
     lines: list[StepLine] = []
     producing: set[str] = set()  # tasks this build will make something in
+    planned: dict[str, str] = {}  # recipe key -> the take that makes it
     for name, step, upstream in plan_tasks(project, shots, tier):
         try:
             state = resolver.resolve(name, step)
@@ -44,6 +46,14 @@ def step_lines(
         else:
             model = state.jobs[0].recipe["model"] if state.jobs else prov.model(step, None)
             making = [j for j in state.jobs if resolver.artifact(j.key) is None]
+            shared = [j for j in making if j.key in planned]
+            if shared:
+                # Another shot's step makes the same recipe: the build makes it once.
+                making = [j for j in making if j.key not in planned]
+                others = ", ".join(sorted({planned[j.key] for j in shared}))
+                same = "the same recipes as" if len(shared) > 1 else "the same recipe as"
+                state = replace(state, reasons=[*state.reasons, f"{same} {others}: made once"])
+            planned.update((j.key, job_label(j)) for j in making)
         if state.status == WAITING and upstream in producing and step in OUTPUT_STEPS:
             # Its input is made earlier in this same build: its recipe is not known yet, but
             # who makes it, and so its price, is.
