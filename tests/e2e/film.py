@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ruamel.yaml import YAML
+
 from tests.conftest import EXAMPLE
 
 SHOTS_YAML = """\
@@ -101,3 +103,12 @@ def layout_files(film: Path) -> dict[str, bytes]:
             if p.is_file():
                 out[p.relative_to(film).as_posix()] = p.read_bytes()
     return out
+
+
+def share_s010s_keyframe(film: Path) -> None:
+    """Write s020's keyframe (and length) as s010's: its takes become s010's recipes."""
+    yaml = YAML()
+    doc = yaml.load(film / "shots.yaml")
+    s010, s020 = doc["shots"][0], doc["shots"][1]
+    s020["keyframe"], s020["duration"] = dict(s010["keyframe"]), s010["duration"]
+    yaml.dump(doc, film / "shots.yaml")

@@ -8,7 +8,7 @@ from pathlib import Path
 from PIL import Image
 from ruamel.yaml import YAML
 
-from tests.e2e.film import layout_files, make_film, vf
+from tests.e2e.film import layout_files, make_film, share_s010s_keyframe, vf
 from vfbuild.store.ledger import Ledger
 
 
@@ -50,3 +50,28 @@ def test_manual_keyframes_are_requested_then_ingested_as_takes(tmp_path: Path) -
     third = vf(film, "build", "--tier", "draft", "s010")
     assert "made s010 draft t01 (local" in third.stdout
     assert len(Ledger(film).rows()) == 2
+
+
+def test_two_shots_with_one_manual_recipe_are_asked_for_and_take_one_file(
+    tmp_path: Path,
+) -> None:
+    """s020's keyframe is written as s010's: the same recipes. Side by side (-j 4), neither
+    shot's request is an error; the file dropped for s010 serves s020 too."""
+    film = make_film(tmp_path / "film")
+    yaml = YAML()
+    doc = yaml.load(film / "shots.yaml")
+    doc.insert(1, "providers", {"keyframe": {"use": "manual", "cost_per_take": 0.5}})
+    yaml.dump(doc, film / "shots.yaml")
+    share_s010s_keyframe(film)
+
+    first = vf(film, "build", "--tier", "draft", "-j", "4")
+    assert "waiting for your files" in first.stdout and "error" not in first.stderr
+    inbox = film / "inbox" / "s010" / "keyframe"
+    for take, color in (("t01", (200, 40, 40)), ("t02", (40, 200, 40))):
+        Image.new("RGB", (256, 144), color).save(inbox / f"s010_keyframe_v001_{take}.png")
+    vf(film, "build", "--tier", "draft", "-j", "4", "s010", "s020")
+    gen = film / "03_Generations" / "v1_exploration"
+    for take in ("t01", "t02"):
+        ours, theirs = (gen / f"{s}_keyframe_v001_{take}.png" for s in ("s020", "s010"))
+        assert ours.read_bytes() == theirs.read_bytes()
+    assert len(Ledger(film).rows()) == 2  # two files, declared once each

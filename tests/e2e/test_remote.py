@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from tests.e2e.film import vf
+from tests.e2e.film import share_s010s_keyframe, vf
 from tests.e2e.remote import (
     FAKES,
     assert_no_secret,
@@ -79,11 +79,7 @@ def test_two_shots_with_one_recipe_pay_for_it_once_when_built_side_by_side(
     priced it once."""
     with remote_film(tmp_path, "fal", latency=0.3, slots=("keyframe",)) as film:
         film.fake.create_delay = 0.3
-        yaml = YAML()
-        doc = yaml.load(film.root / "shots.yaml")
-        s010, s020 = doc["shots"][0], doc["shots"][1]
-        s020["keyframe"], s020["duration"] = dict(s010["keyframe"]), s010["duration"]
-        yaml.dump(doc, film.root / "shots.yaml")
+        share_s010s_keyframe(film.root)
         plan = film.vf("plan", "--tier", "draft").stdout
         takes, estimate = film.planned("--tier", "draft")
         assert takes == 4, plan  # s010's two (s020's are the same recipes) and s030's two
@@ -98,6 +94,22 @@ def test_two_shots_with_one_recipe_pay_for_it_once_when_built_side_by_side(
             assert ours.read_bytes() == theirs.read_bytes()
         again = film.vf("build", "--tier", "draft")
         assert "  made " not in again.stdout and film.fake.paid_jobs == 4
+
+
+def test_a_shared_recipe_the_provider_failed_is_not_tried_again_for_the_other_shot(
+    tmp_path: Path,
+) -> None:
+    """Even with --retry-failed, a shared recipe that failed in this build is not sent again
+    for the second shot: that shot names the first's failure."""
+    with remote_film(tmp_path, "fal", faults=Faults(fail_jobs=True), slots=("keyframe",)) as film:
+        film.fake.create_delay = 0.3
+        share_s010s_keyframe(film.root)
+        run = film.vf("build", "--tier", "draft", "-j", "4", "--retry-failed", check=False)
+        assert run.returncode != 0 and film.fake.paid_jobs == 4, run.stderr
+        for take in ("t01", "t02"):
+            assert (
+                f"s020 keyframe {take}: not made: it is the same recipe as s010 keyframe {take}"
+            ) in run.stderr
 
 
 @pytest.mark.parametrize("jobs", ["1", "4"])

@@ -268,18 +268,19 @@ class StepRunner:
         # this both would submit (the journal then stops the second as a lost reply).
         label = job_label(job)
         with self._claim(job.key):
-            first = self._makers.get(job.key)
-            if first is not None:
+            first = self._makers.setdefault(job.key, label)
+            if first != label:
                 art = self.artifact(job)
-                if art is None:
+                if art is not None:
+                    self.events.say(f"  {label}: the same recipe as {first}, made once")
+                    return art
+                if self.p.provider(job.step).paid:
                     raise VfError(
                         f"{label}: not made: it is the same recipe as {first}, which this "
                         "build did not make",
                         hint=f"see what was said of {first}; the two are made together",
                     )
-                self.events.say(f"  {label}: the same recipe as {first}, made once")
-                return art
-            self._makers[job.key] = label
+                # Free work (a local render, a manual request) is simply asked for again.
             return self._make_new(job, state, label)
 
     def _claim(self, key: str) -> threading.Lock:
