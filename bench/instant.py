@@ -19,7 +19,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-STEPS = frozenset({"keyframe", "draft", "final", "upscale", "lipsync"})
+STEPS = frozenset({"keyframe", "video", "upscale", "lipsync"})  # the slots it serves
 VERSION = "1"  # the engine in every recipe: bump when what `make` writes changes
 MEDIA_DIR = Path(__file__).resolve().parent / "out" / "media"
 
@@ -69,6 +69,10 @@ class InstantProvider:
     paid = False
     deterministic = True
     holds_slot = False
+    labels = False
+    ledgered = False
+    declares_cost = False
+    versions_early = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._png = _base_png()
@@ -87,7 +91,7 @@ class InstantProvider:
         return ("image", 1.0) if step == "keyframe" else ("second", float(seconds or 0.0))
 
     def make(self, recipe: dict[str, Any], inputs: Any, out: Path, ctx: Any) -> None:
-        from vfbuild.plan.recipe import key_of
+        from vfbuild.recipe import key_of
 
         key = key_of(recipe).encode()
         if recipe["step"] == "keyframe":
@@ -114,4 +118,4 @@ def register(*, instant_edit: bool = False) -> None:
     catalog.register(ProviderInfo("instant", STEPS, factory=factory, remote=False))
     if instant_edit:
         local = catalog.info("local")
-        catalog.register(ProviderInfo("local", local.steps, factory=factory, remote=False))
+        catalog.register(ProviderInfo("local", local.slots, factory=factory, remote=False))

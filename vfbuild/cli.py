@@ -224,6 +224,7 @@ def _build_report(project: Project, result: BuildResult) -> list[str]:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from vfbuild import steps
     from vfbuild.plan.report import step_lines
 
     project = _project(args)
@@ -231,9 +232,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         st = ln.state
         version = st.current_version
         v = f"v{version:03d}" if version else "new" if st.jobs else "-"
-        pick = project.locks.pick(st.name, st.step) if st.step in ("keyframe", "draft") else None
+        is_picked = steps.get(st.step).picked
+        pick = project.locks.pick(st.name, st.step) if is_picked else None
         picked = f"picked t{pick.take:02d} of v{pick.version:03d}" if pick else ""
-        if st.step in ("keyframe", "draft") and not pick and st.status in ("done", "stale"):
+        if is_picked and not pick and st.status in ("done", "stale"):
             picked = "not picked"
         detail = "; ".join(st.reasons) if st.status != "done" else ""
         print(f"{_who(st.name):<10} {st.step:<9} {st.status:<10} {v:<5} {picked:<22} {detail}")
@@ -362,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("pick", help="pick a take: locks framing in locks/SHOT.yaml")
     p.add_argument("shot")
-    p.add_argument("step", choices=("keyframe", "draft"))
+    p.add_argument("step", help="a step whose takes are picked (keyframe, draft)")
     p.add_argument("take", type=int)
     p.add_argument("--version", type=int, help="pick from this version (default: current)")
     p.set_defaults(func=cmd_pick)

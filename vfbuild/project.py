@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vfbuild.fsutil import find_film_root  # noqa: F401  (kept importable from here)
-from vfbuild.providers import get_provider
+from vfbuild import steps
+from vfbuild.providers import catalog, get_provider
 from vfbuild.providers.base import Provider
 from vfbuild.spec.models import Film
+from vfbuild.steps import StepState
 from vfbuild.store.hashcache import HashCache
 from vfbuild.store.index import RecipeIndex
 from vfbuild.store.layout import PROMPTS_TXT, SOURCE_IMAGES
@@ -21,16 +22,6 @@ from vfbuild.store.objects import ObjectStore
 from vfbuild.store.promptlog import PromptLog
 
 VF_DIR = ".vf"
-
-# Which `providers:` entry of shots.yaml serves each step.
-PROVIDER_SLOT = {
-    "keyframe": "keyframe",
-    "draft": "video",
-    "final": "video",
-    "upscale": "upscale",
-    "lipsync": "lipsync",
-    "edit": "edit",
-}
 
 
 @dataclass
@@ -48,10 +39,13 @@ class Project:
     # Names in each store or layout folder, listed once per process (see `_exists`).
     _listings: dict[str, set[str]] = field(default_factory=dict)
     # Step states the resolver worked out, each with the `stamp()` it was worked out at and
-    # its shot's fingerprint (see `SavedStates.fingerprint`).
-    resolved: dict[tuple[str, str, bool], tuple[tuple[int, int], Any, Any]] = field(
+    # its shot's fingerprint (see `vfbuild.plan.states`).
+    resolved: dict[tuple[str, str, bool], tuple[tuple[int, int], StepState, Any]] = field(
         default_factory=dict
     )
+    # What the planner keeps for this project for the rest of the process (its saved states).
+    plan_caches: dict[str, object] = field(default_factory=dict)
+    plan_caches_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def open(cls, root: Path) -> Project:
@@ -74,9 +68,11 @@ class Project:
         return self.root / VF_DIR
 
     def provider(self, step: str) -> Provider:
-        slot = PROVIDER_SLOT[step]
-        config = None if slot == "edit" else getattr(self.film.providers, slot)
-        name = "local" if config is None else config.use
+        """Who makes `step`: the provider of its `providers:` slot (local for a step that has
+        none), one instance per provider and endpoint."""
+        slot = steps.slot_of(step)
+        config = None if slot is None else getattr(self.film.providers, slot)
+        name = catalog.EMBEDDED if config is None else config.use
         # One instance per provider and endpoint, shared by the build's threads.
         cache_key = f"{name} {getattr(config, 'base_url', None)} {getattr(config, 'timeout', 0)}"
         with self._providers_lock:
@@ -146,14 +142,6 @@ class Project:
     def input_sha(self, relpath: str) -> str:
         """sha256 of a film input file (prompt, reference, audio), stat-cached."""
         return self.hashes.sha256(self.root / relpath)
-
-    @functools.cached_property
-    def saved_states(self) -> Any:
-        """The step states kept between runs (`vfbuild.plan.resolve.SavedStates`), written
-        when this project is collected or the process exits."""
-        from vfbuild.plan.resolve import SavedStates
-
-        return SavedStates(self)
 
     @functools.cached_property
     def source_images(self) -> set[str]:

@@ -149,16 +149,19 @@ def test_vf_plan_answers_from_its_stamp_until_anything_changes(
 def test_a_build_of_draft_takes_works_out_the_edit_once(
     complete_film: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from vfbuild import steps
     from vfbuild.plan.graph import run_build
-    from vfbuild.plan.resolve import Resolver
     from vfbuild.project import Project
 
     film = clone_built(complete_film, tmp_path / "film")
     shots = film / "shots.yaml"
     shots.write_text(shots.read_text().replace("the driver speaks", "the driver whispers"))
     calls: list[int] = []
-    real_edit = Resolver.edit
-    monkeypatch.setattr(Resolver, "edit", lambda self: calls.append(1) or real_edit(self))
+    edit = steps.get("edit")
+    real_edit = type(edit).resolve
+    monkeypatch.setattr(
+        type(edit), "resolve", lambda self, r, shot: calls.append(1) or real_edit(self, r, shot)
+    )
     result = run_build(Project.open(film))
     assert sorted(result.events.made) == ["s030 draft t01", "s030 draft t02"]
     assert len(calls) == 1  # after the drafts, then kept (nothing written since)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from vfbuild.plan.recipe import canonical_json, key_of, make_recipe, step_key_of
+from vfbuild.recipe import canonical_json, key_of, make_recipe, step_key_of
 
 
 def _recipe(**over: object) -> dict:

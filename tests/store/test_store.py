@@ -69,10 +69,13 @@ def test_materialize_hardlinks_and_never_overwrites(tmp_path: Path) -> None:
 
 def test_layout_names() -> None:
     assert (
-        layout.output_path("s010", "final", 3, ".mp4")
+        layout.output_path_in(layout.FINAL, "s010", "final", 3, ".mp4")
         == "03_Generations/v3_final/s010_final_v003.mp4"
     )
-    assert layout.output_path("s010", "lipsync", 1, ".mp4") == "05_Upscaled/s010_lipsync_v001.mp4"
+    assert (
+        layout.output_path_in(layout.UPSCALED, "s010", "lipsync", 1, ".mp4")
+        == "05_Upscaled/s010_lipsync_v001.mp4"
+    )
     assert layout.edit_path("Winter to Spring!", 2) == "06_Edit/Winter_to_Spring_v002.mp4"
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import functools
 
+from vfbuild import steps
 from vfbuild.plan.resolve import Job
-from vfbuild.project import PROVIDER_SLOT, Project
+from vfbuild.project import Project
 from vfbuild.providers.pricing import PriceTable, load_prices, take_cost
 
 
@@ -20,13 +21,12 @@ class Coster:
 
     def cost(self, job: Job) -> float | None:
         """Dollars for one take of `job`; None when its price is unknown."""
-        if job.step == "edit":
-            return 0.0
         prov = self.p.provider(job.step)
-        if not prov.paid and prov.name != "manual":
+        if not prov.ledgered:
             return 0.0  # local renderers and in-process providers cost nothing
-        if prov.name == "manual":
-            declared = getattr(self.p.film.providers, PROVIDER_SLOT[job.step]).cost_per_take
+        slot = steps.slot_of(job.step)
+        if prov.declares_cost and slot is not None:
+            declared = getattr(self.p.film.providers, slot).cost_per_take
             if declared is not None:
                 return round(declared, 4)
         return take_cost(self.prices, job.recipe, prov.units(job.step, job.seconds))

@@ -29,7 +29,7 @@ from vfbuild.providers.pricing import Budget
 from vfbuild.store import layout
 from vfbuild.store.journal import LEDGERED, STORED, SUBMITTED, Journal, JournalEntry
 from vfbuild.store.ledger import Ledger
-from vfbuild.store.locks import Output, Polished
+from vfbuild.store.locks import FILM_LOCK, Output, Polished
 from vfbuild.store.objects import Artifact
 
 
@@ -69,15 +69,10 @@ class BuildEvents:
             self.echo(line)
 
 
-def _ledgered(prov: Provider) -> bool:
-    """Takes of paid providers, and of manual work (which may declare a cost), get ledger rows."""
-    return prov.paid or prov.name == "manual"
-
-
 def job_label(job: Job) -> str:
     """How a job is named to the user: `s010 draft t02`, `s010 final`, `edit`."""
-    if job.step == "edit":
-        return "edit"
+    if job.name == FILM_LOCK:
+        return job.step
     return f"{job.name} {job.step}" + ("" if job.is_output else f" t{job.take:02d}")
 
 
@@ -164,7 +159,7 @@ class StepRunner:
         failed = self._make_all(missing, state)
         if failed:
             raise StepFailed(f"{name} {step}: {len(failed)} take(s) not made")
-        if step == "keyframe" and not self.frozen:
+        if state.polished is not None and not self.frozen:
             self._adopt_polished(state)
         return state
 
@@ -298,7 +293,7 @@ class StepRunner:
                 hint="fetch it from the remote cache, or build without --frozen",
             )
         self._check_inputs(job, state)
-        if prov.name == "manual" and job.version is None:
+        if prov.versions_early and job.version is None:
             # The request names the file to drop, version included, so it needs one now.
             job.version = self.p.locks.allocate_version(job.name, job.step, job.version_key)
         ctx = MakeContext(
@@ -326,7 +321,7 @@ class StepRunner:
         # submit: their journal entries are fsynced before their jobs can start.
         self.slots.calm()
         self.p.index.record(job.key, art, job.recipe)
-        if _ledgered(prov) and self.journal.get(job.key) is None:
+        if prov.ledgered and self.journal.get(job.key) is None:
             # Manual work has no entry yet: this one carries its declared cost to the ledger.
             # A paid job's entry stays `submitted`: the recipe index now has its take, and its
             # ledger row moves it on (`_record_cost`), one fsynced write fewer per take.
@@ -367,7 +362,7 @@ class StepRunner:
 
     def _record_cost(self, job: Job, version: int, art: Artifact) -> None:
         """Append the ledger row of a take a paid provider made (once: the journal remembers)."""
-        if job.step == "edit" or not _ledgered(self.p.provider(job.step)):
+        if not self.p.provider(job.step).ledgered:
             return
         entry = self.journal.get(job.key)
         if entry is None or entry.state not in (SUBMITTED, STORED):
@@ -414,12 +409,12 @@ class StepRunner:
 
     def _adopt_polished(self, state: StepState) -> None:
         """Pin the user's polished keyframe in the lock; downstream then builds from it."""
-        pick = self.p.locks.pick(state.name, "keyframe")
+        pick = self.p.locks.pick(state.name, state.step)
         if state.polished is None or pick is None:
             return
         sha = self.p.hashes.sha256(self.p.root / state.polished)
         new = pick.model_copy(update={"polished": Polished(file=state.polished, sha256=sha)})
-        self.p.locks.set_pick(state.name, "keyframe", new)
+        self.p.locks.set_pick(state.name, state.step, new)
         self.events.say(
             f"  {state.name}: the lock now pins your polished keyframe {state.polished}"
         )

@@ -17,8 +17,9 @@ import sys
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
+from vfbuild import steps
 from vfbuild.errors import UsageError, VfError
 from vfbuild.fsutil import sweep_temp
 from vfbuild.plan.execute import BuildEvents, BuildOptions, StepFailed, StepRunner
@@ -26,31 +27,37 @@ from vfbuild.plan.resolve import DONE, NEEDS_PICK, STALE, WAITING, StepState
 from vfbuild.project import Project
 from vfbuild.store.locks import FILM_LOCK
 
-TIER_STEPS = {
-    "draft": ("keyframe", "draft"),
-    "final": ("keyframe", "draft", "final", "upscale", "lipsync"),
-}
-
 
 @dataclass
 class BuildResult:
     events: BuildEvents
     waiting: dict[str, list[str]]  # shot → what to pick / what it waits for
-    edit: StepState | None = None  # the film's edit as it stands after the build
+    edit: StepState | None = None  # the film's last step (the edit) as it stands after it
 
     @property
     def ok(self) -> bool:
         return not self.events.errors
 
 
+class TaskSpec(NamedTuple):
+    """One task of the build: a step of a shot (or of the film) and the task it follows."""
+
+    name: str  # a shot id, or FILM_LOCK for a film step
+    step: str
+    upstream: str | None  # the task before it in its shot; None for a film step or the first
+
+    @property
+    def film_step(self) -> bool:
+        return self.name == FILM_LOCK
+
+
 def task_name(name: str, step: str) -> str:
-    return "edit" if step == "edit" else f"{name}:{step}"
+    return step if name == FILM_LOCK else f"{name}:{step}"
 
 
-def plan_tasks(
-    project: Project, shots: list[str] | None, tier: str
-) -> list[tuple[str, str, str | None]]:
-    """(name, step, upstream task) for every task of the build, in golden-rule order."""
+def plan_tasks(project: Project, shots: list[str] | None, tier: str) -> list[TaskSpec]:
+    """Every task of the build, in golden-rule order: each shot's steps of the build's tier,
+    then (for a build of the whole film) the film's steps."""
     unknown = [s for s in shots or [] if s not in project.shot_ids]
     if unknown:
         raise UsageError(
@@ -58,16 +65,19 @@ def plan_tasks(
             hint=f"shots are: {', '.join(project.shot_ids[:20])}",
         )
     selected = shots or project.shot_ids
-    wanted = TIER_STEPS[tier]
-    out: list[tuple[str, str, str | None]] = []
+    wanted = set(steps.TIERS[: steps.TIERS.index(tier) + 1])  # type: ignore[arg-type]
+    film = project.film
+    out: list[TaskSpec] = []
     for sid in selected:
         prev = None
-        for step in project.film.steps_of(project.film.shot(sid)):
-            if step in wanted:
-                out.append((sid, step, prev))
-                prev = task_name(sid, step)
+        for step in steps.shot_steps(film, film.shot(sid)):
+            if step.tier in wanted:
+                out.append(TaskSpec(sid, step.name, prev))
+                prev = task_name(sid, step.name)
     if not shots:
-        out.append((FILM_LOCK, "edit", None))
+        out.extend(
+            TaskSpec(FILM_LOCK, s.name, None) for s in steps.film_steps() if s.tier in wanted
+        )
     return out
 
 
@@ -126,7 +136,7 @@ def run_build(
         """A provider with takes to make gets ready (see `RemoteProvider.prewarm`): before
         the step starts if it starts `now`, else in the background."""
         state = states.get(task_name(name, step))
-        if state is None or state.status != STALE or step == "edit" or options.frozen:
+        if state is None or state.status != STALE or name == FILM_LOCK or options.frozen:
             return
         prov = project.provider(step)
         prewarm = getattr(prov, "prewarm", None)  # optional in the provider protocol
@@ -162,12 +172,14 @@ def run_build(
     def doit_tasks(chosen: set[str]) -> list[Any]:
         from doit.task import Task
 
-        last_of_shot = {name: task_name(name, step) for name, step, _ in specs if step != "edit"}
+        last_of_shot = {s.name: task_name(s.name, s.step) for s in specs if not s.film_step}
+        film_deps = list(last_of_shot.values())
         tasks = []
-        for name, step, upstream in specs:
+        for spec in specs:
+            name, step, upstream = spec
             if task_name(name, step) not in chosen:
                 continue
-            deps = list(last_of_shot.values()) if step == "edit" else [upstream] if upstream else []
+            deps = film_deps if spec.film_step else [upstream] if upstream else []
             # A step started early always runs: its action waits for it and reports it.
             started = (name, step) in runner.early
             tasks.append(
@@ -191,11 +203,12 @@ def run_build(
         # itself up. Steps after a stale one wait for doit, which runs them in order.
         chosen: set[str] = set()
         early: list[tuple[str, str]] = []
-        for name, step, upstream in specs:
-            after_stale = bool(chosen) if step == "edit" else upstream in chosen
+        for spec in specs:
+            name, step, upstream = spec
+            after_stale = bool(chosen) if spec.film_step else upstream in chosen
             if after_stale or not uptodate(name, step):
                 chosen.add(task_name(name, step))
-                if not after_stale and step != "edit" and options.jobs > 1:
+                if not after_stale and not spec.film_step and options.jobs > 1:
                     early.append((name, step))
         # Providers get ready before the early steps start: importing httpx while the takes
         # compose their jobs (16 threads, one GIL) made the first job wait twice as long.
@@ -229,15 +242,15 @@ def run_build(
             waiting.setdefault(name, []).extend(st.reasons)
         if st is not None and st.notes:
             events.notes.extend(f"{name} {step}: {n}" for n in st.notes)
-    edit = None
-    if any(step == "edit" for _, step, _ in specs) and not events.errors:
-        edit = runner.resolver().resolve(FILM_LOCK, "edit")
-    return BuildResult(events, waiting, edit)
+    film_states = [
+        runner.resolver().resolve(s.name, s.step)
+        for s in specs
+        if s.film_step and not events.errors
+    ]
+    return BuildResult(events, waiting, film_states[-1] if film_states else None)
 
 
-def check_keys(
-    project: Project, specs: list[tuple[str, str, str | None]], runner: StepRunner
-) -> None:
+def check_keys(project: Project, specs: list[TaskSpec], runner: StepRunner) -> None:
     """A provider whose key is missing stops the build before anything is submitted, if it
     has takes to make now; so does the film's host (`providers.hosting`) when those takes
     send it files. (A step that becomes stale later in the build meets the same check before
@@ -249,7 +262,7 @@ def check_keys(
     no_host_key = not os.environ.get(HOST_KEY)
     missing: dict[str, list[str]] = {}
     for name, step, _ in specs:
-        if step == "edit":
+        if name == FILM_LOCK:
             continue
         prov = project.provider(step)
         keys = catalog.info(prov.name).missing_keys()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from vfbuild import steps
 from vfbuild.errors import VfError
 from vfbuild.project import Project
 from vfbuild.providers import get_provider
@@ -116,7 +117,7 @@ def _provider(project: Project, name: str) -> object:
     config = next(
         (
             c
-            for slot in ("keyframe", "video", "upscale", "lipsync")
+            for slot in dict.fromkeys(s.slot for s in steps.registered() if s.slot)
             if (c := getattr(providers, slot, None)) is not None and c.use == name
         ),
         None,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vfbuild import steps
 from vfbuild.errors import UsageError
 from vfbuild.fsutil import sha256_file
-from vfbuild.plan.resolve import NEEDS_PICK, Resolver
+from vfbuild.plan.resolve import NEEDS_PICK, Job, Resolver
 from vfbuild.project import Project
-from vfbuild.spec.models import PICKED_STEPS
 from vfbuild.store import layout
 from vfbuild.store.locks import Pick
 
@@ -23,10 +23,11 @@ class PickResult:
 def pick_take(
     project: Project, shot_id: str, step: str, take: int, version: int | None = None
 ) -> PickResult:
-    if step not in PICKED_STEPS:
+    picked = steps.picked_names()
+    if step not in picked:
         raise UsageError(
-            f"only {' and '.join(PICKED_STEPS)} takes are picked, not {step!r}",
-            hint="final, upscale and lipsync follow from the draft pick",
+            f"only {' and '.join(picked)} takes are picked, not {step!r}",
+            hint="the other steps follow from the picks",
         )
     if shot_id not in project.shot_ids:
         raise UsageError(
@@ -76,9 +77,7 @@ def pick_take(
     if previous != new:
         project.locks.set_pick(shot_id, step, new)
     obj = project.store.path(sha)
-    layout.materialize(obj, project.root / layout.selected_path(shot_id, step, version, take, ext))
-    if step == "keyframe":
-        layout.materialize(
-            obj, project.root / layout.source_image_path(shot_id, version, take, ext)
-        )
+    shown = Job(shot_id, step, take, recipe, key, "", version, ext, picked=True)
+    for target in shown.targets(project.film.film.title, version):
+        layout.materialize(obj, project.root / target)
     return PickResult(new, previous, f"locks/{shot_id}.yaml")

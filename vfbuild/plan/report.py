@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from vfbuild import steps
 from vfbuild.errors import VfError
 from vfbuild.plan.execute import job_label
 from vfbuild.plan.graph import plan_tasks, task_name
 from vfbuild.plan.resolve import DONE, WAITING, Resolver, StepState
 from vfbuild.project import Project
-
-OUTPUT_STEPS = ("final", "upscale", "lipsync")
 
 
 @dataclass
@@ -54,7 +53,7 @@ def step_lines(
                 same = "the same recipes as" if len(shared) > 1 else "the same recipe as"
                 state = replace(state, reasons=[*state.reasons, f"{same} {others}: made once"])
             planned.update((j.key, job_label(j)) for j in making)
-        if state.status == WAITING and upstream in producing and step in OUTPUT_STEPS:
+        if state.status == WAITING and upstream in producing and not steps.get(step).picked:
             # Its input is made earlier in this same build: its recipe is not known yet, but
             # who makes it, and so its price, is.
             making = [resolver.future_job(name, step)]

@@ -47,10 +47,17 @@ class MakeContext:
 
 
 class Provider(Protocol):
+    """A provider declares what it can do (the capabilities below); the planner asks for those,
+    never for a provider by name."""
+
     name: str
     paid: bool  # a paid provider is never called under --frozen
     deterministic: bool  # same recipe → same bytes; lets --frozen remake a pinned take
     holds_slot: bool  # takes `MakeContext.slot` itself, for the part of `make` that needs it
+    labels: bool  # draws the shot's id and camera notes on its takes (they enter the recipe)
+    ledgered: bool  # its takes get ledger rows (paid work, or work with a declared cost)
+    declares_cost: bool  # its cost per take is the film's `cost_per_take`, not a price table
+    versions_early: bool  # needs its take's version before making it (to name the file)
 
     def model(self, step: str, configured: str | None) -> str: ...
 

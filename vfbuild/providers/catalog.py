@@ -13,22 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-IMAGE_STEPS = frozenset({"keyframe"})
-VIDEO_STEPS = frozenset({"draft", "final"})
-
-# Which steps a `providers:` slot of shots.yaml serves.
-SLOT_STEPS: dict[str, frozenset[str]] = {
-    "keyframe": IMAGE_STEPS,
-    "video": VIDEO_STEPS,
-    "upscale": frozenset({"upscale"}),
-    "lipsync": frozenset({"lipsync"}),
-}
-
 
 @dataclass(frozen=True)
 class ProviderInfo:
     name: str
-    steps: frozenset[str]
+    slots: frozenset[str]  # the `providers:` slots of shots.yaml it can serve
     factory: str | Callable[..., Any]  # "module:Class", or a callable (registered providers)
     env_keys: tuple[str, ...] = ()
     base_url: str | None = None  # default endpoint; film config and VF_<NAME>_BASE_URL override
@@ -49,14 +38,18 @@ class ProviderInfo:
         return [k for k in self.env_keys if not os.environ.get(k)]
 
 
-_ALL = frozenset({"keyframe", "draft", "final", "upscale", "lipsync"})
+# The embedded provider: it makes the steps no `providers:` slot serves (the edit).
+EMBEDDED = "local"
+
+_ALL = frozenset({"keyframe", "video", "upscale", "lipsync"})
+_ALL_STEPS = ("keyframe", "draft", "final", "upscale", "lipsync")
 
 REGISTRY: dict[str, ProviderInfo] = {
     p.name: p
     for p in (
         ProviderInfo(
             "local",
-            _ALL | {"edit"},
+            _ALL,
             "vfbuild.providers.local:LocalProvider",
             remote=False,
         ),
@@ -93,11 +86,11 @@ REGISTRY: dict[str, ProviderInfo] = {
             _ALL,
             "vfbuild.providers.comfyui:ComfyProvider",
             base_url="http://127.0.0.1:8188",
-            models={s: "workflow" for s in _ALL},
+            models={s: "workflow" for s in _ALL_STEPS},
         ),
         ProviderInfo(
             "kling",
-            VIDEO_STEPS | {"lipsync"},
+            frozenset({"video", "lipsync"}),
             "vfbuild.providers.kling:KlingProvider",
             env_keys=("KLING_ACCESS_KEY", "KLING_SECRET_KEY"),
             base_url="https://api-singapore.klingai.com",
@@ -105,7 +98,7 @@ REGISTRY: dict[str, ProviderInfo] = {
         ),
         ProviderInfo(
             "runway",
-            VIDEO_STEPS | {"upscale"},
+            frozenset({"video", "upscale"}),
             "vfbuild.providers.runway:RunwayProvider",
             env_keys=("RUNWAYML_API_SECRET",),
             base_url="https://api.dev.runwayml.com",
@@ -113,7 +106,7 @@ REGISTRY: dict[str, ProviderInfo] = {
         ),
         ProviderInfo(
             "luma",
-            IMAGE_STEPS | VIDEO_STEPS,
+            frozenset({"keyframe", "video"}),
             "vfbuild.providers.luma:LumaProvider",
             env_keys=("LUMAAI_API_KEY",),
             base_url="https://api.lumalabs.ai",
@@ -123,7 +116,7 @@ REGISTRY: dict[str, ProviderInfo] = {
             "manual",
             _ALL,
             "vfbuild.providers.manual:ManualProvider",
-            models={s: "by hand" for s in _ALL},
+            models={s: "by hand" for s in _ALL_STEPS},
             remote=False,
         ),
     )
@@ -144,4 +137,4 @@ def names() -> list[str]:
 
 
 def can_serve(name: str, slot: str) -> bool:
-    return SLOT_STEPS[slot] <= REGISTRY[name].steps
+    return slot in REGISTRY[name].slots

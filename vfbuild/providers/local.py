@@ -34,6 +34,10 @@ class LocalProvider:
     paid = False
     deterministic = True
     holds_slot = False
+    labels = True
+    ledgered = False
+    declares_cost = False
+    versions_early = False
 
     def model(self, step: str, configured: str | None) -> str:
         return MODELS[step]

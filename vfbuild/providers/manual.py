@@ -39,6 +39,10 @@ class ManualProvider:
     paid = False  # vfbuild pays nothing; a declared cost per take still reaches the ledger
     deterministic = False
     holds_slot = False
+    labels = False
+    ledgered = True  # a declared cost per take reaches the ledger
+    declares_cost = True
+    versions_early = True  # the request names the file to drop, version included
 
     def __init__(
         self,

@@ -187,6 +187,10 @@ class RemoteProvider:
     paid = True
     deterministic = False
     holds_slot = True  # a -j slot is a job in flight at the provider, not a download
+    labels = False
+    ledgered = True
+    declares_cost = False
+    versions_early = False
     can_find: ClassVar[bool] = False  # `find` can tell whether a lost-reply job exists
     can_cancel: ClassVar[bool] = True  # `cancel` stops a job at the provider (`vf cancel`)
     api: ClassVar[str] = "v1"  # part of the engine identity in every recipe

@@ -14,10 +14,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-# Steps in golden-rule order. `edit` is the film's, not a shot's.
-SHOT_STEPS: tuple[str, ...] = ("keyframe", "draft", "final", "upscale", "lipsync")
-PICKED_STEPS: tuple[str, ...] = ("keyframe", "draft")
-
 RESOLUTION_RE = re.compile(r"^([1-9][0-9]{1,4})x([1-9][0-9]{1,4})$")
 SHOT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 
@@ -305,7 +301,3 @@ class Film(Strict):
             self.characters[r].reference if r in self.characters else r
             for r in shot.keyframe.references
         ]
-
-    def steps_of(self, shot: Shot) -> tuple[str, ...]:
-        """The steps a shot goes through; `lipsync` only exists for shots with dialogue."""
-        return SHOT_STEPS if shot.dialogue else SHOT_STEPS[:-1]

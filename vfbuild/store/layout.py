@@ -25,9 +25,6 @@ EDIT = "06_Edit"
 PROMPTS_TXT = "prompts.txt"
 POLISHED_SUFFIX = "_polished"  # a user's polished keyframe: <picked take>_polished.<ext>
 
-# Where the single output of each non-picked step goes.
-OUTPUT_DIRS = {"final": FINAL, "upscale": UPSCALED, "lipsync": UPSCALED}
-
 
 def vtag(version: int) -> str:
     return f"v{version:03d}"
@@ -45,12 +42,14 @@ def selected_path(shot: str, step: str, version: int, take: int, ext: str) -> st
     return f"{SELECTED}/{take_name(shot, step, version, take, ext)}"
 
 
-def source_image_path(shot: str, version: int, take: int, ext: str) -> str:
-    return f"{SOURCE_IMAGES}/{take_name(shot, 'keyframe', version, take, ext)}"
+def source_image_path(shot: str, step: str, version: int, take: int, ext: str) -> str:
+    """A master keyframe: a picked still, where a user polishes it."""
+    return f"{SOURCE_IMAGES}/{take_name(shot, step, version, take, ext)}"
 
 
-def output_path(shot: str, step: str, version: int, ext: str) -> str:
-    return f"{OUTPUT_DIRS[step]}/{shot}_{step}_{vtag(version)}{ext}"
+def output_path_in(folder: str, shot: str, step: str, version: int, ext: str) -> str:
+    """A step's single output (not one of several takes) in its layout `folder`."""
+    return f"{folder}/{shot}_{step}_{vtag(version)}{ext}"
 
 
 def slug(title: str) -> str:

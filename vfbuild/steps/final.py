@@ -1,0 +1,48 @@
+"""`final`: the picked draft's recipe at the final tier (same prompt, seed and keyframe), made
+once: generate at full quality only what was tested and picked at the low tier."""
+
+from __future__ import annotations
+
+import copy
+
+from vfbuild.errors import FrozenError
+from vfbuild.spec.models import Shot
+from vfbuild.steps import register
+from vfbuild.steps.base import STALE, WAITING, Resolution, Step, StepState
+from vfbuild.steps.draft import keyframe_file
+from vfbuild.store import layout
+
+
+class Final(Step):
+    name = "final"
+    order = 30
+    slot = "video"
+    billed_by_seconds = True
+    output_dir = layout.FINAL
+    upstream = "draft"
+
+    def resolve(self, r: Resolution, shot: Shot | None) -> StepState:
+        assert shot is not None
+        state = StepState(shot.id, self.name, STALE)
+        pick = r.locks.pick(shot.id, self.upstream)
+        if pick is None:
+            if r.frozen:
+                raise FrozenError(f"{shot.id}: no {self.upstream} pick in locks/{shot.id}.yaml")
+            if r.locks.pick(shot.id, "keyframe") is None:
+                state.status, state.reasons = WAITING, ["waits for the keyframe pick"]
+                return state
+            return r.needs_pick(shot, self.upstream, state)
+        recipe = copy.deepcopy(pick.recipe)
+        w, h = r.tier_size("final")
+        recipe["step"], recipe["tier"] = self.name, "final"
+        recipe["settings"] |= {
+            "width": w,
+            "height": h,
+            "provider_settings": r.tier_settings(self.name, "final"),
+        }
+        recipe |= r.made_by(self.name, "final")
+        state.inputs["keyframe"] = keyframe_file(r, shot, pick.recipe["inputs"]["keyframe"])
+        return r.output(state, recipe)
+
+
+register(Final())

@@ -1,0 +1,45 @@
+"""`lipsync`: the shot's dialogue on its upscaled clip, for shots with `dialogue:` only. Last,
+because a lip-sync model re-renders the mouth of the finished clip (lip-sync LAST)."""
+
+from __future__ import annotations
+
+from vfbuild.recipe import make_recipe
+from vfbuild.spec.models import Film, Shot
+from vfbuild.steps import register
+from vfbuild.steps.base import STALE, Resolution, Step, StepState
+from vfbuild.store import layout
+
+
+class Lipsync(Step):
+    name = "lipsync"
+    order = 50
+    slot = "lipsync"
+    billed_by_seconds = True
+    output_dir = layout.UPSCALED
+    finished = True
+    upstream = "upscale"
+
+    def applies(self, film: Film, shot: Shot) -> bool:
+        return shot.dialogue is not None
+
+    def resolve(self, r: Resolution, shot: Shot | None) -> StepState:
+        assert shot is not None and shot.dialogue is not None
+        state = StepState(shot.id, self.name, STALE)
+        src = r.output_artifact(shot, self.upstream, state)
+        if src is None:
+            return state
+        audio = shot.dialogue.audio
+        recipe = make_recipe(
+            **r.made_by(self.name),
+            tier="final",
+            settings={
+                "fps": r.film.film.fps,
+                "provider_settings": r.tier_settings(self.name, "final"),
+            },
+            inputs={"clip": src.sha256, "audio": r.input_sha(audio)},
+        )
+        state.inputs |= {"clip": r.object_path(src.sha256), "audio": r.root / audio}
+        return r.output(state, recipe)
+
+
+register(Lipsync())
