@@ -11,7 +11,6 @@ import atexit
 import logging
 import os
 import sys
-import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,27 +20,13 @@ from vfbuild import __version__
 from vfbuild.errors import VfError
 
 if TYPE_CHECKING:
-    from vfbuild.plan.graph import BuildResult
-    from vfbuild.project import Project
+    from vfbuild.api import BuildReport, Film, Plan
 
 
-def _root(args: argparse.Namespace) -> Path:
-    from vfbuild.fsutil import find_film_root
+def _film(args: argparse.Namespace) -> Film:
+    from vfbuild import api
 
-    return find_film_root(Path(args.C or "."))
-
-
-def _project(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from vfbuild.project import Project
-
-    return Project.open(_root(args))
-
-
-def _who(name: str) -> str:
-    """The film's own steps (the edit) are shown under "film", not its lock's file name."""
-    from vfbuild.store.locks import FILM_LOCK
-
-    return "film" if name == FILM_LOCK else name
+    return api.open(args.C or ".")
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -54,192 +39,137 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from vfbuild.spec.load import load_film
-
-    load_film(_root(args))
+    _film(args).check()
     return 0
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from vfbuild.plan import stamp
-
-    root = _root(args)
-    key = ("plan", *stamp.args_key(args.tier, args.frozen, args.shots or None))
-    world = stamp.World(root, key)
-    said = stamp.replay(root, world, stamp.PLAN_STAMP)
-    if said is not None:  # nothing changed since the last plan: it would say the same
-        logging.getLogger("vfbuild.stamp").debug(
-            "nothing changed since the last plan (%s)", stamp.PLAN_STAMP
-        )
-        print("\n".join(said))
-        return 0
-    from vfbuild.project import Project
-
-    out = _plan_lines(Project.open(root), args)
-    print("\n".join(out))
-    stamp.record(root, world, stamp.World(root, key), out, stamp.PLAN_STAMP)
+    plan = _film(args).plan(shots=args.shots or None, tier=args.tier, frozen=args.frozen)
+    if plan.from_stamp:
+        logging.getLogger("vfbuild.stamp").debug("nothing changed since the last plan")
+    print("\n".join(plan_lines(plan)))
     return 0
 
 
-def _plan_lines(project: Project, args: argparse.Namespace) -> list[str]:
-    from vfbuild.plan.report import step_lines
+def plan_lines(plan: Plan) -> list[str]:
     from vfbuild.providers.pricing import money
 
-    lines = step_lines(project, shots=args.shots or None, tier=args.tier, frozen=args.frozen)
     out = []
-    pending = [ln for ln in lines if ln.state.status != "done"]
-    for ln in pending:
-        st = ln.state
-        who = f"{ln.provider}/{ln.model}" if ln.provider else ""
-        what = f"{ln.to_make} take(s)" if ln.to_make else ""
-        if ln.to_make and ln.cost_known:
-            what += f" {money(ln.cost)}"
-        elif ln.to_make:
+    for row in plan.pending:
+        who = f"{row.provider}/{row.model}" if row.provider else ""
+        what = f"{row.to_make} take(s)" if row.to_make else ""
+        if row.to_make and row.cost_known:
+            what += f" {money(row.cost)}"
+        elif row.to_make:
             what += " $?"
-        why = "; ".join(st.reasons) or (ln.error or "")
-        out.append(f"{_who(st.name):<10} {st.step:<9} {st.status:<10} {who:<26} {what:<10} {why}")
-        for note in st.notes:
+        why = "; ".join(row.reasons)
+        out.append(f"{row.name:<10} {row.step:<9} {row.status:<10} {who:<26} {what:<10} {why}")
+        for note in row.notes:
             out.append(f"{'':<10} {'':<9} note: {note}")
-    for ln in lines:
-        if ln.state.status == "done" and ln.state.notes:
-            who = _who(ln.state.name)
-            for note in ln.state.notes:
-                out.append(f"{who:<10} {ln.state.step:<9} {'done':<10} note: {note}")
-    total = sum(ln.to_make for ln in lines)
-    cost = sum(ln.cost for ln in lines)
-    unknown = [f"{_who(ln.state.name)} {ln.state.step}" for ln in lines if not ln.cost_known]
-    if not pending:
+    for row in plan.rows:
+        if row.status == "done":
+            for note in row.notes:
+                out.append(f"{row.name:<10} {row.step:<9} {'done':<10} note: {note}")
+    if not plan.pending:
         out.append("nothing to build: everything is up to date")
     else:
-        out.append(f"{total} take(s) to make, estimated cost {money(cost)}")
-        if unknown:
+        out.append(f"{plan.takes} take(s) to make, estimated cost {money(plan.cost)}")
+        if plan.unpriced:
             out.append(
-                f"  no price known for: {', '.join(unknown)} (add them to prices.yaml in the film)"
+                f"  no price known for: {', '.join(plan.unpriced)} "
+                "(add them to prices.yaml in the film)"
             )
     return out
 
 
 def cmd_cost(args: argparse.Namespace) -> int:
     from vfbuild.providers.pricing import money
-    from vfbuild.store.ledger import Ledger, summarize
 
-    root = _root(args)
-    rows = Ledger(root).rows()
-    if not rows:
+    cost = _film(args).cost()
+    if not cost.jobs:
         print("ledger.csv has no paid jobs yet")
         return 0
-    for by in ("shot", "step", "provider"):
+    for by, totals in (
+        ("shot", cost.by_shot),
+        ("step", cost.by_step),
+        ("provider", cost.by_provider),
+    ):
         print(f"by {by}:")
-        for name, total in sorted(summarize(rows, by).items()):
+        for name, total in sorted(totals.items()):
             print(f"  {name:<24} {money(total):>10}")
-    print(f"total: {money(sum(float(r.cost or 0) for r in rows))} over {len(rows)} job(s)")
+    print(f"total: {money(cost.total)} over {cost.jobs} job(s)")
     return 0
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from vfbuild.plan import stamp
-
-    root = _root(args)
-    key = stamp.args_key(args.tier, args.frozen, args.shots or None)
-    world = stamp.World(root, key)
-    said = stamp.replay(root, world)
-    if said:  # nothing changed since a build that made nothing: say what it said
-        logging.getLogger("vfbuild.stamp").debug(
-            "nothing changed since the last build that made nothing (%s)", stamp.STAMP
-        )
-        print(f"{said[0]}, -j {args.jobs}")
-        print("\n".join(said[1:]))
-        return 0
-    from vfbuild.plan.execute import BuildOptions
-    from vfbuild.plan.graph import run_build
-    from vfbuild.project import Project
-
-    project = Project.open(root)
-    mode = " --frozen" if args.frozen else ""
-    header = (
-        f"vf build{mode}: {project.film.film.title}, {len(project.shot_ids)} shot(s), "
-        f"tier {args.tier}"
-    )
-    print(f"{header}, -j {args.jobs}")
-    options = BuildOptions(
+    report = _film(args).build(
+        shots=args.shots or None,
+        tier=args.tier,
         jobs=args.jobs,
         frozen=args.frozen,
         budget=args.budget,
         resubmit=args.resubmit,
         retry_failed=args.retry_failed,
+        on_event=lambda line: print(line, flush=True),
     )
-    start = time.monotonic()
-    result = run_build(project, shots=args.shots or None, tier=args.tier, options=options)
-    took = time.monotonic() - start
-    lines = _build_report(project, result)
-    ev = result.events
-    if ev.errors:
-        print("\n".join(lines))
-        for e in ev.errors:
-            print(e.render(), file=sys.stderr)
-        if len(ev.errors) > 1:
-            print(f"{len(ev.errors)} job(s) failed; everything else was built", file=sys.stderr)
-        return max(e.exit_code for e in ev.errors)
-    if not ev.made and ev.inbox:
-        lines.append("nothing else to make until those files are in the inbox")
-    elif not ev.made:
-        lines.append(
-            "nothing to do: everything is up to date"
-            if not result.waiting
-            else "nothing else to make until those picks are made"
+    if report.from_stamp:
+        logging.getLogger("vfbuild.stamp").debug(
+            "nothing changed since the last build that made nothing"
         )
-        print("\n".join(lines))
-        stamp.record(root, world, stamp.World(root, key), [header, *lines])
-        return 0
-    else:
-        lines.append(f"made {len(ev.made)} artifact(s) in {took:.1f}s")
+    lines = build_lines(report)
     print("\n".join(lines))
-    return 0
+    for e in report.errors:
+        print(e.render(), file=sys.stderr)
+    if len(report.errors) > 1:
+        print(f"{len(report.errors)} job(s) failed; everything else was built", file=sys.stderr)
+    return report.exit_code
 
 
-def _build_report(project: Project, result: BuildResult) -> list[str]:
+def build_lines(report: BuildReport) -> list[str]:
     """What a build says when it is over: notes, the film, what waits for the user."""
-    from vfbuild.store import layout
-
-    ev = result.events
-    lines = [f"note: {note}" for note in ev.notes]
-    edit = result.edit
-    if edit is not None and edit.jobs and edit.jobs[0].version is not None:
-        path = layout.edit_path(project.film.film.title, edit.jobs[0].version)
-        if (project.root / path).exists():
-            rough = f" (rough cut: {', '.join(edit.rough)})" if edit.rough else ""
-            lines.append(f"film: {path}{rough}")
-    if result.waiting:
+    lines = [f"note: {note}" for note in report.notes]
+    if report.film is not None:
+        rough = f" (rough cut: {', '.join(report.rough)})" if report.rough else ""
+        lines.append(f"film: {report.film}{rough}")
+    if report.waiting:
         lines.append("to go on, pick:")
-        for shot, reasons in result.waiting.items():
+        for shot, reasons in report.waiting.items():
             lines += [f"  {shot}: {r}" for r in reasons]
-    if ev.inbox:
+    if report.inbox:
         lines.append("made by hand (provider manual): waiting for your files:")
-        lines += [f"  {line}" for line in ev.inbox]
-    if ev.spent:
+        lines += [f"  {line}" for line in report.inbox]
+    if report.spent:
         from vfbuild.providers.pricing import money
 
-        lines.append(f"ledger.csv: +{money(ev.spent)} for this build's jobs (`vf cost` sums it)")
+        lines.append(
+            f"ledger.csv: +{money(report.spent)} for this build's jobs (`vf cost` sums it)"
+        )
+    if report.errors:
+        return lines
+    if not report.made and report.inbox:
+        lines.append("nothing else to make until those files are in the inbox")
+    elif not report.made:
+        lines.append(
+            "nothing to do: everything is up to date"
+            if not report.waiting
+            else "nothing else to make until those picks are made"
+        )
+    else:
+        lines.append(f"made {len(report.made)} artifact(s) in {report.seconds:.1f}s")
     return lines
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from vfbuild import steps
-    from vfbuild.plan.report import step_lines
-
-    project = _project(args)
-    for ln in step_lines(project, shots=args.shots or None):
-        st = ln.state
-        version = st.current_version
-        v = f"v{version:03d}" if version else "new" if st.jobs else "-"
-        is_picked = steps.get(st.step).picked
-        pick = project.locks.pick(st.name, st.step) if is_picked else None
-        picked = f"picked t{pick.take:02d} of v{pick.version:03d}" if pick else ""
-        if is_picked and not pick and st.status in ("done", "stale"):
+    for row in _film(args).status(args.shots or None):
+        v = f"v{row.version:03d}" if row.version else "new" if row.new else "-"
+        picked = ""
+        if row.pick_take is not None and row.pick_version is not None:
+            picked = f"picked t{row.pick_take:02d} of v{row.pick_version:03d}"
+        elif row.picked and row.status in ("done", "stale"):
             picked = "not picked"
-        detail = "; ".join(st.reasons) if st.status != "done" else ""
-        print(f"{_who(st.name):<10} {st.step:<9} {st.status:<10} {v:<5} {picked:<22} {detail}")
-        for note in st.notes:
+        detail = "; ".join(row.reasons) if row.status != "done" else ""
+        print(f"{row.name:<10} {row.step:<9} {row.status:<10} {v:<5} {picked:<22} {detail}")
+        for note in row.notes:
             print(f"{'':<10} {'':<9} ! {note}")
     return 0
 
@@ -247,8 +177,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_jobs(args: argparse.Namespace) -> int:
     from vfbuild.plan import jobs
 
-    project = _project(args)
-    entries = jobs.listed(project, args.shots or None)
+    entries = _film(args).jobs(args.shots or None)
     if not entries:
         print("no paid job in flight, lost or failed")
         return 0
@@ -258,10 +187,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
-    from vfbuild.plan import jobs
-
-    project = _project(args)
-    outcomes = jobs.cancel(project, args.shots or None)
+    outcomes = _film(args).cancel(args.shots or None)
     if not outcomes:
         print("no paid job in flight")
         return 0
@@ -276,10 +202,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def cmd_pick(args: argparse.Namespace) -> int:
-    from vfbuild.plan.pick import pick_take
-
-    project = _project(args)
-    res = pick_take(project, args.shot, args.step, args.take, args.version)
+    res = _film(args).pick(args.shot, args.step, args.take, args.version)
     p = res.pick
     print(
         f"{args.shot} {args.step}: picked take {p.take} of v{p.version:03d} ({p.file}) "

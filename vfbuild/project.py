@@ -70,8 +70,11 @@ class Project:
     def provider(self, step: str) -> Provider:
         """Who makes `step`: the provider of its `providers:` slot (local for a step that has
         none), one instance per provider and endpoint."""
-        slot = steps.slot_of(step)
+        declared = steps.get(step)
+        slot = declared.slot
         config = None if slot is None else getattr(self.film.providers, slot)
+        if config is None and (own := declared.maker()) is not None:
+            return own
         name = catalog.EMBEDDED if config is None else config.use
         # One instance per provider and endpoint, shared by the build's threads.
         cache_key = f"{name} {getattr(config, 'base_url', None)} {getattr(config, 'timeout', 0)}"

@@ -70,10 +70,14 @@ def plan_tasks(project: Project, shots: list[str] | None, tier: str) -> list[Tas
     out: list[TaskSpec] = []
     for sid in selected:
         prev = None
+        made: set[str] = set()
         for step in steps.shot_steps(film, film.shot(sid)):
             if step.tier in wanted:
-                out.append(TaskSpec(sid, step.name, prev))
+                # A step follows the step it reads, else the one before it in the shot.
+                up = step.upstream if step.upstream in made else None
+                out.append(TaskSpec(sid, step.name, task_name(sid, up) if up else prev))
                 prev = task_name(sid, step.name)
+                made.add(step.name)
     if not shots:
         out.extend(
             TaskSpec(FILM_LOCK, s.name, None) for s in steps.film_steps() if s.tier in wanted
@@ -172,8 +176,8 @@ def run_build(
     def doit_tasks(chosen: set[str]) -> list[Any]:
         from doit.task import Task
 
-        last_of_shot = {s.name: task_name(s.name, s.step) for s in specs if not s.film_step}
-        film_deps = list(last_of_shot.values())
+        # A film step follows every shot task (of those that run: the others are done).
+        film_deps = [task_name(s.name, s.step) for s in specs if not s.film_step]
         tasks = []
         for spec in specs:
             name, step, upstream = spec
@@ -265,7 +269,8 @@ def check_keys(project: Project, specs: list[TaskSpec], runner: StepRunner) -> N
         if name == FILM_LOCK:
             continue
         prov = project.provider(step)
-        keys = catalog.info(prov.name).missing_keys()
+        info = catalog.REGISTRY.get(prov.name)  # a step's own maker is in no catalog
+        keys = info.missing_keys() if info is not None else []
         hosted = no_host_key and getattr(prov, "host", None) is not None
         if (not keys or prov.name in missing) and (not hosted or "hosting" in missing):
             continue

@@ -8,7 +8,7 @@ The world, as the stamp sees it:
   `sys.path`: installing, upgrading or removing a package (ffmpeg's, PyAV, Pillow…) adds and
   removes entries there;
 - the environment vfbuild reads (`VF_*`, `IMAGEIO_FFMPEG_EXE`, `XDG_CACHE_HOME`) and the
-  providers registered in this process;
+  providers and plugin steps registered in this process;
 - every file of the film that is not an output (shots.yaml, prompts, references, workflows,
   locks, inbox, prices.yaml, audio…): size, mtime and inode, so an edit or a replaced file
   shows; and polished keyframes, which live among the outputs;
@@ -45,7 +45,7 @@ from vfbuild.store.layout import (
 )
 from vfbuild.store.ledger import LEDGER
 
-FORMAT = 1
+FORMAT = 2
 STAMP = Path(".vf") / "cache" / "noop-stamp.json"
 PLAN_STAMP = Path(".vf") / "cache" / "plan-stamp.json"  # what `vf plan` last said, the same way
 # Folders of the film that hold only what builds make (their files are not inputs).
@@ -113,6 +113,9 @@ class World:
             f = info.factory
             names.append((name, f if isinstance(f, str) else f"{f.__module__}.{f.__qualname__}"))
         h.update(repr(names).encode())
+        steps = sys.modules.get("vfbuild.steps")  # not imported: no plugin step either
+        if steps is not None:
+            h.update(repr(steps.plugins()).encode())
 
     def _inputs(self, h: Any, folder: str, rel: str) -> None:
         """Every file below `folder` but the outputs: size, mtime and inode, sorted by name."""
@@ -162,21 +165,21 @@ def args_key(tier: str, frozen: bool, shots: list[str] | None) -> tuple[Any, ...
     return (tier, frozen, tuple(shots or ()))
 
 
-def replay(root: Path, world: World, stamp: Path = STAMP) -> list[str] | None:
-    """The lines the last no-op build (or plan) printed, if nothing changed since; else None."""
+def replay(root: Path, world: World, stamp: Path = STAMP) -> Any:
+    """What the last no-op build (or plan) answered (its report as plain data), if nothing
+    changed since; else None. The caller checks the shape: a stamp is only a cache."""
     try:
         data = json.loads((root / stamp).read_text())
     except (OSError, ValueError):
         return None
     if not isinstance(data, dict) or data.get("world") != world.digest:
         return None
-    lines = data.get("lines")
-    return lines if isinstance(lines, list) and all(isinstance(x, str) for x in lines) else None
+    return data.get("data")
 
 
-def record(root: Path, before: World, after: World, lines: list[str], stamp: Path = STAMP) -> None:
-    """Keep a no-op build's (or a plan's) output for the next one, if the world held still
-    meanwhile."""
+def record(root: Path, before: World, after: World, data: Any, stamp: Path = STAMP) -> None:
+    """Keep a no-op build's (or a plan's) answer, as JSON data, for the next one, if the world
+    held still meanwhile."""
     from vfbuild.fsutil import atomic_write_text
 
     path = root / stamp
@@ -185,6 +188,6 @@ def record(root: Path, before: World, after: World, lines: list[str], stamp: Pat
         return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(path, json.dumps({"world": after.digest, "lines": lines}) + "\n")
+        atomic_write_text(path, json.dumps({"world": after.digest, "data": data}) + "\n")
     except OSError:
         pass  # a cache

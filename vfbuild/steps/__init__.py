@@ -44,6 +44,7 @@ __all__ = [
     "film_steps",
     "get",
     "picked_names",
+    "plugins",
     "register",
     "registered",
     "shot_steps",
@@ -63,6 +64,16 @@ def register(step: Step) -> Step:
     _REGISTRY[step.name] = step
     _ordered.clear()
     return step
+
+
+def plugins() -> list[str]:
+    """The steps registered from outside this package (a plugin's, a test's), by name and
+    class: what the no-op stamp must see besides vfbuild's own sources."""
+    return sorted(
+        f"{n}={type(s).__module__}.{type(s).__qualname__}"
+        for n, s in _REGISTRY.items()
+        if not type(s).__module__.startswith(f"{__name__}.")
+    )
 
 
 def unregister(name: str) -> None:

@@ -187,6 +187,12 @@ class Step:
         """How many takes a picked step makes of `shot`."""
         return 1
 
+    def maker(self) -> Provider | None:
+        """A step with no `providers:` slot may make its artifacts itself: return a provider
+        (the `vfbuild.providers.base.Provider` protocol) that does. None: the embedded `local`
+        provider makes it."""
+        return None
+
     def seconds(self, shot: Shot | None) -> float | None:
         """The clip length a provider bills this step's takes by (None: not by length)."""
         return clip_seconds(shot) if self.billed_by_seconds and shot is not None else None

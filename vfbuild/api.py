@@ -1,0 +1,365 @@
+"""The library API: what `vf`, the review page, scripts and tests call.
+
+    import vfbuild
+    film = vfbuild.open("my-film")
+    plan = film.plan()                      # Plan: a row per step that is not done, the cost
+    report = film.build(jobs=4, on_event=print)
+    film.pick("s010", "keyframe", 3)
+    for row in film.status(): ...
+
+Every call returns a typed result (frozen dataclasses of plain values, so they print as JSON
+alike) and raises only `vfbuild.errors.VfError`s. `build` and `plan` answer from their stamps
+when nothing changed since the last time they made nothing (see `vfbuild.plan.stamp`), so a
+script gets the same fast no-op as the command line.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vfbuild.errors import VfError
+from vfbuild.fsutil import find_film_root
+
+if TYPE_CHECKING:
+    from vfbuild.plan.pick import PickResult
+    from vfbuild.project import Project
+    from vfbuild.store.journal import JournalEntry
+
+__all__ = [
+    "BuildReport",
+    "CostReport",
+    "Film",
+    "Plan",
+    "PlanRow",
+    "StatusRow",
+    "open",
+]
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    """One step of the plan: its state, why, who would make it, and what that costs."""
+
+    name: str  # a shot id, or "film" for the film's steps
+    step: str
+    status: str  # done, stale, waiting, needs-pick, error
+    provider: str
+    model: str
+    to_make: int  # takes a build would generate now
+    cost: float  # dollars for those takes (the priced ones)
+    cost_known: bool  # False when a take to make has no price
+    reasons: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Plan:
+    rows: tuple[PlanRow, ...]
+    from_stamp: bool = False  # answered from the plan stamp: nothing changed since
+
+    @property
+    def pending(self) -> tuple[PlanRow, ...]:
+        return tuple(r for r in self.rows if r.status != "done")
+
+    @property
+    def takes(self) -> int:
+        return sum(r.to_make for r in self.rows)
+
+    @property
+    def cost(self) -> float:
+        return sum(r.cost for r in self.rows)
+
+    @property
+    def unpriced(self) -> tuple[str, ...]:
+        return tuple(f"{r.name} {r.step}" for r in self.rows if not r.cost_known)
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    name: str  # a shot id, or "film"
+    step: str
+    status: str
+    version: int | None  # the current version, None when it is new or has none
+    new: bool  # it has jobs of a recipe that has no version yet
+    picked: bool  # a step whose takes are picked
+    pick_take: int | None = None
+    pick_version: int | None = None
+    reasons: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build did, and what waits for the user."""
+
+    header: str  # "vf build: <title>, N shot(s), tier T"
+    made: tuple[str, ...] = ()  # labels of the takes made
+    spent: float = 0.0  # dollars this build's paid jobs added to the ledger
+    errors: tuple[VfError, ...] = ()
+    notes: tuple[str, ...] = ()
+    waiting: dict[str, tuple[str, ...]] = field(default_factory=dict)  # shot → picks to make
+    inbox: tuple[str, ...] = ()  # manual takes waiting for the user's files
+    film: str | None = None  # the film's latest cut, film-relative
+    rough: tuple[str, ...] = ()  # shots of that cut not at their last stage
+    seconds: float = 0.0
+    from_stamp: bool = False  # answered from the no-op stamp
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def exit_code(self) -> int:
+        return max((e.exit_code for e in self.errors), default=0)
+
+    def to_record(self) -> dict[str, Any]:
+        """The report as plain data (what the no-op stamp keeps); errors as their text."""
+        data = asdict(self)
+        data["errors"] = [e.render() for e in self.errors]
+        return data
+
+    @classmethod
+    def from_record(cls, data: dict[str, Any]) -> BuildReport:
+        return cls(
+            header=str(data["header"]),
+            made=tuple(data["made"]),
+            spent=float(data["spent"]),
+            notes=tuple(data["notes"]),
+            waiting={str(k): tuple(v) for k, v in data["waiting"].items()},
+            inbox=tuple(data["inbox"]),
+            film=data["film"],
+            rough=tuple(data["rough"]),
+            from_stamp=True,
+        )
+
+
+@dataclass(frozen=True)
+class CostReport:
+    by_shot: dict[str, float]
+    by_step: dict[str, float]
+    by_provider: dict[str, float]
+    total: float
+    jobs: int
+
+
+def open(path: str | Path = ".") -> Film:  # noqa: A001 - `vfbuild.open(path)` reads best
+    """The film in `path`, or in the nearest parent folder holding a shots.yaml."""
+    return Film(find_film_root(Path(path)))
+
+
+class Film:
+    """A film folder. The film's spec is read when a call needs it (not by a stamped no-op)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._project: Project | None = None
+
+    @property
+    def project(self) -> Project:
+        """The film opened for work (spec validated, store, locks); loaded once."""
+        if self._project is None:
+            from vfbuild.project import Project
+
+            self._project = Project.open(self.root)
+        return self._project
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def check(self) -> None:
+        """Validate shots.yaml and what it names; raises a SpecError listing every problem."""
+        from vfbuild.spec.load import load_film
+
+        load_film(self.root)
+
+    def plan(
+        self, *, shots: list[str] | None = None, tier: str = "final", frozen: bool = False
+    ) -> Plan:
+        """What is stale, why, who would make it and what it would cost."""
+        from vfbuild.plan import stamp
+
+        key = ("plan", *stamp.args_key(tier, frozen, shots))
+        world = stamp.World(self.root, key)
+        said = stamp.replay(self.root, world, stamp.PLAN_STAMP)
+        if said is not None:
+            try:
+                rows = [
+                    PlanRow(**(r | {"reasons": tuple(r["reasons"]), "notes": tuple(r["notes"])}))
+                    for r in said["rows"]
+                ]
+                return Plan(tuple(rows), from_stamp=True)
+            except (KeyError, TypeError):
+                pass  # a stamp of another shape is only a cache
+        plan = Plan(tuple(_plan_rows(self.project, shots, tier, frozen)))
+        record = {"rows": [asdict(r) for r in plan.rows]}
+        stamp.record(self.root, world, stamp.World(self.root, key), record, stamp.PLAN_STAMP)
+        return plan
+
+    def status(self, shots: list[str] | None = None) -> list[StatusRow]:
+        """Each shot's steps: state, current version, pick."""
+        from vfbuild import steps
+        from vfbuild.plan.report import step_lines
+
+        project = self.project
+        rows = []
+        for ln in step_lines(project, shots=shots):
+            st = ln.state
+            picked = steps.get(st.step).picked
+            pick = project.locks.pick(st.name, st.step) if picked else None
+            rows.append(
+                StatusRow(
+                    name=_who(st.name),
+                    step=st.step,
+                    status=st.status,
+                    version=st.current_version,
+                    new=bool(st.jobs) and st.current_version is None,
+                    picked=picked,
+                    pick_take=pick.take if pick else None,
+                    pick_version=pick.version if pick else None,
+                    reasons=tuple(st.reasons),
+                    notes=tuple(st.notes),
+                )
+            )
+        return rows
+
+    def cost(self) -> CostReport:
+        """What ledger.csv says was spent."""
+        from vfbuild.store.ledger import Ledger, summarize
+
+        rows = Ledger(self.root).rows()
+        return CostReport(
+            by_shot=summarize(rows, "shot"),
+            by_step=summarize(rows, "step"),
+            by_provider=summarize(rows, "provider"),
+            total=sum(float(r.cost or 0) for r in rows),
+            jobs=len(rows),
+        )
+
+    def jobs(self, shots: list[str] | None = None) -> list[JournalEntry]:
+        """Paid jobs in flight, lost or failed (the job journal)."""
+        from vfbuild.plan import jobs
+
+        return jobs.listed(self.project, shots)
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def pick(self, shot: str, step: str, take: int, version: int | None = None) -> PickResult:
+        """Pin take `take` of the shot's step (its sha256) in locks/<shot>.yaml."""
+        from vfbuild.plan.pick import pick_take
+
+        return pick_take(self.project, shot, step, take, version)
+
+    def cancel(self, shots: list[str] | None = None) -> list[Any]:
+        """Ask each provider to stop this film's jobs in flight (see `plan.jobs.cancel`)."""
+        from vfbuild.plan import jobs
+
+        return list(jobs.cancel(self.project, shots))
+
+    def build(
+        self,
+        *,
+        shots: list[str] | None = None,
+        tier: str = "final",
+        jobs: int = 1,
+        frozen: bool = False,
+        budget: float | None = None,
+        resubmit: bool = False,
+        retry_failed: bool = False,
+        on_event: Callable[[str], None] | None = None,
+    ) -> BuildReport:
+        """Make what is stale, in golden-rule order. `on_event` hears each line of progress
+        (the header first); the report says what was made and what waits for the user."""
+        from vfbuild.plan import stamp
+
+        say = on_event or (lambda line: None)
+        key = stamp.args_key(tier, frozen, shots)
+        world = stamp.World(self.root, key)
+        said = stamp.replay(self.root, world)
+        if said is not None:
+            try:
+                report = BuildReport.from_record(said)
+            except (KeyError, TypeError, ValueError, AttributeError):
+                report = None  # a stamp of another shape is only a cache
+            if report is not None:
+                say(f"{report.header}, -j {jobs}")
+                return report
+        from vfbuild.plan.execute import BuildEvents, BuildOptions
+        from vfbuild.plan.graph import run_build
+        from vfbuild.store import layout
+
+        project = self.project
+        mode = " --frozen" if frozen else ""
+        header = (
+            f"vf build{mode}: {project.film.film.title}, {len(project.shot_ids)} shot(s), "
+            f"tier {tier}"
+        )
+        say(f"{header}, -j {jobs}")
+        options = BuildOptions(
+            jobs=jobs,
+            frozen=frozen,
+            budget=budget,
+            resubmit=resubmit,
+            retry_failed=retry_failed,
+        )
+        events = BuildEvents(echo=say)
+        start = time.monotonic()
+        result = run_build(project, shots=shots, tier=tier, options=options, events=events)
+        film_path, rough = None, ()
+        edit = result.edit
+        if edit is not None and edit.jobs and edit.jobs[0].version is not None:
+            path = layout.edit_path(project.film.film.title, edit.jobs[0].version)
+            if (project.root / path).exists():
+                film_path, rough = path, tuple(edit.rough)
+        ev = result.events
+        report = BuildReport(
+            header=header,
+            made=tuple(ev.made),
+            spent=ev.spent,
+            errors=tuple(ev.errors),
+            notes=tuple(ev.notes),
+            waiting={k: tuple(v) for k, v in result.waiting.items()},
+            inbox=tuple(ev.inbox),
+            film=film_path,
+            rough=rough,
+            seconds=time.monotonic() - start,
+        )
+        if report.ok and not report.made and not report.inbox:
+            # Nothing was made: the next build with nothing changed can say so from a stamp.
+            stamp.record(self.root, world, stamp.World(self.root, key), report.to_record())
+        return report
+
+
+def _who(name: str) -> str:
+    """The film's own steps (the edit) are shown under "film", not its lock's file name."""
+    from vfbuild.store.locks import FILM_LOCK
+
+    return "film" if name == FILM_LOCK else name
+
+
+def _plan_rows(
+    project: Project, shots: list[str] | None, tier: str, frozen: bool
+) -> list[PlanRow]:
+    from vfbuild.plan.report import step_lines
+
+    rows = []
+    for ln in step_lines(project, shots=shots, tier=tier, frozen=frozen):
+        st = ln.state
+        reasons = tuple(st.reasons) or ((ln.error,) if ln.error else ())
+        rows.append(
+            PlanRow(
+                name=_who(st.name),
+                step=st.step,
+                status=st.status,
+                provider=ln.provider,
+                model=ln.model,
+                to_make=ln.to_make,
+                cost=ln.cost,
+                cost_known=ln.cost_known,
+                reasons=reasons,
+                notes=tuple(st.notes),
+            )
+        )
+    return rows
