@@ -339,9 +339,7 @@ def _who(name: str) -> str:
     return "film" if name == FILM_LOCK else name
 
 
-def _plan_rows(
-    project: Project, shots: list[str] | None, tier: str, frozen: bool
-) -> list[PlanRow]:
+def _plan_rows(project: Project, shots: list[str] | None, tier: str, frozen: bool) -> list[PlanRow]:
     from vfbuild.plan.report import step_lines
 
     rows = []
