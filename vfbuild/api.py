@@ -271,7 +271,8 @@ class Film:
         on_event: Callable[[str], None] | None = None,
     ) -> BuildReport:
         """Make what is stale, in golden-rule order. `on_event` hears each line of progress
-        (the header first); the report says what was made and what waits for the user."""
+        (the header first), from the build's threads; the report says what was made and what
+        waits for the user."""
         from vfbuild.plan import stamp
 
         say = on_event or (lambda line: None)

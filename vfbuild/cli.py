@@ -102,6 +102,7 @@ def cmd_cost(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    out = sys.stdout  # bound now: doit swaps sys.stdout while a task runs
     report = _film(args).build(
         shots=args.shots or None,
         tier=args.tier,
@@ -110,7 +111,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         budget=args.budget,
         resubmit=args.resubmit,
         retry_failed=args.retry_failed,
-        on_event=lambda line: print(line, flush=True),
+        on_event=lambda line: print(line, file=out, flush=True),
     )
     if report.from_stamp:
         logging.getLogger("vfbuild.stamp").debug(

@@ -1,12 +1,30 @@
 """One exception hierarchy with a root, so the CLI can turn any of them into a clear message.
 
 Every error that reaches the user is a `VfError`; anything else is a bug and is reported as one.
+Every exception vfbuild raises is defined here:
+
+    VfError                 exit 1: the root; `render()` is its message and hint
+    ├── SpecError           exit 2: the film's input files are invalid (each problem, its place)
+    ├── FilmNotFound        exit 2: no shots.yaml here or above
+    ├── UsageError          exit 2: a command was asked for what cannot be
+    ├── LockError           exit 2: a lock file is unreadable, or a pick names no take
+    ├── FrozenError         exit 3: --frozen was asked for what the locks do not pin
+    ├── BudgetExceeded      exit 4: a paid job would pass --budget
+    ├── MediaError          a file is not the media it should be, or ffmpeg failed
+    ├── StoreError          the store refused a write or found a corrupt object
+    ├── StepFailed          some takes of a step failed (each already reported)
+    └── ProviderError       a provider could not make a take
+        ├── SubmitUnknown   a submit went out and its reply was lost: the job may exist
+        └── HttpStatusError a provider answered with an HTTP error status
+
+A manual take waiting for the user's file is not an error: it is a result (`Awaiting`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 class VfError(Exception):
@@ -98,3 +116,26 @@ class FrozenError(VfError):
 
 class StoreError(VfError):
     """The content-addressed store refused a write or found a corrupt object."""
+
+
+class BudgetExceeded(VfError):
+    """A paid job was not started because it would pass `--budget`."""
+
+    exit_code = 4
+
+
+class StepFailed(VfError):
+    """Some takes of a step failed; each one's error is already in the build's events."""
+
+
+class SubmitUnknown(ProviderError):
+    """The request to create a job went out and its reply was lost: the job may exist."""
+
+
+class HttpStatusError(ProviderError):
+    """A provider answered with an HTTP error status; `body` is what it said."""
+
+    def __init__(self, message: str, *, status: int, body: Any, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.body = body

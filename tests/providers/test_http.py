@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.base import FakeServer, Faults, Reply, Request
-from vfbuild.errors import ProviderError
-from vfbuild.providers.http import Http, SubmitUnknown, add_secret, redact
+from vfbuild.errors import ProviderError, SubmitUnknown
+from vfbuild.providers.http import Http, add_secret, redact
 
 SECRET = "key-for-http-tests-93a1f0c2d7"
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from vfbuild.providers.pricing import Budget, BudgetExceeded, load_prices, take_cost
+from vfbuild.errors import BudgetExceeded
+from vfbuild.providers.pricing import Budget, load_prices, take_cost
 from vfbuild.store.journal import FAILED, SUBMITTED, SUBMITTING, Journal, client_id_for
 from vfbuild.store.ledger import Ledger, summarize
 

@@ -18,13 +18,13 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vfbuild.errors import FrozenError, StoreError, VfError
+from vfbuild.errors import FrozenError, StepFailed, StoreError, VfError
 from vfbuild.fsutil import temp_path
 from vfbuild.plan.cost import Coster
 from vfbuild.plan.resolve import DONE, STALE, Job, Resolver, StepState
 from vfbuild.plan.slots import Download, Slots
 from vfbuild.project import Project
-from vfbuild.providers.base import InputFiles, MakeContext, Provider
+from vfbuild.providers.base import Awaiting, InputFiles, MakeContext, Provider
 from vfbuild.providers.pricing import Budget
 from vfbuild.store import layout
 from vfbuild.store.journal import LEDGERED, STORED, SUBMITTED, Journal, JournalEntry
@@ -43,10 +43,6 @@ class BuildOptions:
     budget: float | None = None
     resubmit: bool = False  # a job whose submit reply was lost may be sent again
     retry_failed: bool = False  # a job the provider failed may be tried again
-
-
-class StepFailed(VfError):
-    """Some takes of a step failed; each one's error is already in the build's events."""
 
 
 @dataclass
@@ -185,19 +181,17 @@ class StepRunner:
             if job.key not in to_make:
                 made.done(job)  # made by an earlier build
 
-        from vfbuild.providers.manual import AwaitingFiles
-
         def one(job: Job) -> None:
             try:
-                self._make(job, state)
-                if job.version is None:
+                result = self._make(job, state)
+                if isinstance(result, Awaiting):
+                    with self.events.lock:
+                        self.events.inbox.append(result.message)
+                        failed.add(job.key)
+                elif job.version is None:
                     # A step's takes share its version: the first take made records it,
                     # while the others may still be at the provider.
                     self.p.locks.allocate_version(job.name, job.step, job.version_key)
-            except AwaitingFiles as e:
-                with self.events.lock:
-                    self.events.inbox.append(e.message)
-                    failed.add(job.key)
             except VfError as e:
                 with self.events.lock:
                     self.events.errors.append(e)
@@ -223,7 +217,10 @@ class StepRunner:
     def _ensure(self, job: Job, state: StepState) -> None:
         art = self.artifact(job)
         if art is None:
-            art = self._make(job, state)
+            made = self._make(job, state)
+            if isinstance(made, Awaiting):
+                return  # its file is not in the inbox (any more): nothing to record yet
+            art = made
         version = job.version
         if version is None:
             version = self.p.locks.allocate_version(job.name, job.step, job.version_key)
@@ -256,7 +253,7 @@ class StepRunner:
                 negative=r.get("negative"),
             )
 
-    def _make(self, job: Job, state: StepState) -> Artifact:
+    def _make(self, job: Job, state: StepState) -> Artifact | Awaiting:
         # Two shots can share a recipe (the same keyframe prompt and seed, two clips that came
         # back as the same bytes and are upscaled alike), and their steps may run side by
         # side: one of them makes the take, the other waits for it and takes it too. Without
@@ -282,7 +279,7 @@ class StepRunner:
         with self._claims_lock:
             return self._claims.setdefault(key, threading.Lock())
 
-    def _make_new(self, job: Job, state: StepState, label: str) -> Artifact:
+    def _make_new(self, job: Job, state: StepState, label: str) -> Artifact | Awaiting:
         prov = self.p.provider(job.step)
         # A pinned artifact may only be remade by a deterministic (free) provider, and must
         # come out with the pinned bytes.
@@ -316,6 +313,8 @@ class StepRunner:
             with slot:
                 slot.started()  # a local render is under way once it has its slot
                 art = self._make_in_slot(job, prov, ctx, state.inputs)
+        if isinstance(art, Awaiting):
+            return art
         start = slot.taken or time.monotonic()
         # The bookkeeping below (a few fsyncs) waits, as downloads do, while other takes
         # submit: their journal entries are fsynced before their jobs can start.
@@ -344,10 +343,11 @@ class StepRunner:
 
     def _make_in_slot(
         self, job: Job, prov: Provider, ctx: MakeContext, inputs: InputFiles
-    ) -> Artifact:
+    ) -> Artifact | Awaiting:
         label = ctx.label
         with temp_path(self.tmp_dir, suffix=job.ext) as tmp:
-            prov.make(job.recipe, inputs, tmp, ctx)
+            if (waiting := prov.make(job.recipe, inputs, tmp, ctx)) is not None:
+                return waiting
             expected = job.pinned_sha256 if prov.deterministic else None
             try:
                 art = self.p.store.put(tmp, job.ext, expected_sha256=expected)

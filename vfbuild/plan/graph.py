@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from vfbuild import steps
-from vfbuild.errors import UsageError, VfError
+from vfbuild.errors import StepFailed, UsageError, VfError
 from vfbuild.fsutil import sweep_temp
-from vfbuild.plan.execute import BuildEvents, BuildOptions, StepFailed, StepRunner
+from vfbuild.plan.execute import BuildEvents, BuildOptions, StepRunner
 from vfbuild.plan.resolve import DONE, NEEDS_PICK, STALE, WAITING, StepState
 from vfbuild.project import Project
 from vfbuild.store.locks import FILM_LOCK

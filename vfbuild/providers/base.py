@@ -46,6 +46,14 @@ class MakeContext:
     )
 
 
+@dataclass(frozen=True)
+class Awaiting:
+    """What `make` returns instead of writing its file when the take is the user's to make
+    (a manual request waiting in the inbox): a to-do, not an error."""
+
+    message: str
+
+
 class Provider(Protocol):
     """A provider declares what it can do (the capabilities below); the planner asks for those,
     never for a provider by name."""
@@ -71,8 +79,11 @@ class Provider(Protocol):
         """What a take is billed by: ("image", 1), ("second", 5.0), ("take", 1)."""
         ...
 
-    def make(self, recipe: dict[str, Any], inputs: InputFiles, out: Path, ctx: MakeContext) -> None:
-        """Write the take for `recipe` to exactly `out`; raise a VfError on failure."""
+    def make(
+        self, recipe: dict[str, Any], inputs: InputFiles, out: Path, ctx: MakeContext
+    ) -> Awaiting | None:
+        """Write the take for `recipe` to exactly `out` (and return None), or say that it
+        waits for the user (`Awaiting`); raise a VfError on failure."""
         ...
 
 

@@ -38,9 +38,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from vfbuild.errors import ProviderError
+from vfbuild.errors import HttpStatusError, ProviderError
 from vfbuild.providers.base import InputFiles, MakeContext
-from vfbuild.providers.http import HttpStatusError
 from vfbuild.providers.remote import (
     FAILED_STATE,
     MEDIA_TYPES,

@@ -42,9 +42,8 @@ import math
 from pathlib import Path
 from typing import Any, ClassVar
 
-from vfbuild.errors import ProviderError
+from vfbuild.errors import HttpStatusError, ProviderError
 from vfbuild.providers.base import MakeContext
-from vfbuild.providers.http import HttpStatusError
 from vfbuild.providers.remote import (
     FAILED_STATE,
     QUEUED,

@@ -31,9 +31,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vfbuild.errors import ProviderError
+from vfbuild.errors import HttpStatusError, ProviderError
 from vfbuild.fsutil import atomic_write_text, sha256_file
-from vfbuild.providers.http import CHUNK, Http, HttpStatusError, add_secret, env_secret
+from vfbuild.providers.http import CHUNK, Http, add_secret, env_secret
 
 if TYPE_CHECKING:
     from vfbuild.spec.models import Hosting

@@ -29,7 +29,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from vfbuild.errors import ProviderError
+from vfbuild.errors import HttpStatusError, ProviderError, SubmitUnknown
 
 if TYPE_CHECKING:
     import httpx
@@ -62,17 +62,6 @@ def env_secret(name: str) -> str:
     value = os.environ.get(name, "")
     add_secret(value)
     return value
-
-
-class SubmitUnknown(ProviderError):
-    """The request to create a job went out and its reply was lost: the job may exist."""
-
-
-class HttpStatusError(ProviderError):
-    def __init__(self, message: str, *, status: int, body: Any, hint: str | None = None):
-        super().__init__(message, hint=hint)
-        self.status = status
-        self.body = body
 
 
 def retry_after(resp: httpx.Response) -> float | None:

@@ -29,8 +29,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vfbuild.errors import ProviderError
-from vfbuild.providers.http import HttpStatusError, add_secret, retry_after
+from vfbuild.errors import HttpStatusError, ProviderError
+from vfbuild.providers.http import add_secret, retry_after
 from vfbuild.providers.remote import (
     FAILED_STATE,
     QUEUED,

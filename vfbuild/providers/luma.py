@@ -26,9 +26,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from vfbuild.errors import ProviderError
+from vfbuild.errors import HttpStatusError, ProviderError
 from vfbuild.providers.base import InputFiles, MakeContext
-from vfbuild.providers.http import HttpStatusError
 from vfbuild.providers.remote import (
     FAILED_STATE,
     QUEUED,

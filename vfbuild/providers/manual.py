@@ -16,9 +16,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from vfbuild.errors import MediaError, VfError
+from vfbuild.errors import MediaError
 from vfbuild.fsutil import atomic_write_text
-from vfbuild.providers.base import InputFiles, MakeContext
+from vfbuild.providers.base import Awaiting, InputFiles, MakeContext
 from vfbuild.providers.catalog import ProviderInfo
 
 INBOX = "inbox"
@@ -26,12 +26,6 @@ IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp")
 VIDEO_EXTS = (".mp4", ".mov")
 
 _lock = threading.Lock()
-
-
-class AwaitingFiles(VfError):
-    """A manual take has not been dropped in the inbox yet: not an error, a to-do."""
-
-    exit_code = 0
 
 
 class ManualProvider:
@@ -67,7 +61,9 @@ class ManualProvider:
     def units(self, step: str, seconds: float | None) -> tuple[str, float]:
         return ("take", 1.0)
 
-    def make(self, recipe: dict[str, Any], inputs: InputFiles, out: Path, ctx: MakeContext) -> None:
+    def make(
+        self, recipe: dict[str, Any], inputs: InputFiles, out: Path, ctx: MakeContext
+    ) -> Awaiting | None:
         step = recipe["step"]
         shot = ctx.label.split()[0]
         folder = self.film_root / INBOX / shot / step
@@ -78,11 +74,12 @@ class ManualProvider:
             self._write_request(folder, stem, exts, recipe, inputs, done=dropped is not None)
         rel = folder.relative_to(self.film_root)
         if dropped is None:
-            raise AwaitingFiles(
+            return Awaiting(
                 f"{ctx.label}: waiting for you: make it by hand and save it as {rel}/{stem}"
                 f"{exts[0]} (the request is {rel}/{stem}.request.md)"
             )
         self._ingest(dropped, out, step)
+        return None
 
     def _ingest(self, dropped: Path, out: Path, step: str) -> None:
         from vfbuild.media.probe import probe

@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from vfbuild.errors import VfError
+from vfbuild.errors import BudgetExceeded, VfError
 
 FILM_PRICES = "prices.yaml"
 _SHIPPED = Path(__file__).with_name("prices.yaml")
@@ -27,12 +27,6 @@ def money(dollars: float) -> str:
     if abs(float(text) - dollars) > 1e-9:
         text = f"{dollars:.4f}".rstrip("0")
     return f"${text}"
-
-
-class BudgetExceeded(VfError):
-    """A paid job was not started because it would pass `--budget`."""
-
-    exit_code = 4
 
 
 @functools.cache

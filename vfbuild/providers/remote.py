@@ -27,13 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from vfbuild.errors import MediaError, ProviderError, VfError
+from vfbuild.errors import HttpStatusError, MediaError, ProviderError, SubmitUnknown, VfError
 from vfbuild.providers.base import InputFiles, MakeContext, default_units
 from vfbuild.providers.catalog import ProviderInfo
 from vfbuild.providers.http import (
     Http,
-    HttpStatusError,
-    SubmitUnknown,
     add_secret,
     env_secret,
     redact,

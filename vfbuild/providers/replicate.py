@@ -43,8 +43,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from vfbuild.errors import ProviderError
-from vfbuild.providers.http import HttpStatusError
+from vfbuild.errors import HttpStatusError, ProviderError
 from vfbuild.providers.remote import (
     FAILED_STATE,
     QUEUED,

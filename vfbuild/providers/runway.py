@@ -22,8 +22,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from vfbuild.errors import ProviderError
-from vfbuild.providers.http import HttpStatusError
+from vfbuild.errors import HttpStatusError, ProviderError
 from vfbuild.providers.remote import (
     FAILED_STATE,
     QUEUED,
