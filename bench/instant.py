@@ -112,8 +112,8 @@ def register(*, instant_edit: bool = False) -> None:
     """Add the `instant` provider. With `instant_edit`, the film's edit (which vfbuild always
     gives the `local` provider, i.e. ffmpeg) is made by the instant provider too: the scale
     films' edits of thousands of clips would otherwise measure ffmpeg, not vfbuild."""
-    from vfbuild.providers import catalog
-    from vfbuild.providers.catalog import ProviderInfo
+    from vfbuild import catalog
+    from vfbuild.catalog import ProviderInfo
 
     catalog.register(ProviderInfo("instant", STEPS, factory=factory, remote=False))
     if instant_edit:

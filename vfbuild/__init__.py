@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from vfbuild.api import BuildReport, CostReport, Film, Plan, PlanRow, StatusRow, open
 from vfbuild.errors import VfError
-
-__version__ = "0.1.0"
+from vfbuild.version import __version__
 
 __all__ = [
     "BuildReport",

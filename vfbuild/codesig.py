@@ -14,10 +14,10 @@ _memo: list[str] = []
 
 def code_signature() -> str:
     if not _memo:
-        import vfbuild
+        from vfbuild.version import __version__
 
-        root = os.path.dirname(vfbuild.__file__)
-        parts = [vfbuild.__version__]
+        root = os.path.dirname(os.path.abspath(__file__))  # the vfbuild package
+        parts = [__version__]
         stack = [root]
         while stack:
             folder = stack.pop()

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vfbuild import steps
-from vfbuild.providers import catalog, get_provider
+from vfbuild import catalog, steps
+from vfbuild.providers import get_provider
 from vfbuild.providers.base import Provider
 from vfbuild.spec.models import Film
 from vfbuild.steps import StepState

@@ -13,9 +13,10 @@ import pytest
 from tests.fakes.base import Faults
 from tests.fakes.comfyui import ComfyFake, film_providers
 from tests.providers.kit import clip, key_of, still, tone
+from vfbuild import catalog
 from vfbuild.errors import ProviderError
 from vfbuild.media.probe import probe
-from vfbuild.providers import catalog, get_provider
+from vfbuild.providers import get_provider
 from vfbuild.providers.base import MakeContext
 from vfbuild.providers.comfyui import ComfyProvider
 from vfbuild.providers.remote import FAILED_STATE, QUEUED, RUNNING, RemoteJob

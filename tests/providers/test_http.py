@@ -191,7 +191,8 @@ def test_a_provider_warmed_before_its_jobs_start_is_ready_on_return(tmp_path: Pa
 
 
 def test_media_types_come_from_the_extension_or_the_first_bytes(tmp_path: Path) -> None:
-    from vfbuild.providers.remote import data_uri, media_type
+    from vfbuild.media.types import media_type
+    from vfbuild.providers.remote import data_uri
 
     png = b"\x89PNG\r\n\x1a\n" + b"\0" * 16
     (tmp_path / "a.PNG").write_bytes(png)

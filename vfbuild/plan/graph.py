@@ -259,8 +259,8 @@ def check_keys(project: Project, specs: list[TaskSpec], runner: StepRunner) -> N
     has takes to make now; so does the film's host (`providers.hosting`) when those takes
     send it files. (A step that becomes stale later in the build meets the same check before
     its first submit.)"""
+    from vfbuild import catalog
     from vfbuild.errors import ProviderError
-    from vfbuild.providers import catalog
     from vfbuild.providers.hosting import KEY as HOST_KEY
 
     no_host_key = not os.environ.get(HOST_KEY)

@@ -106,7 +106,7 @@ class World:
     def _env(self, h: Any) -> None:
         env = sorted((k, v) for k, v in os.environ.items() if k.startswith(ENV_PREFIXES))
         h.update(repr(env).encode())
-        from vfbuild.providers import catalog
+        from vfbuild import catalog
 
         names = []
         for name, info in sorted(catalog.REGISTRY.items()):

@@ -15,17 +15,14 @@ import threading
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from vfbuild import steps
 from vfbuild.codesig import code_signature
 from vfbuild.project import Project
 from vfbuild.providers.base import InputFiles
-from vfbuild.steps import Job, StepState
+from vfbuild.steps import Job, Resolution, StepState
 from vfbuild.store import layout
-
-if TYPE_CHECKING:
-    from vfbuild.plan.resolve import Resolver
 
 SAVED_FORMAT = 2
 
@@ -76,7 +73,7 @@ class SavedStates:
 
     # -- fingerprints ----------------------------------------------------------------------
 
-    def fingerprint(self, resolver: Resolver, name: str) -> tuple[Any, ...] | None:
+    def fingerprint(self, resolver: Resolution, name: str) -> tuple[Any, ...] | None:
         """What a shot's step states are a function of, or None when it cannot be told."""
         static = self._shots.get(name)
         if static is None:
@@ -120,7 +117,7 @@ class SavedStates:
             return []
         return [f for st in steps.registered() for f in st.fingerprint_files(name, self._polished)]
 
-    def _film_context(self, resolver: Resolver) -> str:
+    def _film_context(self, resolver: Resolution) -> str:
         if self._context is None:
             film = self.p.film
             h = hashlib.sha1(f"{SAVED_FORMAT}\0{self.p.root}\0".encode())
@@ -169,7 +166,7 @@ class SavedStates:
         return self._entries
 
     def get(
-        self, resolver: Resolver, key: tuple[str, str, bool], fingerprint: tuple[Any, ...] | None
+        self, resolver: Resolution, key: tuple[str, str, bool], fingerprint: tuple[Any, ...] | None
     ) -> StepState | None:
         if fingerprint is None:
             return None
@@ -184,7 +181,7 @@ class SavedStates:
             return None
         return _thaw(key, entry)
 
-    def _still_done(self, resolver: Resolver, entry: tuple[Any, ...]) -> bool:
+    def _still_done(self, resolver: Resolution, entry: tuple[Any, ...]) -> bool:
         """Every take's key still maps to the same artifact, its object is in the store and
         its layout files are in place (as `job_done` would find)."""
         p = self.p

@@ -14,8 +14,8 @@ def get_provider(
 ) -> Provider:
     """An instance of provider `name`, set up from its `providers:` entry in shots.yaml.
     `host` (the film's `hosting.Host`, if it has one) goes to providers that can use it."""
+    from vfbuild import catalog
     from vfbuild.errors import UsageError
-    from vfbuild.providers import catalog
 
     try:
         info = catalog.info(name)

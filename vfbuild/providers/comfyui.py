@@ -39,18 +39,16 @@ from typing import Any
 from urllib.parse import urlencode
 
 from vfbuild.errors import HttpStatusError, ProviderError
+from vfbuild.media.types import MEDIA_TYPES, OCTET_STREAM, sniff_ext
 from vfbuild.providers.base import InputFiles, MakeContext
 from vfbuild.providers.remote import (
     FAILED_STATE,
-    MEDIA_TYPES,
-    OCTET_STREAM,
     QUEUED,
     RUNNING,
     SUCCEEDED,
     Poll,
     RemoteJob,
     RemoteProvider,
-    sniff_ext,
 )
 from vfbuild.store.journal import FAILED
 

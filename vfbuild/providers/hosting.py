@@ -164,7 +164,7 @@ class Host:
         return self._record
 
     def _upload(self, path: Path, sha: str, label: str) -> str:
-        from vfbuild.providers.remote import media_type, sniff_ext
+        from vfbuild.media.types import media_type, sniff_ext
 
         mime, size = media_type(path), path.stat().st_size
         if path.suffix:

@@ -16,10 +16,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from vfbuild.catalog import ProviderInfo
 from vfbuild.errors import MediaError
 from vfbuild.fsutil import atomic_write_text
 from vfbuild.providers.base import Awaiting, InputFiles, MakeContext
-from vfbuild.providers.catalog import ProviderInfo
 
 INBOX = "inbox"
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp")

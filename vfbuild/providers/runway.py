@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from vfbuild.errors import HttpStatusError, ProviderError
+from vfbuild.media.types import media_type
 from vfbuild.providers.remote import (
     FAILED_STATE,
     QUEUED,
@@ -32,7 +33,6 @@ from vfbuild.providers.remote import (
     RemoteJob,
     RemoteProvider,
     data_uri,
-    media_type,
 )
 
 log = logging.getLogger("vfbuild.runway")

@@ -675,7 +675,7 @@ def _pydantic_issue(err: Any) -> Issue:
             hint=f"use {_even_resolution(str(value))}",
         )
     if field == "use" and err["type"] == "value_error":
-        from vfbuild.providers import catalog
+        from vfbuild import catalog
 
         return Issue(
             loc,

@@ -147,7 +147,7 @@ class ProviderChoice(Strict):
     @field_validator("use")
     @classmethod
     def _known(cls, v: str) -> str:
-        from vfbuild.providers import catalog
+        from vfbuild import catalog
 
         if v not in catalog.REGISTRY:
             raise ValueError(f"unknown provider {v!r}; known: {', '.join(catalog.names())}")
@@ -191,7 +191,7 @@ class Providers(Strict):
     @field_validator("keyframe", "video", "upscale", "lipsync")
     @classmethod
     def _can_serve(cls, v: ProviderChoice, info: Any) -> ProviderChoice:
-        from vfbuild.providers import catalog
+        from vfbuild import catalog
 
         if not catalog.can_serve(v.use, info.field_name):
             able = [n for n in catalog.names() if catalog.can_serve(n, info.field_name)]

@@ -1,6 +1,7 @@
-"""What each provider is, without importing it: name, steps it can make, keys it needs, where it
-lives. The spec checks `providers:` against this table on every load, so it must stay cheap
-(no httpx, no provider module imports).
+"""The providers vfbuild knows, without importing them: name, the `providers:` slots it can
+serve, keys it needs, where it lives. The spec checks `providers:` against this table on every
+load, so it must stay cheap (no httpx, no provider module imports), and it sits at the floor of
+the house: the spec reads it, and the providers are found through it.
 
 Third parties (and the benchmarks) add providers with `register()`.
 """
