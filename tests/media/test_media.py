@@ -10,9 +10,9 @@ import pytest
 from vfbuild.errors import MediaError
 from vfbuild.fsutil import sha256_file
 from vfbuild.media import ffmpeg as ff
-from vfbuild.media import previz
 from vfbuild.media.edit import EditClip, render_edit
 from vfbuild.media.probe import probe
+from vfbuild.providers.local import previz
 from vfbuild.spec.models import CameraMove
 
 W, H, FPS = 160, 90, 24

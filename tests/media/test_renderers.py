@@ -12,9 +12,9 @@ import pytest
 from vfbuild.errors import MediaError
 from vfbuild.fsutil import sha256_file
 from vfbuild.media import ffmpeg as ff
-from vfbuild.media import previz
 from vfbuild.media.edit import LOOP_AFTER, EditClip, edit_args, render_edit
 from vfbuild.media.probe import probe
+from vfbuild.providers.local import previz
 
 W, H, FPS = 160, 90, 24
 

@@ -1,4 +1,5 @@
-"""The embedded `local` provider: free, offline, deterministic previz (not AI).
+"""The embedded `local` provider: free, offline, deterministic previz (not AI), and its renderer
+(`previz`).
 
 Keyframes are previz stills, draft/final are animatics performing the shot's camera move,
 upscale is a real lanczos scale, lipsync muxes the dialogue onto the clip.
@@ -24,7 +25,7 @@ MODELS = {
 
 @functools.cache
 def _identity() -> dict[str, str]:
-    from vfbuild.media.previz import renderer_identity
+    from vfbuild.providers.local.previz import renderer_identity
 
     return renderer_identity()
 
@@ -55,7 +56,7 @@ class LocalProvider:
         return default_units(step, seconds)
 
     def make(self, recipe: dict[str, Any], inputs: InputFiles, out: Path, ctx: MakeContext) -> None:
-        from vfbuild.media import previz
+        from vfbuild.providers.local import previz
 
         progress = ctx.progress
 
