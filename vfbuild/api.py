@@ -308,7 +308,8 @@ class Film:
         events = BuildEvents(echo=say)
         start = time.monotonic()
         result = run_build(project, shots=shots, tier=tier, options=options, events=events)
-        film_path, rough = None, ()
+        film_path: str | None = None
+        rough: tuple[str, ...] = ()
         edit = result.edit
         if edit is not None and edit.jobs and edit.jobs[0].version is not None:
             path = layout.edit_path(project.film.film.title, edit.jobs[0].version)

@@ -171,7 +171,7 @@ def _stream_seconds(stream: Any) -> float | None:
 
 def _container_duration(container: Any, video: Any, audio: Any) -> float | None:
     if container.duration is not None:
-        return container.duration / 1_000_000
+        return float(container.duration) / 1_000_000
     ends = [s for s in (_stream_seconds(x) for x in (video, audio) if x is not None) if s]
     return max(ends) if ends else None
 

@@ -29,6 +29,7 @@ on the same server. ComfyUI keeps its queue and history in memory: a job it no l
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -313,14 +314,14 @@ class ComfyProvider(RemoteProvider):
         def fps() -> int:
             if s.get("fps"):
                 return int(s["fps"])
-            return round(clip().fps or 24)
+            return int(round(clip().fps or 24))
 
         def frames() -> int:
             if s.get("duration"):
                 return max(1, round(float(s["duration"]) * fps()))
             info = clip()
             if info.duration:
-                return max(1, round(info.duration * fps()))
+                return max(1, int(round(info.duration * fps())))
             return int(info.frames or 1)
 
         def size(axis: str) -> Callable[[], int]:
@@ -349,7 +350,7 @@ class ComfyProvider(RemoteProvider):
             makers["width"], makers["height"] = size("width"), size("height")
         for key, value in job.extra.items():
             if key not in RESERVED_SETTINGS:
-                makers.setdefault(key, lambda v=value: v)
+                makers.setdefault(key, functools.partial(_same, value))
 
         for node_id, cls, where, name in uses:
             if name not in BUILTIN and name not in makers:
@@ -548,3 +549,8 @@ def _refusal(body: Any) -> str:
         head = str(err or "refused")
     nodes = _node_errors(body.get("node_errors"))
     return f"{head}: {nodes}" if nodes else head
+
+
+def _same(value: Any) -> Any:
+    """A workflow value given as it is (a setting of the film's own)."""
+    return value

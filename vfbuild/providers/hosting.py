@@ -100,7 +100,11 @@ class Host:
             with self._lock:
                 known = self._records().get(sha)
             fresh = known is not None and float(known.get("expires", 0)) - time.time() > MARGIN
-            if fresh and (sha in self._live or self._serves(str(known["url"]), path, label)):
+            if (
+                known is not None
+                and fresh
+                and (sha in self._live or self._serves(str(known["url"]), path, label))
+            ):
                 self._live.add(sha)
                 return str(known["url"])
             url = self._upload(path, sha, label)

@@ -130,17 +130,18 @@ class Http:
         return self._make_client(follow_redirects=True)
 
     def _make_client(self, *, follow_redirects: bool, keepalive: bool = True) -> httpx.Client:
-        httpx = _httpx()
+        lib = _httpx()
         with self._clients_lock:
-            return httpx.Client(
-                timeout=httpx.Timeout(self._timeout, connect=min(self._timeout, 15.0)),
+            client: httpx.Client = lib.Client(
+                timeout=lib.Timeout(self._timeout, connect=min(self._timeout, 15.0)),
                 transport=self._transport,
-                limits=httpx.Limits(
+                limits=lib.Limits(
                     max_connections=64, max_keepalive_connections=32 if keepalive else 0
                 ),
                 follow_redirects=follow_redirects,
                 verify=ssl_context(),
             )
+            return client
 
     def close(self) -> None:
         for name in ("client", "fresh", "bare"):

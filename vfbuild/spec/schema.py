@@ -53,7 +53,8 @@ def _schema_json(name: str) -> str:
 
 def build_schema(name: str) -> dict[str, Any]:
     """A fresh copy of the schema `name` as a dict (callers may mutate it)."""
-    return json.loads(_schema_json(name))
+    schema: dict[str, Any] = json.loads(_schema_json(name))
+    return schema
 
 
 def render_schema(name: str) -> str:

@@ -105,7 +105,7 @@ def _printable(text: str) -> str:
     return "".join(out)
 
 
-def _font(size: int) -> Any:
+def _font(size: float) -> Any:
     from PIL import ImageFont
 
     return ImageFont.load_default(size=max(6, int(size)))
@@ -322,7 +322,7 @@ def render_still(
 
 
 def _line_h(font: Any) -> int:
-    return round(font.size * 1.25)
+    return round(float(font.size) * 1.25)
 
 
 def _draw_panel(
