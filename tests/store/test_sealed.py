@@ -1,5 +1,6 @@
-"""Sealed caches: a damaged, foreign or cut cache is a miss, the key is private, made once
-and agreed on, and a key that cannot be kept only turns caching off."""
+"""The caches a film carries are sealed: a planted pickle never runs, a damaged, foreign or
+odd-shaped cache is a miss and is built again, and a key that cannot be kept only turns
+caching off."""
 
 from __future__ import annotations
 
@@ -12,7 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.film import make_film, vf
+from tests.spec import write_film
+from vfbuild.plan import resolve
+from vfbuild.plan.resolve import SAVED_FORMAT, SavedStates
+from vfbuild.project import Project
+from vfbuild.spec import chunks
+from vfbuild.spec.load import CACHE_FILE, _parse_quiet, load_film, load_film_cached
 from vfbuild.store import sealed
+from vfbuild.store.locks import LockBook, LockFile
 
 CACHES = ("film.pickle", "shots-items.pickle", "states.pickle", "locks.pickle")
 
@@ -141,3 +150,149 @@ def test_an_unusable_key_is_replaced_by_a_private_one(
     assert key is not None and key != b"k" * sealed.KEY_BYTES
     assert not own_key.is_symlink() and own_key.read_bytes() == key
     assert stat.S_IMODE(own_key.stat().st_mode) == 0o600
+
+
+def test_no_place_for_the_key_turns_caching_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache folder cannot be made (a file stands where it would be; chmod would not
+    stop root): every read misses, nothing is written, nothing fails."""
+    (tmp_path / "not-a-folder").write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "not-a-folder"))
+    sealed._forget_key()
+    try:
+        assert sealed.seal(b"x", "k") is None and sealed.dumps(1, "k") is None
+        assert sealed.loads(sealed.MAGIC + b"\0" * 40, "k") is None
+        root = write_film(tmp_path / "film")
+        assert load_film_cached(root) == load_film_cached(root) == load_film(root)
+        LockBook(root).allocate_version("s010", "keyframe", "a" * 64)
+        assert LockBook(root).version_of("s010", "keyframe", "a" * 64) == 1
+        assert not (root / ".vf" / "cache").exists()
+    finally:
+        sealed._forget_key()
+
+
+# --------------------------------------------------------------------------- each cache
+
+
+def _read_film_cache(root: Path) -> None:
+    assert load_film_cached(root) == load_film(root)
+
+
+def _read_items_cache(root: Path) -> None:
+    text = (root / "shots.yaml").read_text()
+    assert chunks.parse(text, root, _parse_quiet) is not None
+
+
+def _read_locks_cache(root: Path) -> None:
+    assert LockBook(root).get("s010") is None
+
+
+def _read_states_cache(root: Path) -> None:
+    saved = SavedStates(Project.open(root))
+    assert saved._load() == {}
+
+
+READERS = {
+    "film.pickle": _read_film_cache,
+    "shots-items.pickle": _read_items_cache,
+    "locks.pickle": _read_locks_cache,
+    "states.pickle": _read_states_cache,
+}
+
+
+@pytest.mark.parametrize("name", CACHES)
+def test_a_planted_cache_is_never_unpickled(tmp_path: Path, name: str) -> None:
+    root = write_film(tmp_path / "film")
+    (marker,) = plant(root, tmp_path, (name,))
+    READERS[name](root)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        123,
+        ("key", b"film", ["not", "a", "frozenset"], "tag"),
+        ("key", b"film", frozenset(), None),
+        (None, b"film", frozenset(), "tag"),
+    ],
+)
+def test_a_film_cache_of_another_shape_is_a_miss_and_rewritten(
+    tmp_path: Path, payload: object
+) -> None:
+    root = write_film(tmp_path)
+    cache = root / CACHE_FILE
+    cache.parent.mkdir(parents=True)
+    cache.write_bytes(sealed.dumps(payload, CACHE_FILE.name) or b"")
+    assert load_film_cached(root) == load_film(root)
+    again = sealed.loads(cache.read_bytes(), CACHE_FILE.name)
+    assert isinstance(again, tuple) and again != payload
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        ["items"],
+        {"format": chunks.FORMAT, "items": ["x"]},
+        {"format": chunks.FORMAT, "items": {1: {"id": "s010"}}},
+        {"format": chunks.FORMAT + 1, "items": {}},
+    ],
+)
+def test_an_items_cache_of_another_shape_is_a_miss(tmp_path: Path, payload: object) -> None:
+    path = tmp_path / "items.pickle"
+    path.write_bytes(sealed.dumps(payload, chunks.CACHE.name) or b"")
+    assert chunks._read(path) == {}
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "entries",
+        {"format": SAVED_FORMAT, "entries": [1, 2]},
+        {"format": SAVED_FORMAT, "entries": {"s010": (1,) * 8}},
+        {"format": SAVED_FORMAT, "entries": {("s010", "keyframe", False): (1, 2)}},
+        {"format": SAVED_FORMAT - 1, "entries": {}},
+    ],
+)
+def test_a_states_cache_of_another_shape_is_a_miss(payload: object) -> None:
+    assert resolve._saved_entries(payload) == {}
+
+
+def test_a_states_cache_of_its_own_shape_is_kept() -> None:
+    entries = {("s010", "keyframe", False): (1,) * 8}
+    assert resolve._saved_entries({"format": SAVED_FORMAT, "entries": entries}) == entries
+
+
+def test_a_locks_cache_of_another_shape_is_a_miss_and_the_lock_is_read(tmp_path: Path) -> None:
+    LockBook(tmp_path).allocate_version("s010", "keyframe", "a" * 64)
+    st = (tmp_path / "locks" / "s010.yaml").stat()
+    cache = tmp_path / ".vf" / "cache" / "locks.pickle"
+    for entries in (
+        {"s010": "not an entry"},
+        ["s010"],
+        # the right stat signature, but what it holds is not a lock model
+        {"s010": ((st.st_size, st.st_mtime_ns), pickle.dumps({"shot": "s010"}))},
+    ):
+        cache.write_bytes(sealed.dumps(entries, cache.name) or b"")
+        lock = LockBook(tmp_path).get("s010")
+        assert isinstance(lock, LockFile)
+        assert lock.versions == {"keyframe": {"a" * 64: 1}}
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+def test_a_film_that_carries_pickles_runs_none_of_them(tmp_path: Path) -> None:
+    """`vf check`, `vf plan` and `vf build` of a film whose `.vf/cache/` holds a planted pickle
+    under every cache's name: each runs to the end, no planted code runs, and the caches are
+    built again, sealed."""
+    film = make_film(tmp_path / "film")
+    for command in ("check", "plan", "build"):
+        markers = plant(film, tmp_path)
+        vf(film, command)
+        assert [m.name for m in markers if m.exists()] == [], command
+    vf(film, "plan")  # the build's last step states are kept by the run after it
+    for name in CACHES:
+        blob = (film / ".vf" / "cache" / name).read_bytes()
+        assert sealed.loads(blob, name) is not None, name
