@@ -114,6 +114,15 @@ def is_within(path: Path, root: Path) -> bool:
     return True
 
 
+def user_cache_dir() -> Path:
+    """vfbuild's per-user cache folder: `$XDG_CACHE_HOME/vfbuild`, else `~/.cache/vfbuild`.
+    Outside every film: what is kept here (ffmpeg's version, the cache key) is not shared
+    with whoever gave us a film."""
+    base = os.environ.get("XDG_CACHE_HOME")
+    root = Path(base) if base else Path.home() / ".cache"
+    return root / "vfbuild"
+
+
 FILM_FILE = "shots.yaml"
 
 

@@ -132,15 +132,18 @@ def test_a_changed_film_does_not_unpickle_the_cached_one(
 
 
 def test_a_cache_whose_film_is_corrupt_is_rewritten(tmp_path: Path) -> None:
-    import pickle
+    from vfbuild.store import sealed
 
     root = write_film(tmp_path)
     film = load_film_cached(root)
     cache = root / CACHE_FILE
-    key, _, passed, tag = pickle.loads(cache.read_bytes())
-    cache.write_bytes(pickle.dumps((key, b"not a pickle", passed, tag)))
+    payload = sealed.loads(cache.read_bytes(), CACHE_FILE.name)
+    assert isinstance(payload, tuple)
+    key, _, passed, tag = payload
+    cache.write_bytes(sealed.dumps((key, b"not a pickle", passed, tag), CACHE_FILE.name) or b"")
     assert load_film_cached(root) == film
-    assert pickle.loads(cache.read_bytes())[1] != b"not a pickle"
+    payload = sealed.loads(cache.read_bytes(), CACHE_FILE.name)
+    assert isinstance(payload, tuple) and payload[1] != b"not a pickle"
 
 
 @pytest.mark.parametrize("garbage", [b"", b"not a pickle", b"\x80\x05K\x01."])

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from vfbuild.errors import MediaError
-from vfbuild.fsutil import atomic_write_text
+from vfbuild.fsutil import atomic_write_text, user_cache_dir
 
 log = logging.getLogger("vfbuild.ffmpeg")
 
@@ -187,9 +187,7 @@ def _bundled_exe() -> str:
 
 
 def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME")
-    root = Path(base) if base else Path.home() / ".cache"
-    return root / "vfbuild"
+    return user_cache_dir()
 
 
 def _exe_key(exe: str) -> str:

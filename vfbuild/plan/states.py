@@ -22,7 +22,7 @@ from vfbuild.codesig import code_signature
 from vfbuild.project import Project
 from vfbuild.providers.base import InputFiles
 from vfbuild.steps import Job, Resolution, StepState
-from vfbuild.store import layout
+from vfbuild.store import layout, sealed
 
 SAVED_FORMAT = 2
 
@@ -38,6 +38,8 @@ class _Heavy:
 
     def get(self) -> tuple[list[dict[str, Any]], InputFiles]:
         if self.data is None:
+            # Safe: part of an entry whose seal verified and whose fingerprint (which holds the
+            # code signature) matched, so written by this very code (see `SavedStates._load`).
             self.data = pickle.loads(self.blob)
         return self.data
 
@@ -157,8 +159,8 @@ class SavedStates:
                 if self._entries is None:
                     try:
                         with _gc_paused():  # a big graph of small tuples: gc only slows it
-                            data = pickle.loads(self.path.read_bytes())
-                        entries = data["entries"] if data.get("format") == SAVED_FORMAT else {}
+                            data = sealed.load(self.path, self.path.name)
+                        entries = _saved_entries(data)
                     except Exception:  # noqa: BLE001 - a missing or corrupt cache is only a cache
                         entries = {}
                     self._entries = entries
@@ -233,15 +235,37 @@ def _save_entries(
             return
         entries = {k: v for k, v in box["entries"].items() if k[0] in live}
         box["dirty"] = False
+    blob = sealed.dumps({"format": SAVED_FORMAT, "entries": entries}, path.name)
+    if blob is None:
+        return  # caching is off
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(
-            pickle.dumps({"format": SAVED_FORMAT, "entries": entries}, pickle.HIGHEST_PROTOCOL)
-        )
+        tmp.write_bytes(blob)
         os.replace(tmp, path)
     except OSError:
         pass
+
+
+def _saved_entries(data: object) -> dict[tuple[str, str, bool], tuple[Any, ...]]:
+    """The entries of a verified states cache, or none when it is not of the shape `put` and
+    `_save_entries` write (another vfbuild's): the keys and the parts `get` reads before it
+    compares fingerprints. An entry whose fingerprint matches was written by this code."""
+    if not isinstance(data, dict) or data.get("format") != SAVED_FORMAT:
+        return {}
+    entries = data.get("entries")
+    if not isinstance(entries, dict):
+        return {}
+    for k, v in entries.items():
+        if not (
+            type(k) is tuple
+            and len(k) == 3
+            and type(k[0]) is str
+            and type(v) is tuple
+            and len(v) == 8
+        ):
+            return {}
+    return entries
 
 
 def thaw_job(meta: tuple[Any, ...], heavy: _Heavy | None, i: int) -> Job:

@@ -17,13 +17,13 @@ from __future__ import annotations
 import contextlib
 import copy
 import hashlib
-import pickle
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from vfbuild.fsutil import atomic_write_bytes
+from vfbuild.store import sealed
 
 CACHE = Path(".vf") / "cache" / "shots-items.pickle"
 FORMAT = 1
@@ -131,17 +131,19 @@ def parse(text: str, root: Path, parse_one: Callable[[str], Any]) -> Any | None:
     data["shots"] = parsed
     if len(cache) != known or len(fresh) != known:  # items parsed now, or items gone
         with contextlib.suppress(OSError):  # a cache: a read-only film only loads slower
-            (root / CACHE).parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(root / CACHE, pickle.dumps({"format": FORMAT, "items": fresh}))
+            blob = sealed.dumps({"format": FORMAT, "items": fresh}, CACHE.name)
+            if blob is not None:
+                (root / CACHE).parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_bytes(root / CACHE, blob)
     return data
 
 
 def _read(path: Path) -> dict[str, Any]:
-    try:
-        data = pickle.loads(path.read_bytes())
-    except Exception:  # noqa: BLE001 - missing or corrupt: only a cache
-        return {}
+    # Missing, foreign, damaged or of another shape: only a cache (see `sealed`).
+    data = sealed.load(path, CACHE.name)
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         return {}
     items = data.get("items")
-    return dict(items) if isinstance(items, dict) else {}
+    if not isinstance(items, dict) or not all(type(k) is str for k in items):
+        return {}
+    return dict(items)

@@ -35,6 +35,7 @@ from vfbuild.errors import FilmNotFound, Location, Problem, SpecError
 from vfbuild.fsutil import FILM_FILE, atomic_write_bytes, is_within
 from vfbuild.spec.models import SHOT_ID_PATTERN, Film, Shot
 from vfbuild.spec.prompt import KEYFRAME_FIELDS, PROMPTS_DIR, is_file_value
+from vfbuild.store import sealed
 
 REFERENCES_DIR = "references/"
 AUDIO_DIR = "04_Audio/"
@@ -975,18 +976,16 @@ def _schema_tag() -> str:
 def _read_payload(cache: Path) -> tuple[str, bytes, frozenset[str], str] | None:
     """(key, the film pickled on its own, digests of shots that passed the schema, schema
     tag), or None. The film is unpickled (`_film_of`) only when the key matches: a changed
-    shots.yaml needs only the digests, and unpickling a 1000-shot film takes ~19 ms."""
-    try:
-        payload = pickle.loads(cache.read_bytes())
-    except FileNotFoundError:
-        return None
-    except Exception:  # noqa: BLE001 - a corrupt or foreign cache is ignored and rewritten
-        return None
+    shots.yaml needs only the digests, and unpickling a 1000-shot film takes ~19 ms.
+    A missing, foreign (unsealed), damaged or odd-shaped cache is ignored and rewritten."""
+    payload = sealed.load(cache, CACHE_FILE.name)
     if (
         isinstance(payload, tuple)
         and len(payload) == 4
+        and isinstance(payload[0], str)
         and isinstance(payload[1], bytes)
         and isinstance(payload[2], frozenset)
+        and isinstance(payload[3], str)
     ):
         return payload
     return None
@@ -996,7 +995,7 @@ def _film_of(blob: bytes) -> Film | None:
     gc_was_on = gc.isenabled()
     gc.disable()  # thousands of small models: the cyclic GC would only rescan them
     try:
-        film = pickle.loads(blob)
+        film = pickle.loads(blob)  # safe: part of a payload whose seal verified
     except Exception:  # noqa: BLE001 - a corrupt cache: the film is loaded again
         return None
     finally:
@@ -1009,10 +1008,9 @@ def _write_cache(cache: Path, key: str, film: Film, passed: frozenset[str] = fro
     # A read-only film still loads; it is just not cached.
     with contextlib.suppress(OSError):
         blob = pickle.dumps(film, protocol=pickle.HIGHEST_PROTOCOL)
-        atomic_write_bytes(
-            cache,
-            pickle.dumps((key, blob, passed, _schema_tag()), protocol=pickle.HIGHEST_PROTOCOL),
-        )
+        sealed_blob = sealed.dumps((key, blob, passed, _schema_tag()), CACHE_FILE.name)
+        if sealed_blob is not None:
+            atomic_write_bytes(cache, sealed_blob)
 
 
 # --------------------------------------------------------------------------- small helpers

@@ -11,6 +11,7 @@ comments and key order survive.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import pickle
@@ -22,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vfbuild.errors import LockError
 from vfbuild.fsutil import atomic_write_bytes, atomic_write_text
+from vfbuild.store import sealed
 
 LOCK_SCHEMA = 1
 LOCKS_DIR = "locks"
@@ -114,12 +116,9 @@ class LockBook:
         return self.dir / f"{name}.yaml"
 
     def _load_all(self) -> None:
-        try:
-            cached: dict[str, tuple[tuple[int, int], Any]] = pickle.loads(
-                self._cache_path.read_bytes()
-            )
-        except Exception:  # a stale or corrupt cache is only a cache
-            cached = {}
+        # A missing, foreign (unsealed), damaged or odd-shaped cache is only a cache: a miss.
+        cached = _cache_entries(sealed.load(self._cache_path, self._cache_path.name))
+        known = {} if cached is None else cached
         fresh: dict[str, tuple[tuple[int, int], bytes]] = {}
         try:
             entries = list(os.scandir(self.dir))
@@ -133,17 +132,20 @@ class LockBook:
             st = entry.stat()
             sig = (st.st_size, st.st_mtime_ns)
             self._sigs[stem] = (st.st_size, st.st_mtime_ns, st.st_ino)
-            hit = cached.get(stem)
-            if hit is not None and hit[0] == sig and isinstance(hit[1], bytes):
+            hit = known.get(stem)
+            if hit is not None and hit[0] == sig:
                 fresh[stem] = (sig, hit[1])
             else:
                 lock = self._parse(Path(entry.path))
                 self._locks[stem] = lock
                 fresh[stem] = (sig, pickle.dumps(lock, protocol=pickle.HIGHEST_PROTOCOL))
         self._blobs = {k: v[1] for k, v in fresh.items()}
-        if fresh.keys() != cached.keys() or any(cached[k][0] != fresh[k][0] for k in fresh):
-            self._cache_path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(self._cache_path, pickle.dumps(fresh))
+        if (
+            cached is None
+            or fresh.keys() != known.keys()
+            or any(known[k][0] != fresh[k][0] for k in fresh)
+        ):
+            self._write_cache(fresh)
 
     def save_cache(self) -> None:
         """Put the locks this process wrote in the cache: otherwise the next run (a no-op
@@ -160,16 +162,26 @@ class LockBook:
                     blob = self._blobs.get(stem)
                 if blob is not None:
                     entries[stem] = ((sig[0], sig[1]), blob)
-            self._cache_path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(self._cache_path, pickle.dumps(entries))
+            self._write_cache(entries)
             self._written.clear()
+
+    def _write_cache(self, entries: dict[str, tuple[tuple[int, int], bytes]]) -> None:
+        blob = sealed.dumps(entries, self._cache_path.name)
+        if blob is None:
+            return  # caching is off
+        with contextlib.suppress(OSError):  # a cache: a read-only film only loads slower
+            self._cache_path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(self._cache_path, blob)
 
     def _get(self, name: str) -> LockFile | None:
         lock = self._locks.get(name)
         if lock is None:
             blob = self._blobs.get(name)
             if blob is not None:
-                lock = self._locks.setdefault(name, pickle.loads(blob))
+                thawed = _thaw_lock(blob)
+                if thawed is None:
+                    thawed = self._parse(self.path(name))
+                lock = self._locks.setdefault(name, thawed)
         return lock
 
     def signature(self, name: str) -> tuple[int, int, int] | None:
@@ -333,3 +345,30 @@ def _with_version_line(text: str, step: str, key: str, version: int) -> str | No
     else:
         lines[end:end] = [head, entry]
     return "".join(lines)
+
+
+def _cache_entries(data: object) -> dict[str, tuple[tuple[int, int], bytes]] | None:
+    """The entries of a verified locks cache, or None when it is not of the shape
+    `_write_cache` writes (another vfbuild's)."""
+    if not isinstance(data, dict):
+        return None
+    for stem, v in data.items():
+        if not (
+            type(stem) is str
+            and type(v) is tuple
+            and len(v) == 2
+            and type(v[0]) is tuple
+            and type(v[1]) is bytes
+        ):
+            return None
+    return data
+
+
+def _thaw_lock(blob: bytes) -> LockFile | None:
+    """A lock model from the cache (safe to unpickle: part of a payload whose seal verified),
+    or None when it is not one (written by a vfbuild whose models differ)."""
+    try:
+        lock = pickle.loads(blob)
+    except Exception:  # noqa: BLE001 - only a cache: the lock file is parsed instead
+        return None
+    return lock if isinstance(lock, LockFile) else None
