@@ -98,3 +98,8 @@ class FrozenError(VfError):
 
 class StoreError(VfError):
     """The content-addressed store refused a write or found a corrupt object."""
+
+
+class PinnedMissing(VfError):
+    """A pick's artifact is not in the store, and the provider that made it cannot make the
+    same bytes again (it is paid, or not deterministic, or unknown here)."""

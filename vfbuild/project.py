@@ -77,6 +77,12 @@ class Project:
         slot = PROVIDER_SLOT[step]
         config = None if slot == "edit" else getattr(self.film.providers, slot)
         name = "local" if config is None else config.use
+        return self.provider_named(name, config)
+
+    def provider_named(self, name: str, config: Any = None) -> Provider:
+        """Provider `name` set up from `config` (a `providers:` entry, or None for its
+        defaults): the slot's own provider, or the one that made a pick before the slot moved
+        (see `vfbuild.plan.maker`). Raises UsageError for a provider vfbuild does not know."""
         # One instance per provider and endpoint, shared by the build's threads.
         cache_key = f"{name} {getattr(config, 'base_url', None)} {getattr(config, 'timeout', 0)}"
         with self._providers_lock:

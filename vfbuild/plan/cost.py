@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import functools
 
+from vfbuild.plan.maker import job_provider, provider_config
 from vfbuild.plan.resolve import Job
-from vfbuild.project import PROVIDER_SLOT, Project
+from vfbuild.project import Project
 from vfbuild.providers.pricing import PriceTable, load_prices, take_cost
 
 
@@ -22,11 +23,14 @@ class Coster:
         """Dollars for one take of `job`; None when its price is unknown."""
         if job.step == "edit":
             return 0.0
-        prov = self.p.provider(job.step)
+        # Who makes it, as the build asks (a pick made before its slot moved is remade by
+        # the provider that made it).
+        prov = job_provider(self.p, job)
         if not prov.paid and prov.name != "manual":
             return 0.0  # local renderers and in-process providers cost nothing
         if prov.name == "manual":
-            declared = getattr(self.p.film.providers, PROVIDER_SLOT[job.step]).cost_per_take
+            config = provider_config(self.p, job.step, "manual")
+            declared = config.cost_per_take if config is not None else None
             if declared is not None:
                 return round(declared, 4)
         return take_cost(self.prices, job.recipe, prov.units(job.step, job.seconds))

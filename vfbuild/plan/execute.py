@@ -18,9 +18,10 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vfbuild.errors import FrozenError, StoreError, VfError
+from vfbuild.errors import FrozenError, PinnedMissing, StoreError, VfError
 from vfbuild.fsutil import temp_path
 from vfbuild.plan.cost import Coster
+from vfbuild.plan.maker import cannot_remake, job_provider, remake_hint
 from vfbuild.plan.resolve import DONE, STALE, Job, Resolver, StepState
 from vfbuild.plan.slots import Download, Slots
 from vfbuild.project import Project
@@ -274,7 +275,7 @@ class StepRunner:
                 if art is not None:
                     self.events.say(f"  {label}: the same recipe as {first}, made once")
                     return art
-                if self.p.provider(job.step).paid:
+                if job_provider(self.p, job).paid:
                     raise VfError(
                         f"{label}: not made: it is the same recipe as {first}, which this "
                         "build did not make",
@@ -288,10 +289,18 @@ class StepRunner:
             return self._claims.setdefault(key, threading.Lock())
 
     def _make_new(self, job: Job, state: StepState, label: str) -> Artifact:
-        prov = self.p.provider(job.step)
         # A pinned artifact may only be remade by a deterministic (free) provider, and must
-        # come out with the pinned bytes.
-        if (self.frozen or job.pinned_sha256 is not None) and (prov.paid or not prov.deterministic):
+        # come out with the pinned bytes: the provider its recipe names, which made it, not
+        # the slot's provider of today (`vf plan` says the same, see `plan.maker`).
+        why = cannot_remake(self.p, job)
+        if why is not None and not self.frozen:
+            raise PinnedMissing(
+                f"{label}: the pinned take {(job.pinned_sha256 or '')[:12]}… is not in the store, "
+                f"and cannot be made again: {why}; nothing was sent",
+                hint=remake_hint(job),
+            )
+        prov = job_provider(self.p, job)
+        if self.frozen and (prov.paid or not prov.deterministic):
             raise FrozenError(
                 f"{label}: the pinned artifact {job.pinned_sha256 or '?'} is not in the store, "
                 f"and {prov.name} is a paid provider that --frozen never calls",
@@ -367,7 +376,13 @@ class StepRunner:
 
     def _record_cost(self, job: Job, version: int, art: Artifact) -> None:
         """Append the ledger row of a take a paid provider made (once: the journal remembers)."""
-        if job.step == "edit" or not _ledgered(self.p.provider(job.step)):
+        if job.step == "edit":
+            return
+        try:
+            prov = job_provider(self.p, job)
+        except VfError:
+            return  # a pick an unknown provider made, and a clone brought: nothing we paid
+        if not _ledgered(prov):
             return
         entry = self.journal.get(job.key)
         if entry is None or entry.state not in (SUBMITTED, STORED):
