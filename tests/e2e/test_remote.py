@@ -442,3 +442,25 @@ def test_a_take_stored_before_its_ledger_row_gets_one_row_on_the_next_build(
         assert film.fake.paid_jobs == paid
         assert [r.recipe_key for r in Ledger(film.root).rows()].count(victim.key) == 1
         assert journal.get(victim.key).state == "ledgered"
+
+
+def test_a_failed_take_beside_the_pick_holds_back_nothing_that_needs_only_the_pick(
+    tmp_path: Path,
+) -> None:
+    """s010 asks for a third keyframe take after its pick; fal fails it. The drafts need only
+    the keyframe pick: they are made (locally) as for the other shots, while the failure is
+    still reported and the build ends non-zero."""
+    with remote_film(tmp_path, "fal", slots=("keyframe",)) as film:
+        film.vf("build", "--tier", "draft")
+        film.pick_all("keyframe", 1)
+        doc = YAML().load(film.root / "shots.yaml")
+        doc["shots"][0]["keyframe"]["takes"] = 3  # the same version: the pick stays current
+        YAML().dump(doc, film.root / "shots.yaml")
+        film.fake.faults.fail_jobs = True
+        run = film.vf("build", "--tier", "draft", check=False)
+        assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+        errors = [ln for ln in run.stderr.splitlines() if ln.startswith("error:")]
+        assert len(errors) == 1 and "s010 keyframe t03" in errors[0], run.stderr
+        gen = film.root / "03_Generations" / "v1_exploration"
+        for sid in ("s010", "s020", "s030"):
+            assert len(list(gen.glob(f"{sid}_draft_v001_t0*.mp4"))) == 2, run.stdout

@@ -75,6 +75,15 @@ def _ledgered(prov: Provider) -> bool:
     return prov.paid or prov.name == "manual"
 
 
+def _blocks_downstream(state: StepState, failed: set[str]) -> bool:
+    """Whether the steps after this one must wait: the next step reads only this one's pick
+    (a draft, its keyframe pick; a final, its draft pick), so takes that failed beside a pick
+    that is made hold nothing back. Each failure is still reported, and the build still ends
+    non-zero. A step with no pick, or an output step, blocks what follows as before."""
+    picked = [j for j in state.jobs if j.picked]
+    return not picked or any(j.key in failed for j in picked)
+
+
 def job_label(job: Job) -> str:
     """How a job is named to the user: `s010 draft t02`, `s010 final`, `edit`."""
     if job.step == "edit":
@@ -163,7 +172,7 @@ class StepRunner:
             return state
         missing = [j for j in state.jobs if self.artifact(j) is None]
         failed = self._make_all(missing, state)
-        if failed:
+        if failed and _blocks_downstream(state, failed):
             raise StepFailed(f"{name} {step}: {len(failed)} take(s) not made")
         if step == "keyframe" and not self.frozen:
             self._adopt_polished(state)
