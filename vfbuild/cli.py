@@ -133,6 +133,16 @@ def cmd_cost(args: argparse.Namespace) -> int:
         for name, total in sorted(summarize(rows, by).items()):
             print(f"  {name:<24} {money(total):>10}")
     print(f"total: {money(sum(float(r.cost or 0) for r in rows))} over {len(rows)} job(s)")
+    lost = [r for r in rows if r.lost]
+    if lost:
+        print(
+            f"of which lost: {money(sum(float(r.cost or 0) for r in lost))} (estimated) over "
+            f"{len(lost)} job(s) whose submit reply was lost and that were sent again; the "
+            "provider probably billed them (see its dashboard):"
+        )
+        for r in lost:
+            what = f"{r.shot} {r.step} v{r.version:03d} t{r.take:02d}"
+            print(f"  {what:<24} {r.provider:<10} {money(float(r.cost or 0)):>10}  lost")
     return 0
 
 
@@ -247,11 +257,14 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
     project = _project(args)
     entries = jobs.listed(project, args.shots or None)
-    if not entries:
+    lost = jobs.lost_rows(project, args.shots or None)
+    if not entries and not lost:
         print("no paid job in flight, lost or failed")
         return 0
     for entry in entries:
         print(jobs.describe(entry))
+    for row in lost:
+        print(jobs.describe_lost(row))
     return 0
 
 

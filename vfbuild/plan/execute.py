@@ -28,8 +28,15 @@ from vfbuild.project import Project
 from vfbuild.providers.base import InputFiles, MakeContext, Provider
 from vfbuild.providers.pricing import Budget
 from vfbuild.store import layout
-from vfbuild.store.journal import LEDGERED, STORED, SUBMITTED, Journal, JournalEntry
-from vfbuild.store.ledger import Ledger
+from vfbuild.store.journal import (
+    LEDGERED,
+    STORED,
+    SUBMITTED,
+    SUBMITTING,
+    Journal,
+    JournalEntry,
+)
+from vfbuild.store.ledger import Ledger, lost_job_id
 from vfbuild.store.locks import Output, Polished
 from vfbuild.store.objects import Artifact
 
@@ -330,6 +337,7 @@ class StepRunner:
             retry_failed=self.options.retry_failed,
             film_root=self.p.root,
             expected_name=Path(job.targets(self.p.film.film.title, job.version or 0)[0]).name,
+            lost=functools.partial(self._record_lost, job),
         )
         slot = self.slots.take()
         if prov.holds_slot:
@@ -412,6 +420,33 @@ class StepRunner:
         )
         self.journal.update(entry, state=LEDGERED, sha256=art.sha256)
         if written:  # a recipe two shots share is paid (and said) once
+            with self.events.lock:
+                self.events.spent += entry.cost or 0.0
+
+    def _record_lost(self, job: Job, entry: JournalEntry) -> None:
+        """A ledger row for a job whose submit reply was lost, as `--resubmit` sends it again:
+        the provider (fal, Runway) probably took and billed it, and cannot be asked. Its cost
+        is the estimate; `vf cost` shows it as lost."""
+        version = job.version
+        if version is None:  # the step's takes share it; this recipe was sent, so it has one
+            version = self.p.locks.allocate_version(job.name, job.step, job.version_key)
+        written = self.ledger.append(
+            shot=job.name,
+            step=job.step,
+            version=version,
+            take=job.take,
+            provider=entry.provider,
+            model=entry.model,
+            recipe_key=job.key,
+            job_id=lost_job_id(entry.times.get(SUBMITTING, 0.0)),
+            cost=entry.cost,
+        )
+        if written:
+            cost = "" if entry.cost is None else f" (${entry.cost:.2f} estimated)"
+            self.events.say(
+                f"  {job_label(job)}: the {entry.provider} job whose reply was lost is ledgered "
+                f"as lost{cost}; sending it again"
+            )
             with self.events.lock:
                 self.events.spent += entry.cost or 0.0
 
