@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from vfbuild.plan.pick import PickResult
     from vfbuild.project import Project
     from vfbuild.store.journal import JournalEntry
+    from vfbuild.store.ledger import LedgerRow
 
 __all__ = [
     "BuildReport",
@@ -144,6 +145,7 @@ class CostReport:
     by_provider: dict[str, float]
     total: float
     jobs: int
+    lost: tuple[LedgerRow, ...] = ()  # rows of jobs whose submit reply was lost, sent again
 
 
 def open(path: str | Path = ".") -> Film:  # noqa: A001 - `vfbuild.open(path)` reads best
@@ -236,6 +238,7 @@ class Film:
             by_provider=summarize(rows, "provider"),
             total=sum(float(r.cost or 0) for r in rows),
             jobs=len(rows),
+            lost=tuple(r for r in rows if r.lost),
         )
 
     def jobs(self, shots: list[str] | None = None) -> list[JournalEntry]:
@@ -243,6 +246,13 @@ class Film:
         from vfbuild.plan import jobs
 
         return jobs.listed(self.project, shots)
+
+    def lost_jobs(self, shots: list[str] | None = None) -> list[LedgerRow]:
+        """Ledger rows of jobs sent again after a lost submit reply, whose take has not come
+        back yet (worth a look in the provider's dashboard)."""
+        from vfbuild.plan import jobs
+
+        return jobs.lost_rows(self.project, shots)
 
     # -- writing ---------------------------------------------------------------------------
 

@@ -98,6 +98,15 @@ def cmd_cost(args: argparse.Namespace) -> int:
         for name, total in sorted(totals.items()):
             print(f"  {name:<24} {money(total):>10}")
     print(f"total: {money(cost.total)} over {cost.jobs} job(s)")
+    if cost.lost:
+        print(
+            f"of which lost: {money(sum(float(r.cost or 0) for r in cost.lost))} (estimated) "
+            f"over {len(cost.lost)} job(s) whose submit reply was lost and that were sent "
+            "again; the provider probably billed them (see its dashboard):"
+        )
+        for r in cost.lost:
+            what = f"{r.shot} {r.step} v{r.version:03d} t{r.take:02d}"
+            print(f"  {what:<24} {r.provider:<10} {money(float(r.cost or 0)):>10}  lost")
     return 0
 
 
@@ -178,12 +187,16 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_jobs(args: argparse.Namespace) -> int:
     from vfbuild.plan import jobs
 
-    entries = _film(args).jobs(args.shots or None)
-    if not entries:
+    film = _film(args)
+    entries = film.jobs(args.shots or None)
+    lost = film.lost_jobs(args.shots or None)
+    if not entries and not lost:
         print("no paid job in flight, lost or failed")
         return 0
     for entry in entries:
         print(jobs.describe(entry))
+    for row in lost:
+        print(jobs.describe_lost(row))
     return 0
 
 
@@ -221,17 +234,23 @@ def build_parser() -> argparse.ArgumentParser:
         description="vfbuild: build an AI film from shots.yaml — keyframe, pick, draft, pick, "
         "final, upscale, lipsync, edit — generating only what is stale.",
     )
-    ap.add_argument("-C", metavar="DIR", help="act on the film in DIR (default: current folder)")
-    ap.add_argument("-v", "--verbose", action="store_true", help="log ffmpeg command lines")
+    _global_options(ap, None)
     ap.add_argument("--version", action="version", version=f"vfbuild {__version__}")
+    # The global options work after the command too (`vf build -v`): each command's parser
+    # has them, with no default of its own, so one given before the command is not undone.
+    common = argparse.ArgumentParser(add_help=False)
+    _global_options(common, argparse.SUPPRESS)
     sub = ap.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("init", help="make a new film folder")
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, parents=[common])
+
+    p = command("init", help="make a new film folder")
     p.add_argument("name")
     p.add_argument("--title")
     p.set_defaults(func=cmd_init)
 
-    p = sub.add_parser("check", help="validate shots.yaml; prints only errors")
+    p = command("check", help="validate shots.yaml; prints only errors")
     p.set_defaults(func=cmd_check)
 
     for name, func, helptext in (
@@ -239,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("build", cmd_build, "make what is stale, in golden-rule order"),
         ("status", cmd_status, "show each shot's steps, versions and picks"),
     ):
-        p = sub.add_parser(name, help=helptext)
+        p = command(name, help=helptext)
         p.add_argument("shots", nargs="*", metavar="SHOT", help="only these shots")
         if name != "status":
             p.add_argument(
@@ -275,24 +294,42 @@ def build_parser() -> argparse.ArgumentParser:
             )
         p.set_defaults(func=func)
 
-    p = sub.add_parser("cost", help="what the film has spent: ledger.csv by shot, step, provider")
+    p = command("cost", help="what the film has spent: ledger.csv by shot, step, provider")
     p.set_defaults(func=cmd_cost)
 
-    p = sub.add_parser("jobs", help="paid jobs in flight, lost or failed (the job journal)")
+    p = command("jobs", help="paid jobs in flight, lost or failed (the job journal)")
     p.add_argument("shots", nargs="*", metavar="SHOT", help="only these shots")
     p.set_defaults(func=cmd_jobs)
 
-    p = sub.add_parser("cancel", help="stop this film's paid jobs in flight at their providers")
+    p = command("cancel", help="stop this film's paid jobs in flight at their providers")
     p.add_argument("shots", nargs="*", metavar="SHOT", help="only these shots")
     p.set_defaults(func=cmd_cancel)
 
-    p = sub.add_parser("pick", help="pick a take: locks framing in locks/SHOT.yaml")
+    p = command("pick", help="pick a take: locks framing in locks/SHOT.yaml")
     p.add_argument("shot")
     p.add_argument("step", help="a step whose takes are picked (keyframe, draft)")
     p.add_argument("take", type=int)
     p.add_argument("--version", type=int, help="pick from this version (default: current)")
     p.set_defaults(func=cmd_pick)
     return ap
+
+
+def _global_options(ap: argparse.ArgumentParser, default: object) -> None:
+    """-C and -v, on `vf` itself (with their defaults) and on each command (`default`
+    SUPPRESS: only what is given is set)."""
+    ap.add_argument(
+        "-C",
+        metavar="DIR",
+        default=default,
+        help="act on the film in DIR (default: current folder)",
+    )
+    ap.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=default if default is argparse.SUPPRESS else False,
+        help="log ffmpeg command lines",
+    )
 
 
 def _redacting(record: logging.LogRecord) -> bool:

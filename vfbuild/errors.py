@@ -139,3 +139,8 @@ class HttpStatusError(ProviderError):
         super().__init__(message, hint=hint)
         self.status = status
         self.body = body
+
+
+class PinnedMissing(VfError):
+    """A pick's artifact is not in the store, and the provider that made it cannot make the
+    same bytes again (it is paid, or not deterministic, or unknown here)."""

@@ -68,14 +68,21 @@ class Project:
         return self.root / VF_DIR
 
     def provider(self, step: str) -> Provider:
-        """Who makes `step`: the provider of its `providers:` slot (local for a step that has
-        none), one instance per provider and endpoint."""
+        """Who makes `step`: the provider of its `providers:` slot (a step that has none makes
+        its takes itself, or the embedded provider does), one instance per provider and
+        endpoint."""
         declared = steps.get(step)
         slot = declared.slot
         config = None if slot is None else getattr(self.film.providers, slot)
         if config is None and (own := declared.maker()) is not None:
             return own
         name = catalog.EMBEDDED if config is None else config.use
+        return self.provider_named(name, config)
+
+    def provider_named(self, name: str, config: Any = None) -> Provider:
+        """Provider `name` set up from `config` (a `providers:` entry, or None for its
+        defaults): the slot's own provider, or the one that made a pick before the slot moved
+        (see `vfbuild.plan.maker`). Raises UsageError for a provider vfbuild does not know."""
         # One instance per provider and endpoint, shared by the build's threads.
         cache_key = f"{name} {getattr(config, 'base_url', None)} {getattr(config, 'timeout', 0)}"
         with self._providers_lock:

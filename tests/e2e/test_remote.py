@@ -285,9 +285,64 @@ def test_a_lost_submit_reply_is_never_paid_twice(tmp_path: Path) -> None:
         run = film.vf("build", "--tier", "draft", check=False)
         assert run.returncode != 0 and "--resubmit" in run.stderr
         assert film.fake.paid_jobs == 6
-        # … until the user says to send it again.
-        film.vf("build", "--tier", "draft", "--resubmit")
+        listing = film.vf("jobs").stdout
+        assert listing.count("submit reply lost") == 1, listing
+        # … until the user says to send it again. fal probably billed the first: the ledger
+        # has a row for it, marked lost, at the estimated cost.
+        run = film.vf("build", "--tier", "draft", "--resubmit")
         assert film.fake.paid_jobs == 7
+        assert "ledgered as lost ($0.04 estimated)" in run.stdout, run.stdout
+        rows = Ledger(film.root).rows()
+        assert len(rows) == 7 and [r.cost for r in rows if r.lost] == ["0.0400"]
+        assert f"+${0.04 * 7:.2f} for this build's jobs" not in run.stdout  # 6 were before
+        cost = film.vf("cost").stdout
+        assert "total: $0.28 over 7 job(s)" in cost, cost
+        assert "of which lost: $0.04 (estimated) over 1 job(s)" in cost, cost
+        # Its take came back: `vf jobs` has nothing left to say about it.
+        assert "no paid job in flight, lost or failed" in film.vf("jobs").stdout
+
+
+def test_sigkill_as_fal_takes_a_job_ledgers_every_job_it_took(tmp_path: Path) -> None:
+    """The kill -9 loop with lost replies: vf is killed right after fal took a job and before
+    its reply (and some replies are dropped besides). fal cannot be asked for a job, so each
+    build sends those again with --resubmit; in the end the ledger has one row per job fal
+    accepted (the lost ones marked lost), and `vf cost` tells the same total. (-j 1: with
+    more jobs in flight, a kill can also fall between journalling a job and sending it, and
+    that job, which fal never saw, is ledgered as lost too: "probably paid" is all vf knows.)"""
+    with remote_film(tmp_path, "fal", latency=0.1, slots=("keyframe",)) as film:
+        film.fake.faults.force("create", "drop", "drop")
+        victim: list[subprocess.Popen[bytes]] = []
+        kills = [2, 4, 7]  # the creates (counted from 1) that vf does not live to hear of
+        creates = [0]
+
+        def kill_on_create() -> None:
+            creates[0] += 1
+            if creates[0] in kills and victim and victim[-1].poll() is None:
+                os.kill(victim[-1].pid, signal.SIGKILL)
+
+        film.fake.on_create = kill_on_create
+        cmd = [sys.executable, "-m", "vfbuild", "-C", str(film.root), "build", "--tier", "draft",
+               "--resubmit"]  # fmt: skip
+        for _ in range(12):
+            proc = subprocess.Popen(
+                cmd, env={**os.environ, **film.env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            )
+            victim.append(proc)
+            out, err = proc.communicate(timeout=120)
+            if proc.returncode == 0:
+                break
+            assert proc.returncode in (1, -signal.SIGKILL), err
+        assert proc.returncode == 0, err
+        assert creates[0] > max(kills)
+        rows = Ledger(film.root).rows()
+        assert len(rows) == film.fake.paid_jobs == creates[0]
+        lost = [r for r in rows if r.lost]
+        assert len(lost) == creates[0] - 6 >= len(kills) and all(r.cost == "0.0400" for r in lost)
+        assert len({r.recipe_key for r in rows if not r.lost}) == 6
+        assert ("create", "drop") in film.fake.faults.injected
+        assert f"over {creates[0]} job(s)" in film.vf("cost").stdout
+        assert {e.state for e in Journal(film.root / ".vf" / "journal").entries()} == {"ledgered"}
+        assert_store_and_layout_whole(film.root)
 
 
 @pytest.mark.parametrize("provider", ["kling", "luma"])
@@ -442,3 +497,25 @@ def test_a_take_stored_before_its_ledger_row_gets_one_row_on_the_next_build(
         assert film.fake.paid_jobs == paid
         assert [r.recipe_key for r in Ledger(film.root).rows()].count(victim.key) == 1
         assert journal.get(victim.key).state == "ledgered"
+
+
+def test_a_failed_take_beside_the_pick_holds_back_nothing_that_needs_only_the_pick(
+    tmp_path: Path,
+) -> None:
+    """s010 asks for a third keyframe take after its pick; fal fails it. The drafts need only
+    the keyframe pick: they are made (locally) as for the other shots, while the failure is
+    still reported and the build ends non-zero."""
+    with remote_film(tmp_path, "fal", slots=("keyframe",)) as film:
+        film.vf("build", "--tier", "draft")
+        film.pick_all("keyframe", 1)
+        doc = YAML().load(film.root / "shots.yaml")
+        doc["shots"][0]["keyframe"]["takes"] = 3  # the same version: the pick stays current
+        YAML().dump(doc, film.root / "shots.yaml")
+        film.fake.faults.fail_jobs = True
+        run = film.vf("build", "--tier", "draft", check=False)
+        assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+        errors = [ln for ln in run.stderr.splitlines() if ln.startswith("error:")]
+        assert len(errors) == 1 and "s010 keyframe t03" in errors[0], run.stderr
+        gen = film.root / "03_Generations" / "v1_exploration"
+        for sid in ("s010", "s020", "s030"):
+            assert len(list(gen.glob(f"{sid}_draft_v001_t0*.mp4"))) == 2, run.stdout

@@ -203,6 +203,9 @@ class FakeServer:
         # the build for the CPU). True: every job its own bytes, as a real generator's.
         self.unique_media = True
         self.create_delay = 0.0  # seconds a create's reply takes, after the job is made
+        # Called after a create made its job and before its reply goes out (a test kills the
+        # client there: the job is taken, and the client never learns its id).
+        self.on_create: Callable[[], None] | None = None
         self._api = _Server(("127.0.0.1", 0), self._handler_class(cdn=False))
         self._cdn = _Server(("127.0.0.1", 0), self._handler_class(cdn=True))
         self.setup_routes()
@@ -459,6 +462,8 @@ class FakeServer:
                     reply, kind = fake._dispatch(req)
                     if kind == "create" and fake.create_delay:
                         time.sleep(fake.create_delay)  # the job exists; its reply is on its way
+                    if kind == "create" and fake.on_create is not None:
+                        fake.on_create()
                 if fault == "stall":
                     time.sleep(fake.faults.stall_seconds)
                     return self._drop()

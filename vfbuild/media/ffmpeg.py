@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import json
 import logging
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -308,6 +311,7 @@ def run_ffmpeg(
             stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE if on_progress is not None else subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            preexec_fn=_die_with_parent(),
         )
     except OSError as e:
         raise MediaError(f"cannot start ffmpeg while {what}", hint=str(e)) from e
@@ -334,6 +338,48 @@ def run_ffmpeg(
         raise MediaError(f"ffmpeg failed while {what}", hint="\n".join(lines))
     if on_progress is not None and reported < 1.0:
         on_progress(1.0)
+
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+@functools.cache
+def _prctl() -> Callable[..., int] | None:
+    """libc's prctl, looked up once in the parent (the child must not load anything)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes  # here: importing vfbuild stays fast
+
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    fn.restype = ctypes.c_int
+    return fn  # type: ignore[no-any-return]
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A `preexec_fn` that makes ffmpeg get SIGKILL when vf dies (a kill -9, a SIGTERM, a
+    closed terminal): otherwise an edit's ffmpeg runs on for minutes, writing to a temp file
+    nobody will read. Linux only; elsewhere ffmpeg is started as before.
+
+    The signal fires when the *thread* that started the child ends, not only the process:
+    `run_ffmpeg` waits for ffmpeg in the thread that started it (and stops it on any error
+    first), so a worker thread never ends while its ffmpeg runs. Ctrl-C is unchanged: ffmpeg
+    stays in vf's process group and gets the terminal's SIGINT as before."""
+    prctl = _prctl()
+    if prctl is None:
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:
+        # Runs in the child between fork and exec: no imports, no locks, nothing that
+        # allocates much. If vf died before the prctl, no signal would come: exit now.
+        if prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0 and os.getppid() != parent:
+            os._exit(1)
+
+    return preexec
 
 
 def _bitexact_graph(arg: str, previous: str) -> str:

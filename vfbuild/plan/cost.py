@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 
-from vfbuild import steps
+from vfbuild.plan.maker import job_provider, provider_config
 from vfbuild.plan.resolve import Job
 from vfbuild.project import Project
 from vfbuild.providers.pricing import PriceTable, load_prices, take_cost
@@ -21,12 +21,14 @@ class Coster:
 
     def cost(self, job: Job) -> float | None:
         """Dollars for one take of `job`; None when its price is unknown."""
-        prov = self.p.provider(job.step)
+        # Who makes it, as the build asks (a pick made before its slot moved is remade by
+        # the provider that made it).
+        prov = job_provider(self.p, job)
         if not prov.ledgered:
             return 0.0  # local renderers and in-process providers cost nothing
-        slot = steps.slot_of(job.step)
-        if prov.declares_cost and slot is not None:
-            declared = getattr(self.p.film.providers, slot).cost_per_take
+        if prov.declares_cost:
+            config = provider_config(self.p, job.step, prov.name)
+            declared = config.cost_per_take if config is not None else None
             if declared is not None:
                 return round(declared, 4)
         return take_cost(self.prices, job.recipe, prov.units(job.step, job.seconds))

@@ -18,17 +18,25 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vfbuild.errors import FrozenError, StepFailed, StoreError, VfError
+from vfbuild.errors import FrozenError, PinnedMissing, StepFailed, StoreError, VfError
 from vfbuild.fsutil import temp_path
 from vfbuild.plan.cost import Coster
+from vfbuild.plan.maker import cannot_remake, job_provider, remake_hint
 from vfbuild.plan.resolve import DONE, STALE, Job, Resolver, StepState
 from vfbuild.plan.slots import Download, Slots
 from vfbuild.project import Project
 from vfbuild.providers.base import Awaiting, InputFiles, MakeContext, Provider
 from vfbuild.providers.pricing import Budget
 from vfbuild.store import layout
-from vfbuild.store.journal import LEDGERED, STORED, SUBMITTED, Journal, JournalEntry
-from vfbuild.store.ledger import Ledger
+from vfbuild.store.journal import (
+    LEDGERED,
+    STORED,
+    SUBMITTED,
+    SUBMITTING,
+    Journal,
+    JournalEntry,
+)
+from vfbuild.store.ledger import Ledger, lost_job_id
 from vfbuild.store.locks import FILM_LOCK, Output, Polished
 from vfbuild.store.objects import Artifact
 
@@ -63,6 +71,15 @@ class BuildEvents:
     def say(self, line: str) -> None:
         with self.lock:
             self.echo(line)
+
+
+def _blocks_downstream(state: StepState, failed: set[str]) -> bool:
+    """Whether the steps after this one must wait: the next step reads only this one's pick
+    (a draft, its keyframe pick; a final, its draft pick), so takes that failed beside a pick
+    that is made hold nothing back. Each failure is still reported, and the build still ends
+    non-zero. A step with no pick, or an output step, blocks what follows as before."""
+    picked = [j for j in state.jobs if j.picked]
+    return not picked or any(j.key in failed for j in picked)
 
 
 def job_label(job: Job) -> str:
@@ -153,7 +170,7 @@ class StepRunner:
             return state
         missing = [j for j in state.jobs if self.artifact(j) is None]
         failed = self._make_all(missing, state)
-        if failed:
+        if failed and _blocks_downstream(state, failed):
             raise StepFailed(f"{name} {step}: {len(failed)} take(s) not made")
         if state.polished is not None and not self.frozen:
             self._adopt_polished(state)
@@ -266,7 +283,7 @@ class StepRunner:
                 if art is not None:
                     self.events.say(f"  {label}: the same recipe as {first}, made once")
                     return art
-                if self.p.provider(job.step).paid:
+                if job_provider(self.p, job).paid:
                     raise VfError(
                         f"{label}: not made: it is the same recipe as {first}, which this "
                         "build did not make",
@@ -280,10 +297,18 @@ class StepRunner:
             return self._claims.setdefault(key, threading.Lock())
 
     def _make_new(self, job: Job, state: StepState, label: str) -> Artifact | Awaiting:
-        prov = self.p.provider(job.step)
         # A pinned artifact may only be remade by a deterministic (free) provider, and must
-        # come out with the pinned bytes.
-        if (self.frozen or job.pinned_sha256 is not None) and (prov.paid or not prov.deterministic):
+        # come out with the pinned bytes: the provider its recipe names, which made it, not
+        # the slot's provider of today (`vf plan` says the same, see `plan.maker`).
+        why = cannot_remake(self.p, job)
+        if why is not None and not self.frozen:
+            raise PinnedMissing(
+                f"{label}: the pinned take {(job.pinned_sha256 or '')[:12]}… is not in the store, "
+                f"and cannot be made again: {why}; nothing was sent",
+                hint=remake_hint(job),
+            )
+        prov = job_provider(self.p, job)
+        if self.frozen and (prov.paid or not prov.deterministic):
             raise FrozenError(
                 f"{label}: the pinned artifact {job.pinned_sha256 or '?'} is not in the store, "
                 f"and {prov.name} is a paid provider that --frozen never calls",
@@ -304,6 +329,7 @@ class StepRunner:
             retry_failed=self.options.retry_failed,
             film_root=self.p.root,
             expected_name=Path(job.targets(self.p.film.film.title, job.version or 0)[0]).name,
+            lost=functools.partial(self._record_lost, job),
         )
         slot = self.slots.take()
         if prov.holds_slot:
@@ -362,7 +388,11 @@ class StepRunner:
 
     def _record_cost(self, job: Job, version: int, art: Artifact) -> None:
         """Append the ledger row of a take a paid provider made (once: the journal remembers)."""
-        if not self.p.provider(job.step).ledgered:
+        try:
+            prov = job_provider(self.p, job)
+        except VfError:
+            return  # a pick an unknown provider made, and a clone brought: nothing we paid
+        if not prov.ledgered:
             return
         entry = self.journal.get(job.key)
         if entry is None or entry.state not in (SUBMITTED, STORED):
@@ -383,6 +413,33 @@ class StepRunner:
         )
         self.journal.update(entry, state=LEDGERED, sha256=art.sha256)
         if written:  # a recipe two shots share is paid (and said) once
+            with self.events.lock:
+                self.events.spent += entry.cost or 0.0
+
+    def _record_lost(self, job: Job, entry: JournalEntry) -> None:
+        """A ledger row for a job whose submit reply was lost, as `--resubmit` sends it again:
+        the provider (fal, Runway) probably took and billed it, and cannot be asked. Its cost
+        is the estimate; `vf cost` shows it as lost."""
+        version = job.version
+        if version is None:  # the step's takes share it; this recipe was sent, so it has one
+            version = self.p.locks.allocate_version(job.name, job.step, job.version_key)
+        written = self.ledger.append(
+            shot=job.name,
+            step=job.step,
+            version=version,
+            take=job.take,
+            provider=entry.provider,
+            model=entry.model,
+            recipe_key=job.key,
+            job_id=lost_job_id(entry.times.get(SUBMITTING, 0.0)),
+            cost=entry.cost,
+        )
+        if written:
+            cost = "" if entry.cost is None else f" (${entry.cost:.2f} estimated)"
+            self.events.say(
+                f"  {job_label(job)}: the {entry.provider} job whose reply was lost is ledgered "
+                f"as lost{cost}; sending it again"
+            )
             with self.events.lock:
                 self.events.spent += entry.cost or 0.0
 

@@ -19,6 +19,7 @@ from vfbuild.errors import VfError
 from vfbuild.project import Project
 from vfbuild.providers import get_provider
 from vfbuild.store.journal import FAILED, LEDGERED, SUBMITTED, SUBMITTING, Journal, JournalEntry
+from vfbuild.store.ledger import Ledger, LedgerRow
 
 CANCELED = "canceled with `vf cancel`"
 
@@ -57,6 +58,30 @@ def describe(entry: JournalEntry, now: float | None = None) -> str:
     if entry.state == FAILED and entry.error:
         line += f": {entry.error}"
     return line
+
+
+def lost_rows(project: Project, shots: list[str] | None = None) -> list[LedgerRow]:
+    """Ledgered lost jobs (sent again with `--resubmit`) of recipes whose take has not come
+    back yet: still worth a look in the provider's dashboard. Once the take is stored and
+    ledgered, the lost row is only a cost, shown by `vf cost`."""
+    journal = journal_of(project)
+    out = []
+    for row in Ledger(project.root).rows():
+        if not row.lost or (shots and row.shot not in shots):
+            continue
+        entry = journal.get(row.recipe_key)
+        if entry is None or entry.state != LEDGERED:
+            out.append(row)
+    return out
+
+
+def describe_lost(row: LedgerRow) -> str:
+    label = f"{row.shot} {row.step} t{row.take:02d}"
+    cost = f"${float(row.cost):.2f}" if row.cost else "cost unknown"
+    return (
+        f"{label:<18} {row.provider:<10} {'-':<38} lost: sent again with --resubmit; the first "
+        f"was probably billed ({cost} estimated, in ledger.csv)"
+    )
 
 
 def _ago(seconds: float) -> str:

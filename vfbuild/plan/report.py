@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from vfbuild import steps
 from vfbuild.errors import VfError
 from vfbuild.plan.execute import job_label
 from vfbuild.plan.graph import plan_tasks, task_name
-from vfbuild.plan.resolve import DONE, WAITING, Resolver, StepState
+from vfbuild.plan.maker import remake_hint
+from vfbuild.plan.resolve import DONE, STALE, WAITING, Job, Resolver, StepState
 from vfbuild.project import Project
+
+if TYPE_CHECKING:
+    from vfbuild.plan.cost import Coster
 
 
 @dataclass
@@ -33,6 +38,7 @@ def step_lines(
     lines: list[StepLine] = []
     producing: set[str] = set()  # tasks this build will make something in
     planned: dict[str, str] = {}  # recipe key -> the take that makes it
+    blocked: set[str] = set()  # tasks the build cannot do: a pinned take cannot be remade
     for name, step, upstream in plan_tasks(project, shots, tier):
         try:
             state = resolver.resolve(name, step)
@@ -45,6 +51,15 @@ def step_lines(
         else:
             model = state.jobs[0].recipe["model"] if state.jobs else prov.model(step, None)
             making = [j for j in state.jobs if resolver.artifact(j.key) is None]
+            making, notes = _pinned_makers(project, coster, prov.name, making)
+            if any(n.startswith("blocked:") for n in notes):
+                blocked.add(task_name(name, step))
+            elif upstream in blocked and state.status == STALE:
+                # Its input is the pick that cannot be remade: the build does not get to it.
+                making, notes = [], [f"blocked: its input is the {upstream} pick above"]
+                blocked.add(task_name(name, step))
+            if notes:
+                state = replace(state, reasons=[*state.reasons, *notes])
             shared = [j for j in making if j.key in planned]
             if shared:
                 # Another shot's step makes the same recipe: the build makes it once.
@@ -75,3 +90,37 @@ def step_lines(
             )
         )
     return lines
+
+
+def _pinned_makers(
+    project: Project, coster: Coster, slot_provider: str, making: list[Job]
+) -> tuple[list[Job], list[str]]:
+    """Pinned takes to remake, as the build will: by the provider that made them (said when
+    it is not the slot's), or not at all when it cannot give the pinned bytes again (said,
+    with what sending it again would cost, and left out of the takes to make)."""
+    from vfbuild.plan.maker import cannot_remake, job_provider
+
+    kept: list[Job] = []
+    notes: list[str] = []
+    for job in making:
+        if job.pinned_sha256 is None:
+            kept.append(job)
+            continue
+        why = cannot_remake(project, job)
+        if why is None:
+            kept.append(job)
+            maker = job_provider(project, job).name
+            if maker != slot_provider:
+                notes.append(f"pinned {job_label(job)} is remade by {maker}, which made it")
+            continue
+        try:
+            price = coster.cost(job)
+        except VfError:
+            price = None
+        again = "" if price is None else f" (sending it again would cost ${price:.2f}"
+        again += ", for other bytes than the pin)" if again else ""
+        notes.append(
+            f"blocked: pinned {job_label(job)} is not in the store and cannot be remade: "
+            f"{why}{again}; {remake_hint(job)}"
+        )
+    return kept, notes

@@ -114,8 +114,7 @@ class World:
             names.append((name, f if isinstance(f, str) else f"{f.__module__}.{f.__qualname__}"))
         h.update(repr(names).encode())
         steps = sys.modules.get("vfbuild.steps")  # not imported: no plugin step either
-        if steps is not None:
-            h.update(repr(steps.plugins()).encode())
+        h.update(repr(steps.plugins() if steps is not None else []).encode())
 
     def _inputs(self, h: Any, folder: str, rel: str) -> None:
         """Every file below `folder` but the outputs: size, mtime and inode, sorted by name."""

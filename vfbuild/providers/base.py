@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from vfbuild.providers.pricing import Budget
-    from vfbuild.store.journal import Journal
+    from vfbuild.store.journal import Journal, JournalEntry
 
 InputFiles = dict[str, Path | list[Path]]
 
@@ -44,6 +44,9 @@ class MakeContext:
     transfer: contextlib.AbstractContextManager[object] = field(
         default_factory=contextlib.nullcontext
     )
+    # Told of a journalled job whose submit reply was lost, just before `--resubmit` sends
+    # it again: the first was probably taken and billed, and the build ledgers it as lost.
+    lost: Callable[[JournalEntry], None] = lambda entry: None
 
 
 @dataclass(frozen=True)

@@ -382,6 +382,7 @@ class RemoteProvider:
                 return found
             return None  # the provider never got it: submitting is safe
         if ctx.resubmit:
+            ctx.lost(entry)  # the first was probably paid: it gets a ledger row (lost)
             return None
         raise ProviderError(
             f"{ctx.label}: a {self.name} job for this recipe (key {ctx.key[:12]}…) may have been "

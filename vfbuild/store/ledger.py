@@ -32,8 +32,24 @@ class LedgerRow:
     job_id: str
     cost: str  # dollars with 4 decimals, or "" when no price is known
 
+    @property
+    def lost(self) -> bool:
+        """A job whose submit reply was lost and that was sent again (`--resubmit`): the
+        provider probably took it and bills it, and no one knows its id. Its cost is the
+        estimate. (Marked in `job_id`, not a column of its own: a ledger.csv with such rows
+        still reads, and sums, in vfbuild versions that know no lost jobs.)"""
+        return self.job_id.startswith(LOST_PREFIX)
+
 
 COLUMNS = [f.name for f in fields(LedgerRow)]
+LOST_PREFIX = "lost-"
+
+
+def lost_job_id(submitted_at: float) -> str:
+    """The `job_id` of a lost job's row: named by when it was sent, so the row of one lost
+    submit is written once however often a build is killed before sending it again, and each
+    lost submit of a recipe has a row of its own."""
+    return f"{LOST_PREFIX}{int(submitted_at * 1000)}"
 
 
 class Ledger:
