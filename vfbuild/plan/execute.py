@@ -252,10 +252,14 @@ class StepRunner:
                 job.name,
                 job.step,
                 Output(
-                    version=version, key=job.key, sha256=art.sha256, file=target, recipe=job.recipe
+                    version=version,
+                    key=job.key,
+                    sha256=art.sha256,
+                    file=target,
+                    recipe=job.recipe.as_dict(),
                 ),
             )
-        if job.recipe.get("prompt"):
+        if job.recipe.prompt:
             r = job.recipe
             self.p.prompts.append(
                 key=job.key,
@@ -345,7 +349,7 @@ class StepRunner:
         # The bookkeeping below (a few fsyncs) waits, as downloads do, while other takes
         # submit: their journal entries are fsynced before their jobs can start.
         self.slots.calm()
-        self.p.index.record(job.key, art, job.recipe)
+        self.p.index.record(job.key, art, job.recipe.as_dict())
         if prov.ledgered and self.journal.get(job.key) is None:
             # Manual work has no entry yet: this one carries its declared cost to the ledger.
             # A paid job's entry stays `submitted`: the recipe index now has its take, and its
@@ -354,7 +358,7 @@ class StepRunner:
                 JournalEntry(
                     job.key,
                     prov.name,
-                    job.recipe["model"],
+                    job.recipe.model,
                     label,
                     STORED,
                     cost=ctx.cost,
@@ -372,7 +376,7 @@ class StepRunner:
     ) -> Artifact | Awaiting:
         label = ctx.label
         with temp_path(self.tmp_dir, suffix=job.ext) as tmp:
-            if (waiting := prov.make(job.recipe, inputs, tmp, ctx)) is not None:
+            if (waiting := prov.make(job.recipe.as_dict(), inputs, tmp, ctx)) is not None:
                 return waiting
             expected = job.pinned_sha256 if prov.deterministic else None
             try:

@@ -65,7 +65,8 @@ def plan_tasks(project: Project, shots: list[str] | None, tier: str) -> list[Tas
             hint=f"shots are: {', '.join(project.shot_ids[:20])}",
         )
     selected = shots or project.shot_ids
-    wanted = set(steps.TIERS[: steps.TIERS.index(tier) + 1])  # type: ignore[arg-type]
+    # The build's tier and those before it (`--tier draft`: the draft tier's steps only).
+    wanted = set(steps.TIERS[: steps.TIERS.index(tier) + 1])
     film = project.film
     out: list[TaskSpec] = []
     for sid in selected:
@@ -239,7 +240,7 @@ def run_build(
     if code != 0 and not events.errors and not events.inbox:
         # doit itself failed (not one of our tasks): show what it said.
         events.errors.append(VfError("the task runner failed", hint=doit_err.strip()[-2000:]))
-    waiting = {}
+    waiting: dict[str, list[str]] = {}
     for name, step, _ in specs:
         st = states.get(task_name(name, step))
         if st is not None and st.status == NEEDS_PICK:
@@ -302,7 +303,7 @@ def _sends_files(prov: Any, job: Any, inputs: Any) -> bool:
     from vfbuild.providers.remote import RemoteJob
 
     try:
-        return bool(prov.url_inputs(RemoteJob(job.key, job.recipe, inputs, job.name, "")))
+        return bool(prov.url_inputs(RemoteJob(job.key, job.recipe.as_dict(), inputs, job.name, "")))
     except (KeyError, IndexError):
         return False  # an input it lacks is reported when the take starts
 
@@ -314,7 +315,7 @@ def _run_doit(project: Project, tasks: list[Any], jobs: int) -> tuple[int, str]:
 
     dep_file = str(project.vf_dir / "doit-state.json")
 
-    class Loader(TaskLoader2):
+    class Loader(TaskLoader2):  # type: ignore[misc]  # doit has no types
         def setup(self, opt_values: dict[str, Any]) -> None:
             pass
 

@@ -9,6 +9,7 @@ by that provider, so the plan prices it, and the build makes it, alike: both ask
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from vfbuild import steps
@@ -31,7 +32,7 @@ def provider_config(project: Project, step: str, name: str) -> ProviderChoice | 
     return None
 
 
-def recipe_provider(project: Project, step: str, recipe: dict[str, Any]) -> Provider:
+def recipe_provider(project: Project, step: str, recipe: Mapping[str, Any]) -> Provider:
     """The provider that makes `recipe`: the slot's when the recipe names it (every take of
     the current spec), else the one the recipe names. Raises UsageError for an unknown one."""
     slot_provider = project.provider(step)

@@ -9,6 +9,7 @@ from vfbuild.errors import UsageError
 from vfbuild.fsutil import sha256_file
 from vfbuild.plan.resolve import NEEDS_PICK, Job, Resolver
 from vfbuild.project import Project
+from vfbuild.recipe import Recipe
 from vfbuild.store import layout
 from vfbuild.store.locks import Pick
 
@@ -57,7 +58,7 @@ def pick_take(
                 f"take {take} of {shot_id} {step} v{version:03d} is not built yet",
                 hint="run `vf build` first",
             )
-        key, recipe, sha = job.key, job.recipe, art.sha256
+        key, recipe, sha = job.key, job.recipe.as_dict(), art.sha256
     else:
         # An older version's take: find what made the file in the layout.
         if not path.exists():
@@ -72,12 +73,19 @@ def pick_take(
                 f"{rel} was not made by this film's store", hint="pick a take that `vf build` made"
             )
         key, recipe = found
+        try:
+            Recipe.from_dict(recipe)
+        except (ValueError, TypeError):
+            raise UsageError(
+                f"{rel}: its record in .vf/recipes is not a recipe vfbuild wrote",
+                hint="pick a take of the current version, or build it again",
+            ) from None
     new = Pick(version=version, take=take, key=key, sha256=sha, file=rel, recipe=recipe)
     previous = project.locks.pick(shot_id, step)
     if previous != new:
         project.locks.set_pick(shot_id, step, new)
     obj = project.store.path(sha)
-    shown = Job(shot_id, step, take, recipe, key, "", version, ext, picked=True)
+    shown = Job(shot_id, step, take, Recipe.from_dict(recipe), key, "", version, ext, picked=True)
     for target in shown.targets(project.film.film.title, version):
         layout.materialize(obj, project.root / target)
     return PickResult(new, previous, f"locks/{shot_id}.yaml")

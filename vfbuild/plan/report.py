@@ -49,7 +49,7 @@ def step_lines(
         if state.status == DONE:  # nothing to make, and nothing shows a done step's model
             model, making = "", []
         else:
-            model = state.jobs[0].recipe["model"] if state.jobs else prov.model(step, None)
+            model = state.jobs[0].recipe.model if state.jobs else prov.model(step, None)
             making = [j for j in state.jobs if resolver.artifact(j.key) is None]
             making, notes = _pinned_makers(project, coster, prov.name, making)
             if any(n.startswith("blocked:") for n in notes):

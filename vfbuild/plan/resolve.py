@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from vfbuild import steps
-from vfbuild.errors import FrozenError
+from vfbuild.errors import FrozenError, LockError
 from vfbuild.project import Project
 from vfbuild.providers.base import Provider
-from vfbuild.recipe import key_of, make_recipe, step_key_of
+from vfbuild.recipe import Recipe, make_recipe
 from vfbuild.spec.models import Film, ProviderChoice, Shot, parse_resolution
 from vfbuild.steps import DONE, NEEDS_PICK, STALE, WAITING, Job, StepState
 from vfbuild.store.locks import LockBook
@@ -130,17 +130,17 @@ class Resolver:
         self,
         name: str,
         step: str,
-        recipe: dict[str, Any],
+        recipe: Recipe,
         *,
         picked: bool = False,
         pinned: str | None = None,
         version: int | None = None,
         version_key: str | None = None,
     ) -> Job:
-        key = key_of(recipe)
+        key = recipe.key
         declared = steps.get(step)
         if version_key is None:
-            version_key = step_key_of(recipe) if declared.picked else key
+            version_key = recipe.step_key if declared.picked else key
         if version is None:
             version = self.p.locks.version_of(name, step, version_key)
         return Job(
@@ -163,7 +163,7 @@ class Resolver:
         """The takes of a picked step. They share one step key (the recipe without take and
         seed, see `step_key_of`), so it is computed once, not once per take."""
         recipes = [make_recipe(**base, seed=seed0 + t - 1, take=t) for t in range(1, takes + 1)]
-        version_key = step_key_of(recipes[0])
+        version_key = recipes[0].step_key
         return [self._job(name, step, r, version_key=version_key) for r in recipes]
 
     def finish(self, state: StepState) -> StepState:
@@ -196,7 +196,12 @@ class Resolver:
             f"recipe has changed since; it stays in force until you `vf pick {shot.id} {step} N`"
         )
         job = self._job(
-            shot.id, step, pick.recipe, picked=True, pinned=pick.sha256, version=pick.version
+            shot.id,
+            step,
+            self.pinned_recipe(shot.id, step, pick.recipe),
+            picked=True,
+            pinned=pick.sha256,
+            version=pick.version,
         )
         job.from_spec = False
         return [*current, job]
@@ -219,7 +224,12 @@ class Resolver:
             )
         state.jobs = [
             self._job(
-                shot.id, step, pick.recipe, picked=True, pinned=pick.sha256, version=pick.version
+                shot.id,
+                step,
+                self.pinned_recipe(shot.id, step, pick.recipe),
+                picked=True,
+                pinned=pick.sha256,
+                version=pick.version,
             )
         ]
         return self.finish(state)
@@ -235,7 +245,16 @@ class Resolver:
             state.status, state.reasons = WAITING, [f"waits for {upstream} to be built"]
         return art
 
-    def output(self, state: StepState, recipe: dict[str, Any]) -> StepState:
+    def pinned_recipe(self, name: str, step: str, recorded: dict[str, Any]) -> Recipe:
+        try:
+            return Recipe.from_dict(recorded)
+        except (ValueError, TypeError) as e:
+            raise LockError(
+                f"locks/{name}.yaml: the {step} pick's recipe is not a recipe ({e})",
+                hint=f"restore the file from git, or pick again: `vf pick {name} {step} N`",
+            ) from None
+
+    def output(self, state: StepState, recipe: Recipe) -> StepState:
         """A step's single output (not picked): under --frozen, only the one the lock pins."""
         job = self._job(state.name, state.step, recipe)
         pinned = self.p.locks.output(state.name, state.step)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +74,9 @@ def unit_price(
     return None
 
 
-def take_cost(table: PriceTable, recipe: dict[str, Any], units: tuple[str, float]) -> float | None:
+def take_cost(
+    table: PriceTable, recipe: Mapping[str, Any], units: tuple[str, float]
+) -> float | None:
     """The cost of one take, rounded to the cent's hundredth; None when no price is known."""
     unit, qty = units
     price = unit_price(table, recipe["provider"], recipe["model"], recipe.get("tier"), unit)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
+from vfbuild.recipe import Recipe
 from vfbuild.store import layout
 
 if TYPE_CHECKING:
@@ -35,7 +36,6 @@ Tier = Literal["draft", "final"]
 # Build tiers in order: a `--tier draft` build makes only the steps of the draft tier.
 TIERS: tuple[Tier, ...] = ("draft", "final")
 
-Recipe = dict[str, Any]
 
 # Generators make clips of at most this many seconds; a longer shot loops its clip in the edit.
 CLIP_MAX_SECONDS = 10.0
@@ -149,6 +149,10 @@ class Resolution(Protocol):
     def output_artifact(self, shot: Shot, upstream: str, state: StepState) -> Artifact | None: ...
 
     def output(self, state: StepState, recipe: Recipe) -> StepState: ...
+    def pinned_recipe(self, name: str, step: str, recorded: dict[str, Any]) -> Recipe:
+        """A recipe a lock recorded (a pick's), read back; a LockError when it is not one."""
+        ...
+
     def finish(self, state: StepState) -> StepState: ...
     def edit_material(self, shot: Shot) -> tuple[Artifact, bool, str, bool] | None:
         """A shot's most advanced material: (artifact, is a still, stage, finished)."""

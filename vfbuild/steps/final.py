@@ -3,8 +3,6 @@ once: generate at full quality only what was tested and picked at the low tier."
 
 from __future__ import annotations
 
-import copy
-
 from vfbuild.errors import FrozenError
 from vfbuild.spec.models import Shot
 from vfbuild.steps import register
@@ -32,15 +30,14 @@ class Final(Step):
                 state.status, state.reasons = WAITING, ["waits for the keyframe pick"]
                 return state
             return r.needs_pick(shot, self.upstream, state)
-        recipe = copy.deepcopy(pick.recipe)
+        drafted = r.pinned_recipe(shot.id, self.upstream, pick.recipe)
         w, h = r.tier_size("final")
-        recipe["step"], recipe["tier"] = self.name, "final"
-        recipe["settings"] |= {
+        settings = drafted.settings | {
             "width": w,
             "height": h,
             "provider_settings": r.tier_settings(self.name, "final"),
         }
-        recipe |= r.made_by(self.name, "final")
+        recipe = drafted.replace(tier="final", settings=settings, **r.made_by(self.name, "final"))
         state.inputs["keyframe"] = keyframe_file(r, shot, pick.recipe["inputs"]["keyframe"])
         return r.output(state, recipe)
 
