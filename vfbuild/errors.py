@@ -98,3 +98,7 @@ class FrozenError(VfError):
 
 class StoreError(VfError):
     """The content-addressed store refused a write or found a corrupt object."""
+
+
+class ResultRejected(ProviderError):
+    """A take came back, but not as its step asked (kind, size, length, sound): never stored."""
