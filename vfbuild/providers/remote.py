@@ -516,7 +516,9 @@ class RemoteProvider:
         from vfbuild.media.probe import probe
 
         last: MediaError | None = None
-        for _ in range(FETCH_TRIES):
+        for attempt in range(FETCH_TRIES):
+            if attempt:
+                self.http.wait(attempt - 1)
             self.fetch(result, job, out)
             try:
                 info = probe(out)
