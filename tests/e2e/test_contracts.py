@@ -33,6 +33,13 @@ CASES = {
         "s030 lipsync: fal's result was refused: expected a video with sound (an audio stream), "
         "got a video with no audio",
     ),
+    "keyframe": (
+        "keyframe",
+        "t2i",
+        "clip",
+        "s030 keyframe t01: fal's result was refused: expected an image, got a video (640x360, "
+        "1.00 s)",
+    ),
     "draft": (
         "video",
         "i2v",
@@ -46,6 +53,8 @@ CASES = {
 def build_to(film: RemoteFilm, step: str, *extra: str) -> tuple[str, ...]:
     """Build s030 (picking take 1 on the way) up to the build that makes `step`; returns that
     build's arguments, run once here."""
+    if step == "keyframe":
+        return ("build", "--tier", "draft", "s030")
     film.vf("build", "--tier", "draft", "s030")  # the keyframes (local)
     film.vf("pick", "s030", "keyframe", "1")
     if step == "draft":
@@ -64,11 +73,13 @@ def test_a_result_not_as_asked_is_refused_then_remade_once(tmp_path: Path, case:
         run = film.vf(*args, check=False)
         assert run.returncode != 0 and "Traceback" not in run.stderr, run.stderr
         assert f"error: {said}" in run.stderr, run.stderr
-        takes = 2 if case == "draft" else 1
+        takes = 2 if case in ("keyframe", "draft") else 1
         assert posts(film.fake) == film.fake.paid_jobs == takes
 
-        # Nothing of it was stored, or put in the layout.
+        # It was fetched once (whole media: fetching it again would not change it), and
+        # nothing of it was stored, or put in the layout.
         (bad_id,) = film.fake.overridden
+        assert sum(1 for _, path in film.fake.log if path.startswith(f"/files/{bad_id}")) == 1
         bad = sha256_file(film.fake.media(film.fake.jobs[bad_id]))
         objects = {p.name for p in (film.root / ".vf" / "objects").rglob("*") if p.is_file()}
         assert bad not in objects

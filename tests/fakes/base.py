@@ -12,8 +12,8 @@ base gives them what every fake needs:
 - faults on request: 429 with Retry-After, 500, 503, a stalled response, a dropped connection,
   a truncated download (Content-Length larger than the body), a corrupt media file;
 - results that are not what was asked, queued per kind of job (`override_result`): well-formed
-  media of half the size, of a square aspect, a tenth of the length, or a lip-sync without the
-  sound it was given;
+  media of half the size, of a square aspect, a tenth of the length, a video for an image, or
+  a lip-sync without the sound it was given;
 - a lip-sync result that carries the audio it was given (`job.extra["audio"]`), muxed in;
 - signed uploads on the CDN (`issue_upload`: a PUT URL and the file's public URL), as fal's
   storage hands out, and `fetch_input`: an input URL read the way a provider reads it.
@@ -45,7 +45,7 @@ from urllib.parse import parse_qs, urlsplit
 
 API_FAULTS = ("429", "500", "503", "stall", "drop")
 # What a queued result override makes of a job instead (see `FakeServer.override_result`).
-RESULT_OVERRIDES = ("small", "square", "short", "silent")
+RESULT_OVERRIDES = ("small", "square", "short", "silent", "clip")
 _DATA_URI = re.compile(r"data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<b64>;base64)?,(?P<data>.*)", re.S)
 DOWNLOAD_FAULTS = ("500", "503", "drop", "truncate", "corrupt")
 
@@ -289,14 +289,16 @@ class FakeServer:
     def override_result(self, kind: str, *modes: str) -> None:
         """Make the next jobs of `kind` (one per mode) succeed with media that is not what was
         asked: "small" (half the width and height), "square" (as high as wide), "short" (a
-        tenth of the length), "silent" (a lip-sync without its audio)."""
+        tenth of the length), "silent" (a lip-sync without its audio), "clip" (a video where
+        an image was asked)."""
         assert all(m in RESULT_OVERRIDES for m in modes), modes
         with self._lock:
             self.result_override.setdefault(kind, []).extend(modes)
 
     def spoil(self, kind: str, job: dict[str, Any]) -> str | None:
         """Apply the next override queued for `kind` to a job's `new_job` keywords (width,
-        height, seconds, extra) before it is made; the override, if there was one."""
+        height, seconds, extra; "kind" for a job of another kind) before it is made; the
+        override, if there was one."""
         with self._lock:
             queue = self.result_override.get(kind)
             mode = queue.pop(0) if queue else None
@@ -308,6 +310,8 @@ class FakeServer:
             job["seconds"] = round(job["seconds"] / 10, 2)
         elif mode == "silent":
             job["extra"] = {**job.get("extra", {}), "audio": None}
+        elif mode == "clip":
+            job["kind"] = "video"
         return mode
 
     def keep_input(self, data: bytes, suffix: str) -> Path:

@@ -254,7 +254,7 @@ class FalFake(FakeServer):
         mode = self.spoil(spec["kind"], job)
         if mode is not None:
             self.overridden[rid] = mode
-        self.new_job(rid, kind, body, **job)
+        self.new_job(rid, job.pop("kind", kind), body, **job)
         queued = sum(1 for j in list(self.jobs.values()) if j.state() == "queued") - 1
         return Reply(
             200, {"status": "IN_QUEUE", **self._urls(app, rid), "queue_position": max(0, queued)}
