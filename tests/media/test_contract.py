@@ -31,6 +31,8 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "clip1": clip(d / "clip1.mp4", "128x72", 1),
         "big5": clip(d / "big5.mp4", "256x144", 5),
         "big1": clip(d / "big1.mp4", "256x144", 1),
+        "wide": still(d / "wide.png", "168x72"),  # 21:9, Luma's nearest to 2.4:1
+        "runway": clip(d / "runway.mp4", "132x56", 5),  # 1584:672, Runway's nearest to 2.4:1
         "talk": sound,
         "junk": d / "junk.mp4",
     }
@@ -118,6 +120,35 @@ def test_an_upscale_reaches_the_delivery_size_and_keeps_the_clips_length(
     )
     msg = refused("upscale", up, media["big1"], clip=media["clip5"])
     assert "expected a clip of 5.00 s" in msg and "got 1.00 s" in msg
+
+
+def test_a_take_is_held_to_the_ratio_its_provider_makes_for_the_tier(
+    media: dict[str, Path],
+) -> None:
+    """Luma and Runway make fixed ratios, the nearest to the tier's: a 1920x800 (2.4:1) tier
+    gets Luma's 21:9 and Runway's 1584:672, which are right, and nothing else is."""
+    luma, runway = get_provider("luma"), get_provider("runway")
+    tier = {"width": 1920, "height": 800}
+    check_result("keyframe", recipe("keyframe", "luma", **tier), media["wide"], label="k",
+                 provider=luma)  # fmt: skip
+    msg = refused("keyframe", recipe("keyframe", "luma", **tier), media["still"], provider=luma)
+    assert "expected the aspect of 21:9, the provider's ratio for 1920x800 (2.333)" in msg
+    gen4 = recipe("draft", "runway", duration=5, **tier) | {"model": "gen4_turbo"}
+    check_result("draft", gen4, media["runway"], label="d", provider=runway)
+    refused("draft", gen4, media["clip5"], provider=runway)
+    # Without the provider's word, the tier's aspect is the contract.
+    refused("keyframe", recipe("keyframe", "luma", **tier), media["wide"])
+
+
+def test_an_upscale_keeps_its_clips_shape_and_fills_the_delivery_frame(
+    media: dict[str, Path],
+) -> None:
+    """A 16:9 clip upscaled for a 2:1 delivery: 256x144 fills the frame's width, at the
+    clip's shape; stretched to the delivery's 2:1 it is refused."""
+    up = recipe("upscale", "fal", width=256, height=128)
+    check_result("upscale", up, media["big5"], label="u", clip=media["clip5"])
+    msg = refused("upscale", up, media["runway"], clip=media["clip5"])
+    assert "expected the aspect of its clip, 128x72 (1.778), got 132x56 (2.357)" in msg
 
 
 def test_a_lipsync_has_sound(media: dict[str, Path]) -> None:

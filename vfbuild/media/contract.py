@@ -7,8 +7,9 @@ step's contract, kept here as data keyed by step name:
 
 - kind: an image (keyframe) or a video (every other step);
 - size: a take matches its tier's aspect ratio (within `ASPECT_TOLERANCE`; providers choose
-  their own resolution, e.g. Kling's 720p for a 640x360 tier); an upscale reaches the delivery
-  size (the recipe's width and height) at that aspect;
+  their own resolution, e.g. Kling's 720p for a 640x360 tier), or the ratio its provider says
+  it makes for that tier (`made_aspect`: Luma's and Runway's fixed ratios); an upscale keeps
+  its clip's aspect and fills the delivery frame (the recipe's width and height);
 - length: a draft or final lasts what its recipe asks (`settings.duration`) as the provider
   documents it rounds (Kling makes 5 s or 10 s clips, Luma 5 s or 9 s), less one frame at
   most; an upscale lasts as long as the clip it was given;
@@ -66,7 +67,8 @@ def check_result(
 ) -> None:
     """Raise `ResultRejected` (naming the take, what was expected and what came) unless the
     file at `path` meets `step`'s contract. `provider` made it (its billing tells how it rounds
-    a clip's length); `clip` is the step's input clip (an upscale keeps its length)."""
+    a clip's length; `made_aspect`/`made_seconds`, where it has them, what it makes); `clip`
+    is the step's input clip (an upscale keeps its shape and length)."""
     contract = CONTRACTS.get(step)
     if contract is None:
         return
@@ -82,17 +84,23 @@ def check_result(
         _reject(label, who, "a video", _describe(info))
 
     settings = recipe.get("settings") or {}
-    want_w, want_h = settings.get("width"), settings.get("height")
-    if contract.size is not None and want_w and want_h and info.width and info.height:
-        w, h, ww, wh = info.width, info.height, int(want_w), int(want_h)
-        if not _same_aspect(w, h, ww, wh):
-            _reject(label, who, f"the aspect of {ww}x{wh} ({ww / wh:.3f})",
-                    f"{w}x{h} ({w / h:.3f})")  # fmt: skip
-        if contract.size == "at_least" and (w < ww or h < wh):
+    uses_clip = contract.length == "clip" or contract.size == "at_least"
+    source = _input(clip) if uses_clip else None
+    if contract.size is not None and info.width and info.height:
+        w, h = info.width, info.height
+        shape = _wanted_shape(contract, recipe, provider, source)
+        if shape is not None:
+            aw, ah, of = shape
+            if not _same_aspect(w, h, aw, ah):
+                _reject(label, who, f"the aspect of {of} ({aw / ah:.3f})", f"{w}x{h} ({w / h:.3f})")
+        ww, wh = int(settings.get("width") or 0), int(settings.get("height") or 0)
+        # Filling the delivery frame one way is enough: the shape was checked just above, and
+        # a clip of another provider's aspect (Runway's 1584:672 for 2.39:1) cannot do both.
+        if contract.size == "at_least" and ww and wh and w < ww and h < wh:
             _reject(label, who, f"at least the delivery size {ww}x{wh}", f"{w}x{h}")
 
     if contract.length is not None:
-        want = _wanted_seconds(contract, recipe, provider, clip)
+        want = _wanted_seconds(contract, recipe, provider, source)
         if want is not None:
             frame = 1.0 / float(settings.get("fps") or info.fps or DEFAULT_FPS)
             got = info.duration
@@ -104,16 +112,41 @@ def check_result(
         _reject(label, who, "a video with sound (an audio stream)", "a video with no audio")
 
 
+def _input(clip: Path | None) -> MediaInfo | None:
+    if clip is None:
+        return None
+    try:
+        return probe(clip)
+    except MediaError:
+        return None  # the input was checked when it was stored; nothing to compare with
+
+
+def _wanted_shape(
+    contract: Contract, recipe: dict[str, Any], provider: Provider | None, source: MediaInfo | None
+) -> tuple[int, int, str] | None:
+    """The aspect a result must have (as width, height, and how to say it): an upscale its
+    clip's; a take the one its provider makes for the tier (`made_aspect`: Luma's and Runway's
+    fixed ratios), else the tier's own."""
+    if contract.size == "at_least" and source is not None and source.width and source.height:
+        return source.width, source.height, f"its clip, {source.width}x{source.height}"
+    settings = recipe.get("settings") or {}
+    w, h = int(settings.get("width") or 0), int(settings.get("height") or 0)
+    own = getattr(provider, "made_aspect", None)
+    made = own(recipe) if callable(own) else None
+    if (
+        isinstance(made, tuple)
+        and len(made) == 2
+        and all(isinstance(x, int) and x > 0 for x in made)
+    ):
+        return made[0], made[1], f"{made[0]}:{made[1]}, the provider's ratio for {w}x{h}"
+    return (w, h, f"{w}x{h}") if w and h else None
+
+
 def _wanted_seconds(
-    contract: Contract, recipe: dict[str, Any], provider: Provider | None, clip: Path | None
+    contract: Contract, recipe: dict[str, Any], provider: Provider | None, source: MediaInfo | None
 ) -> float | None:
     if contract.length == "clip":
-        if clip is None:
-            return None
-        try:
-            return probe(clip).duration
-        except MediaError:
-            return None  # the input was checked when it was stored; nothing to compare with
+        return source.duration if source is not None else None
     asked = (recipe.get("settings") or {}).get("duration")
     if asked is None:
         return None

@@ -157,6 +157,14 @@ SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
 )
 
 
+def parse_ratio(value: object) -> tuple[int, int] | None:
+    """`"16:9"` or `"1280:720"` as (16, 9) or (1280, 720); None if it is not one."""
+    a, sep, b = str(value).partition(":")
+    if not sep or not a.isdigit() or not b.isdigit() or not int(a) or not int(b):
+        return None
+    return int(a), int(b)
+
+
 def sniff_ext(head: bytes) -> str | None:
     """The extension of a file that starts with `head` (16 bytes do), if it is known."""
     for magic, at, ext in SIGNATURES:
