@@ -13,9 +13,11 @@ Every exception vfbuild raises is defined here:
     ├── MediaError          a file is not the media it should be, or ffmpeg failed
     ├── StoreError          the store refused a write or found a corrupt object
     ├── StepFailed          some takes of a step failed (each already reported)
+    ├── PinnedMissing       a pick's artifact is gone and its provider cannot remake its bytes
     └── ProviderError       a provider could not make a take
         ├── SubmitUnknown   a submit went out and its reply was lost: the job may exist
-        └── HttpStatusError a provider answered with an HTTP error status
+        ├── HttpStatusError a provider answered with an HTTP error status
+        └── ResultRejected  a take came back, but not as its step asked: never stored
 
 A manual take waiting for the user's file is not an error: it is a result (`Awaiting`).
 """
@@ -144,3 +146,7 @@ class HttpStatusError(ProviderError):
 class PinnedMissing(VfError):
     """A pick's artifact is not in the store, and the provider that made it cannot make the
     same bytes again (it is paid, or not deterministic, or unknown here)."""
+
+
+class ResultRejected(ProviderError):
+    """A take came back, but not as its step asked (kind, size, length, sound): never stored."""

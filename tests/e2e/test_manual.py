@@ -77,3 +77,33 @@ def test_two_shots_with_one_manual_recipe_are_asked_for_and_take_one_file(
         ours, theirs = (gen / f"{s}_keyframe_v001_{take}.png" for s in ("s020", "s010"))
         assert ours.read_bytes() == theirs.read_bytes()
     assert len(Ledger(film).rows()) == 2  # two files, declared once each
+
+
+def test_a_dropped_file_not_as_asked_is_refused_until_it_is_replaced(tmp_path: Path) -> None:
+    film = make_film(tmp_path / "film")
+    yaml = YAML()
+    doc = yaml.load(film / "shots.yaml")
+    doc.insert(1, "providers", {"keyframe": {"use": "manual", "cost_per_take": 0.5}})
+    yaml.dump(doc, film / "shots.yaml")
+    vf(film, "build", "--tier", "draft", "s010")
+    inbox = film / "inbox" / "s010" / "keyframe"
+    Image.new("RGB", (144, 144), (200, 40, 40)).save(inbox / "s010_keyframe_v001_t01.png")
+    Image.new("RGB", (512, 288), (40, 200, 40)).save(inbox / "s010_keyframe_v001_t02.png")
+
+    run = vf(film, "build", "--tier", "draft", "s010", check=False)
+    assert run.returncode != 0 and "Traceback" not in run.stderr
+    assert (
+        "error: s010 keyframe t01: manual's result was refused: expected the aspect of 256x144 "
+        "(1.778), got 144x144 (1.000)"
+    ) in run.stderr
+    assert "save it over inbox/s010/keyframe/s010_keyframe_v001_t01.*" in run.stderr
+    # The other take (twice the tier's size, its aspect) is taken; the refused one is not.
+    assert sorted(layout_files(film)) == [
+        "03_Generations/v1_exploration/s010_keyframe_v001_t02.png"
+    ]
+    assert [r.take for r in Ledger(film).rows()] == [2]
+
+    Image.new("RGB", (256, 144), (200, 40, 40)).save(inbox / "s010_keyframe_v001_t01.png")
+    vf(film, "build", "--tier", "draft", "s010")
+    assert len(layout_files(film)) == 2
+    assert [r.take for r in Ledger(film).rows()] == [2, 1]

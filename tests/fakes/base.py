@@ -11,6 +11,10 @@ base gives them what every fake needs:
   results are downloaded from; it records any credential sent to it (`cdn_auth_seen`);
 - faults on request: 429 with Retry-After, 500, 503, a stalled response, a dropped connection,
   a truncated download (Content-Length larger than the body), a corrupt media file;
+- results that are not what was asked, queued per kind of job (`override_result`): well-formed
+  media of half the size, of a square aspect, a tenth of the length, a video for an image, or
+  a lip-sync without the sound it was given;
+- a lip-sync result that carries the audio it was given (`job.extra["audio"]`), muxed in;
 - signed uploads on the CDN (`issue_upload`: a PUT URL and the file's public URL), as fal's
   storage hands out, and `fetch_input`: an input URL read the way a provider reads it.
 """
@@ -40,6 +44,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 API_FAULTS = ("429", "500", "503", "stall", "drop")
+# What a queued result override makes of a job instead (see `FakeServer.override_result`).
+RESULT_OVERRIDES = ("small", "square", "short", "silent", "clip")
 _DATA_URI = re.compile(r"data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<b64>;base64)?,(?P<data>.*)", re.S)
 DOWNLOAD_FAULTS = ("500", "503", "drop", "truncate", "corrupt")
 
@@ -206,6 +212,11 @@ class FakeServer:
         # Called after a create made its job and before its reply goes out (a test kills the
         # client there: the job is taken, and the client never learns its id).
         self.on_create: Callable[[], None] | None = None
+        # Kind of job (the fake's own names: "upscale", "lipsync", "i2v"…) -> overrides queued
+        # for its next jobs, one each; the jobs they spoiled, by id.
+        self.result_override: dict[str, list[str]] = {}
+        self.overridden: dict[str, str] = {}
+        self._mux_lock = threading.Lock()
         self._api = _Server(("127.0.0.1", 0), self._handler_class(cdn=False))
         self._cdn = _Server(("127.0.0.1", 0), self._handler_class(cdn=True))
         self.setup_routes()
@@ -278,6 +289,40 @@ class FakeServer:
             threading.Thread(target=self._premake, args=(job,), daemon=True).start()
         return job
 
+    def override_result(self, kind: str, *modes: str) -> None:
+        """Make the next jobs of `kind` (one per mode) succeed with media that is not what was
+        asked: "small" (half the width and height), "square" (as high as wide), "short" (a
+        tenth of the length), "silent" (a lip-sync without its audio), "clip" (a video where
+        an image was asked)."""
+        assert all(m in RESULT_OVERRIDES for m in modes), modes
+        with self._lock:
+            self.result_override.setdefault(kind, []).extend(modes)
+
+    def spoil(self, kind: str, job: dict[str, Any]) -> str | None:
+        """Apply the next override queued for `kind` to a job's `new_job` keywords (width,
+        height, seconds, extra; "kind" for a job of another kind) before it is made; the
+        override, if there was one."""
+        with self._lock:
+            queue = self.result_override.get(kind)
+            mode = queue.pop(0) if queue else None
+        if mode == "small":
+            job["width"], job["height"] = job["width"] // 2, job["height"] // 2
+        elif mode == "square":
+            job["height"] = job["width"]
+        elif mode == "short":
+            job["seconds"] = round(job["seconds"] / 10, 2)
+        elif mode == "silent":
+            job["extra"] = {**job.get("extra", {}), "audio": None}
+        elif mode == "clip":
+            job["kind"] = "video"
+        return mode
+
+    def keep_input(self, data: bytes, suffix: str) -> Path:
+        """An input's bytes as a file of the fake's own (a lip-sync's audio, muxed in later)."""
+        path = self._media_dir / f"input-{uuid.uuid4().hex}{suffix}"
+        path.write_bytes(data)
+        return path
+
     def _premake(self, job: FakeJob) -> None:
         with contextlib.suppress(Exception):  # a download will make it (and say why) again
             self.media(job)
@@ -349,7 +394,29 @@ class FakeServer:
             return None
 
     def media(self, job: FakeJob) -> Path:
-        """Real media for a job, made with ffmpeg, cached by kind, size, length and seed."""
+        """Real media for a job, made with ffmpeg, cached by kind, size, length and seed; a
+        lip-sync's with the audio it was given (`extra["audio"]`), padded or cut to the clip."""
+        video = self._picture(job)
+        audio = job.extra.get("audio")
+        if audio is None:
+            return video
+        from vfbuild.media.ffmpeg import ffmpeg_exe
+
+        out = self._media_dir / f"lipsync-{job.id}.mp4"
+        with self._mux_lock:  # the job's result may be asked for while it is being made
+            if not out.exists():
+                tmp = out.with_suffix(".part.mp4")
+                subprocess.run(
+                    [ffmpeg_exe(), "-v", "error", "-y", "-i", str(video), "-i", str(audio),
+                     "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac",
+                     "-af", "apad", "-shortest", "-movflags", "+faststart", str(tmp)],
+                    check=True,
+                    capture_output=True,
+                )  # fmt: skip
+                tmp.rename(out)
+        return out
+
+    def _picture(self, job: FakeJob) -> Path:
         from vfbuild.media.ffmpeg import ffmpeg_exe
 
         w, h = job.width - job.width % 2, job.height - job.height % 2

@@ -23,7 +23,9 @@ otherwise). Inputs are validated per kind of model (text-to-image, image-to-vide
 upscale, lip-sync, told apart by the model id) and refused with 422 `{detail: [{loc, msg,
 type}]}`; file inputs are `data:` URIs or URLs on this machine (`read_input`).
 Injected 503/504 carry `{detail, error_type}` and `X-Fal-Error-Type`, as fal's request errors.
-Results download from the CDN origin, like fal's media hosts.
+Results download from the CDN origin, like fal's media hosts; a lip-sync's carries the audio
+it was given. `override_result(kind, mode)` (kinds: t2i, i2v, upscale, lipsync) makes a job
+succeed with media that is not what was asked (see `FakeServer.override_result`).
 """
 
 from __future__ import annotations
@@ -240,16 +242,19 @@ class FalFake(FakeServer):
             return Reply(422, {"detail": errors})
         rid = str(uuid.uuid4())
         kind = "image" if spec["kind"] == "t2i" else "video"
-        self.new_job(
-            rid,
-            kind,
-            body,
-            width=spec["width"],
-            height=spec["height"],
-            seconds=spec["seconds"],
-            seed=spec["seed"],
-            extra={"app": app, "model": model, "kind": spec["kind"]},
-        )
+        job: dict[str, Any] = {
+            "width": spec["width"],
+            "height": spec["height"],
+            "seconds": spec["seconds"],
+            "seed": spec["seed"],
+            "extra": {"app": app, "model": model, "kind": spec["kind"]},
+        }
+        if "audio" in spec:  # a lip-sync carries its audio (unless an override drops it)
+            job["extra"]["audio"] = self.keep_input(spec["audio"], ".audio")
+        mode = self.spoil(spec["kind"], job)
+        if mode is not None:
+            self.overridden[rid] = mode
+        self.new_job(rid, job.pop("kind", kind), body, **job)
         queued = sum(1 for j in list(self.jobs.values()) if j.state() == "queued") - 1
         return Reply(
             200, {"status": "IN_QUEUE", **self._urls(app, rid), "queue_position": max(0, queued)}
@@ -332,7 +337,9 @@ class FalFake(FakeServer):
                 elif info:
                     spec["width"], spec["height"] = even(info[0] * f), even(info[1] * f)
             else:
-                self._audio(body, "audio_url", errors)
+                audio = self._audio(body, "audio_url", errors)
+                if audio is not None:
+                    spec["audio"] = audio
                 if body.get("sync_mode", "cut_off") not in SYNC_MODES:
                     errors.append(
                         _err("sync_mode", f"Input should be one of {SYNC_MODES}", "literal_error")
@@ -382,10 +389,12 @@ class FalFake(FakeServer):
             )
         return info
 
-    def _audio(self, body: dict[str, Any], field: str, errors: list[Any]) -> None:
+    def _audio(self, body: dict[str, Any], field: str, errors: list[Any]) -> bytes | None:
         data = self._file(body, field, errors)
         if data is not None and not is_audio(data):
             errors.append(_err(field, "Failed to load the audio file.", "audio_load_error"))
+            return None
+        return data
 
     def status(self, req: Request) -> Reply:
         job = self._job(req)

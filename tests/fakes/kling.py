@@ -36,7 +36,6 @@ from __future__ import annotations
 import base64
 import binascii
 import itertools
-import subprocess
 import threading
 import time
 import uuid
@@ -92,7 +91,6 @@ class KlingFake(FakeServer):
         self._external: dict[str, str] = {}  # external_task_id -> task_id
         self._ids = itertools.count(int(time.time() * 1000) % 10**12 * 10**6)
         self._inputs_lock = threading.Lock()
-        self._mux_lock = threading.Lock()
         super().__init__(**kw)
 
     # -- dialect ----------------------------------------------------------------------------
@@ -405,28 +403,6 @@ class KlingFake(FakeServer):
         return task
 
     # -- media ------------------------------------------------------------------------------
-
-    def media(self, job: FakeJob) -> Path:
-        """A lip-sync result carries the audio it was given, padded or cut to the clip."""
-        video = super().media(job)
-        audio = job.extra.get("audio")
-        if audio is None:
-            return video
-        from vfbuild.media.ffmpeg import ffmpeg_exe
-
-        out = self._media_dir / f"lipsync-{job.id}.mp4"
-        with self._mux_lock:  # the job's result may be asked for while it is being made
-            if not out.exists():
-                tmp = out.with_suffix(".part.mp4")
-                subprocess.run(
-                    [ffmpeg_exe(), "-v", "error", "-y", "-i", str(video), "-i", str(audio),
-                     "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac",
-                     "-af", "apad", "-shortest", "-movflags", "+faststart", str(tmp)],
-                    check=True,
-                    capture_output=True,
-                )  # fmt: skip
-                tmp.rename(out)
-        return out
 
     def _keep(self, raw: bytes, suffix: str) -> Path:
         path = self._media_dir / f"input-{uuid.uuid4().hex}{suffix}"

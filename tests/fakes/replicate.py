@@ -232,6 +232,7 @@ class ReplicateFake(FakeServer):
                 "version": version or self.version_of(model),
                 "created_at": _now(),
                 "list_output": name in ("flux-dev", "flux-schnell"),
+                "audio": self.keep_input(spec["audio"], ".audio") if "audio" in spec else None,
             },
         )
         with self._lock:
@@ -350,6 +351,8 @@ class ReplicateFake(FakeServer):
                 audio = file("audio")
                 if audio is not None and not is_audio(audio):
                     errs.append(("input.audio", "format", "Cannot read the audio"))
+                elif audio is not None:
+                    spec["audio"] = audio  # muxed into the result, as a lip-sync model does
                 if inp.get("sync_mode", "loop") not in SYNC_MODES:
                     errs.append(("input.sync_mode", "enum", f"Must be one of {SYNC_MODES}"))
         return errs, spec

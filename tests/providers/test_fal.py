@@ -88,6 +88,7 @@ class Run:
         self.journal = Journal(tmp / ".vf" / "journal")
         self.out = tmp / ("out.png" if step == "keyframe" else "out.mp4")
         self.prov: Any = get_provider("fal", config=None, film_root=tmp)
+        self.prov.http.backoff = 0.01  # the retries' waits, kept short (as in test_http.py)
 
     def make(self, **ctx: Any) -> None:
         context = MakeContext(key=self.key, label=self.label, journal=self.journal, **ctx)
@@ -340,6 +341,27 @@ def test_result_that_stays_corrupt_is_not_a_take(fake: FalFake, files: dict, tmp
     run.make()
     assert fake.paid_jobs == 1
     assert probe(run.out).is_image
+
+
+def test_a_body_that_is_not_media_is_fetched_again_after_a_backoff(
+    fake: FalFake, files: dict, tmp_path: Path
+):
+    """Each new fetch of a corrupt result waits the backoff the HTTP retries use (longer each
+    time), instead of fetching six times back to back."""
+    fake.faults.force("download", "corrupt", "corrupt", "corrupt")
+    run = Run(tmp_path, files, "keyframe")
+    waits: list[int] = []
+    backoff = run.prov.http._sleep
+
+    def spy(attempt: int, resp: Any) -> None:
+        waits.append(attempt)
+        backoff(attempt, resp)
+
+    run.prov.http._sleep = spy
+    run.make()
+    assert probe(run.out).is_image
+    assert waits == [0, 1, 2]  # one wait before each fetch after a bad one
+    assert fake.paid_jobs == 1
 
 
 def test_validation_error_is_clear(fake: FalFake, files: dict, tmp_path: Path):

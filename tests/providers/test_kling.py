@@ -51,6 +51,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[KlingFake]:
 def prov(fake: KlingFake, tmp_path: Path) -> KlingProvider:
     p = get_provider("kling", config=None, film_root=tmp_path)
     assert isinstance(p, KlingProvider)
+    p.http.backoff = 0.01  # the retries' waits, kept short (as in test_http.py)
     return p
 
 

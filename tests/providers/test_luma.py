@@ -50,6 +50,7 @@ def prov(fake: LumaFake, tmp_path: Path) -> LumaProvider:
 def new_provider(tmp_path: Path) -> LumaProvider:
     p = get_provider("luma", config=None, film_root=tmp_path)
     assert isinstance(p, LumaProvider)
+    p.http.backoff = 0.01  # the retries' waits, kept short (as in test_http.py)
     return p
 
 

@@ -89,6 +89,7 @@ class Run:
         self.journal = Journal(tmp / ".vf" / "journal")
         self.out = tmp / ("out.png" if step == "keyframe" else "out.mp4")
         self.prov: Any = get_provider("replicate", config=None, film_root=tmp)
+        self.prov.http.backoff = 0.01  # the retries' waits, kept short (as in test_http.py)
 
     def make(self, **ctx: Any) -> None:
         context = MakeContext(key=self.key, label=self.label, journal=self.journal, **ctx)

@@ -43,6 +43,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunwayFake]:
 def prov(fake: RunwayFake, tmp_path: Path) -> RunwayProvider:
     p = get_provider("runway", config=None, film_root=tmp_path)
     assert isinstance(p, RunwayProvider)
+    p.http.backoff = 0.01  # the retries' waits, kept short (as in test_http.py)
     return p
 
 

@@ -18,7 +18,15 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vfbuild.errors import FrozenError, PinnedMissing, StepFailed, StoreError, VfError
+from vfbuild import steps
+from vfbuild.errors import (
+    FrozenError,
+    PinnedMissing,
+    ResultRejected,
+    StepFailed,
+    StoreError,
+    VfError,
+)
 from vfbuild.fsutil import temp_path
 from vfbuild.plan.cost import Coster
 from vfbuild.plan.maker import cannot_remake, job_provider, remake_hint
@@ -29,6 +37,7 @@ from vfbuild.providers.base import Awaiting, InputFiles, MakeContext, Provider
 from vfbuild.providers.pricing import Budget
 from vfbuild.store import layout
 from vfbuild.store.journal import (
+    FAILED,
     LEDGERED,
     STORED,
     SUBMITTED,
@@ -378,6 +387,7 @@ class StepRunner:
         with temp_path(self.tmp_dir, suffix=job.ext) as tmp:
             if (waiting := prov.make(job.recipe.as_dict(), inputs, tmp, ctx)) is not None:
                 return waiting
+            self._check_result(job, prov, ctx, inputs, tmp)
             expected = job.pinned_sha256 if prov.deterministic else None
             try:
                 art = self.p.store.put(tmp, job.ext, expected_sha256=expected)
@@ -389,6 +399,41 @@ class StepRunner:
                     "lock; pick again with `vf pick`, or install the pinned versions",
                 ) from None
         return art
+
+    def _check_result(
+        self, job: Job, prov: Provider, ctx: MakeContext, inputs: InputFiles, tmp: Path
+    ) -> None:
+        """Refuse a take that is not what its step asked (`media.contract`) before the store
+        sees it. A paid job's entry becomes `failed`, as when the provider fails it: a plain
+        build then reports it without paying again, and `--retry-failed` makes it anew."""
+        from vfbuild.media.contract import check_result
+
+        clip = inputs.get("clip")
+        try:
+            check_result(
+                steps.get(job.step).contract,
+                job.recipe,
+                tmp,
+                label=ctx.label,
+                provider=prov,
+                clip=clip[0] if isinstance(clip, list) else clip,
+            )
+        except ResultRejected as e:
+            entry = self.journal.get(job.key)
+            if entry is not None and entry.state == SUBMITTED:
+                error = e.message.removeprefix(f"{ctx.label}: ")  # said again with the label
+                self.journal.update(entry, state=FAILED, error=error)
+                e.hint = (
+                    "nothing was stored; the job is marked failed: `vf build --retry-failed` "
+                    "makes it again (a new attempt may be charged), or change the provider or "
+                    "model in shots.yaml"
+                )
+            elif prov.name == "manual":
+                e.hint = (
+                    f"nothing was stored; make the take again and save it over "
+                    f"inbox/{job.name}/{job.step}/{Path(ctx.expected_name).stem}.*"
+                )
+            raise
 
     def _record_cost(self, job: Job, version: int, art: Artifact) -> None:
         """Append the ledger row of a take a paid provider made (once: the journal remembers)."""

@@ -168,6 +168,12 @@ class Http:
             wait = random.uniform(0, min(self.max_backoff, self.backoff * 2**attempt))
         time.sleep(min(wait, self.max_backoff))
 
+    def wait(self, attempt: int) -> None:
+        """The backoff the retries here use, before try `attempt + 2` of work that goes wrong
+        above HTTP (a body that is not usable media): a CDN still writing the file, or
+        failing, gets time, not six fetches back to back."""
+        self._sleep(attempt, None)
+
     def _fail(self, what: str, resp: httpx.Response) -> HttpStatusError:
         body = body_of(resp)
         return HttpStatusError(

@@ -37,6 +37,7 @@ from vfbuild.providers.remote import (
     Poll,
     RemoteJob,
     RemoteProvider,
+    parse_ratio,
 )
 from vfbuild.store.journal import Journal
 
@@ -94,6 +95,15 @@ class LumaProvider(RemoteProvider):
         if step in ("draft", "final"):
             return ("second", float(clip_seconds(seconds)))
         return super().units(step, seconds)
+
+    def made_aspect(self, recipe: dict[str, Any]) -> tuple[int, int] | None:
+        """The aspect Luma makes a take at: the ratio sent, the nearest of its own to the
+        tier's (or the film's `aspect_ratio`); a result is held to it, not to the tier's."""
+        s = recipe.get("settings") or {}
+        if not s.get("width") or not s.get("height"):
+            return None
+        chosen = (s.get("provider_settings") or {}).get("aspect_ratio")
+        return parse_ratio(chosen or nearest_aspect(int(s["width"]), int(s["height"])))
 
     def auth_headers(self) -> dict[str, str]:
         self.require_keys()  # a resumed job polls too: fail clearly, not with a 401

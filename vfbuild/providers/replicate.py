@@ -72,6 +72,11 @@ def split_model(model: str) -> tuple[str, str | None]:
     return name, version or None
 
 
+def wan_frames(seconds: float) -> int:
+    """The frames Wan 2.1 is asked for: the shot's, within the 81 to 100 it makes."""
+    return min(WAN_FRAMES[1], max(WAN_FRAMES[0], round(seconds * WAN_FPS) + 1))
+
+
 class ReplicateProvider(RemoteProvider):
     name: ClassVar[str] = "replicate"
     can_find: ClassVar[bool] = True
@@ -80,6 +85,14 @@ class ReplicateProvider(RemoteProvider):
     def auth_headers(self) -> dict[str, str]:
         self.require_keys()  # a resumed job polls without submitting: say so before a 401
         return {"Authorization": f"Bearer {self.key('REPLICATE_API_TOKEN')}"}
+
+    def made_seconds(self, recipe: dict[str, Any]) -> float | None:
+        """How long a clip Wan makes for the recipe (at most 100 frames: 6.25 s, whatever the
+        shot asks); None for other models, which make the whole seconds they are asked."""
+        name = split_model(str(recipe.get("model") or ""))[0].lower()
+        if recipe.get("step") not in ("draft", "final") or "wan" not in name:
+            return None
+        return wan_frames(float((recipe.get("settings") or {}).get("duration") or 5.0)) / WAN_FPS
 
     # -- the model input --------------------------------------------------------------------
 
@@ -118,8 +131,7 @@ class ReplicateProvider(RemoteProvider):
                 body["negative_prompt"] = negative
             seconds = float(s.get("duration") or 5.0)
             if "wan" in name:
-                frames = round(seconds * WAN_FPS) + 1
-                body["num_frames"] = min(WAN_FRAMES[1], max(WAN_FRAMES[0], frames))
+                body["num_frames"] = wan_frames(seconds)
                 body["frames_per_second"] = WAN_FPS
             else:
                 body["duration"] = max(1, math.ceil(seconds - 1e-6))

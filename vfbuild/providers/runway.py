@@ -33,6 +33,7 @@ from vfbuild.providers.remote import (
     RemoteJob,
     RemoteProvider,
     data_uri,
+    parse_ratio,
 )
 
 log = logging.getLogger("vfbuild.runway")
@@ -88,6 +89,20 @@ class RunwayProvider(RemoteProvider):
         if step in ("draft", "final"):
             return ("second", float(clip_seconds(seconds)))
         return super().units(step, seconds)
+
+    def made_aspect(self, recipe: dict[str, Any]) -> tuple[int, int] | None:
+        """The aspect Runway makes a clip at: the ratio sent, the nearest of the model's to
+        the tier's (or the film's `ratio`); a result is held to it, not to the tier's."""
+        s = recipe.get("settings") or {}
+        if (
+            recipe.get("step") not in ("draft", "final")
+            or not s.get("width")
+            or not s.get("height")
+        ):
+            return None
+        model = str(recipe.get("model") or "")
+        chosen = (s.get("provider_settings") or {}).get("ratio")
+        return parse_ratio(chosen or nearest_ratio(model, int(s["width"]), int(s["height"])))
 
     def auth_headers(self) -> dict[str, str]:
         self.require_keys()  # a resumed job polls too: fail clearly, not with a 401

@@ -23,6 +23,7 @@ from vfbuild.recipe import Recipe
 from vfbuild.store import layout
 
 if TYPE_CHECKING:
+    from vfbuild.media.contract import Contract
     from vfbuild.providers.base import InputFiles, Provider
     from vfbuild.spec.models import Film, ProviderChoice, Shot
     from vfbuild.store.locks import LockBook
@@ -182,6 +183,9 @@ class Step:
     finished: ClassVar[bool] = False
     # Its artifact can stand for its shot in the edit (a film step uses the most advanced).
     edit_material: ClassVar[bool] = True
+    # What its result must be before the store takes it (kind, size, length, sound); None:
+    # not checked (see `vfbuild.media.contract`).
+    contract: ClassVar[Contract | None] = None
 
     def applies(self, film: Film, shot: Shot) -> bool:
         """Whether `shot` goes through this step (lipsync: only shots with dialogue)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from vfbuild.media.contract import Contract
 from vfbuild.spec.models import Shot
 from vfbuild.steps import register
 from vfbuild.steps.base import STALE, Resolution, Step, StepState, clip_seconds
@@ -35,6 +36,7 @@ def keyframe_file(r: Resolution, shot: Shot, sha: str) -> Path:
 
 class Draft(Step):
     name = "draft"
+    contract = Contract("video", size="aspect", length="asked")
     order = 20
     slot = "video"
     tier = "draft"

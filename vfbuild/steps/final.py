@@ -4,6 +4,7 @@ once: generate at full quality only what was tested and picked at the low tier."
 from __future__ import annotations
 
 from vfbuild.errors import FrozenError
+from vfbuild.media.contract import Contract
 from vfbuild.spec.models import Shot
 from vfbuild.steps import register
 from vfbuild.steps.base import STALE, WAITING, Resolution, Step, StepState
@@ -13,6 +14,7 @@ from vfbuild.store import layout
 
 class Final(Step):
     name = "final"
+    contract = Contract("video", size="aspect", length="asked")
     order = 30
     slot = "video"
     billed_by_seconds = True

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from vfbuild.media.contract import Contract
 from vfbuild.spec.models import Film, Shot
 from vfbuild.steps import register
 from vfbuild.steps.base import STALE, Job, Resolution, Step, StepState
@@ -18,6 +19,7 @@ IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
 
 class Keyframe(Step):
     name = "keyframe"
+    contract = Contract("image", size="aspect")
     order = 10
     slot = "keyframe"
     tier = "draft"

@@ -3,6 +3,7 @@ because a lip-sync model re-renders the mouth of the finished clip (lip-sync LAS
 
 from __future__ import annotations
 
+from vfbuild.media.contract import Contract
 from vfbuild.recipe import make_recipe
 from vfbuild.spec.models import Film, Shot
 from vfbuild.steps import register
@@ -12,6 +13,7 @@ from vfbuild.store import layout
 
 class Lipsync(Step):
     name = "lipsync"
+    contract = Contract("video", sound=True)
     order = 50
     slot = "lipsync"
     billed_by_seconds = True

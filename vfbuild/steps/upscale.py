@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from vfbuild.media.contract import Contract
 from vfbuild.recipe import make_recipe
 from vfbuild.spec.models import Shot
 from vfbuild.steps import register
@@ -11,6 +12,7 @@ from vfbuild.store import layout
 
 class Upscale(Step):
     name = "upscale"
+    contract = Contract("video", size="at_least", length="clip")
     order = 40
     slot = "upscale"
     billed_by_seconds = True
