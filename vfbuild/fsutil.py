@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import posixpath
+import re
 import secrets
 import tempfile
 from collections.abc import Iterator
@@ -112,6 +114,18 @@ def is_within(path: Path, root: Path) -> bool:
     except ValueError:
         return False
     return True
+
+
+def escape_reason(value: str) -> str | None:
+    """Why a path written in a film file (shots.yaml, a lock) would leave the film folder
+    without following any link ("is an absolute path", "points outside the film folder"), or
+    None. Symlinks are `is_within`'s part, where the file is opened."""
+    if value.startswith(("/", "\\", "~")) or re.match(r"^[A-Za-z]:", value):
+        return "is an absolute path"
+    norm = posixpath.normpath(value.replace("\\", "/"))
+    if norm == ".." or norm.startswith("../"):
+        return "points outside the film folder"
+    return None
 
 
 FILM_FILE = "shots.yaml"

@@ -31,8 +31,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import vfbuild
+from vfbuild import safeyaml
 from vfbuild.errors import FilmNotFound, Location, Problem, SpecError
-from vfbuild.fsutil import FILM_FILE, atomic_write_bytes, is_within
+from vfbuild.fsutil import FILM_FILE, atomic_write_bytes, escape_reason, is_within
 from vfbuild.spec.models import SHOT_ID_PATTERN, Film, Shot
 from vfbuild.spec.prompt import KEYFRAME_FIELDS, PROMPTS_DIR, is_file_value
 
@@ -165,6 +166,9 @@ def _load(
     parse only the shots whose text changed since the last load (see `vfbuild.spec.chunks`)."""
     path = display_path(film_file(root))
     text = _decode(raw, path)
+    bound = safeyaml.problem(text, path)  # before any loader or walk: bombs, deep nesting
+    if bound is not None:
+        raise SpecError([bound])
     data = None
     if by_shot:
         from vfbuild.spec import chunks
@@ -831,17 +835,14 @@ def _check_file(
 ) -> tuple[str, str | None] | None:
     """(message, hint) for the first thing wrong with a path value, or None."""
     name = posixpath.basename(value.replace("\\", "/")) or "file"
-    if value.startswith(("/", "\\", "~")) or re.match(r"^[A-Za-z]:", value):
+    escape = escape_reason(value)  # the check lock files get too
+    if escape is not None:
+        relative = "; paths must be relative to the film folder" if "absolute" in escape else ""
         return (
-            f"{what} '{value}' is an absolute path; paths must be relative to the film folder",
+            f"{what} '{value}' {escape}{relative}",
             f"copy the file into the film and write {folder}{name}",
         )
     norm = posixpath.normpath(value.replace("\\", "/"))
-    if norm == ".." or norm.startswith("../"):
-        return (
-            f"{what} '{value}' points outside the film folder",
-            f"copy the file into the film and write {folder}{name}",
-        )
     if not norm.startswith(folder):
         return (f"{what} '{value}' must be under {folder}", f"move it and write {folder}{name}")
     if extensions and posixpath.splitext(norm)[1].lower() not in extensions:
