@@ -180,6 +180,8 @@ def _load(
     film = None
     if not issues:
         issues, film = _schema_issues_skipping(data, known_shots, passed)
+        if issues and isinstance(data, dict):
+            issues += _model_only_issues(data, issues)
     if not issues and film is None:
         film, issues = _build(data)
     if film is not None and not issues:
@@ -352,6 +354,32 @@ def _build(data: dict[str, Any]) -> tuple[Film | None, list[Issue]]:
         return Film.model_validate(data), []
     except ValidationError as e:
         return None, [_pydantic_issue(err) for err in e.errors()]
+
+
+def _model_only_issues(data: dict[str, Any], reported: list[Issue]) -> list[Issue]:
+    """The problems only the models see (fps, odd sizes, providers, prompt-or-fields) in a
+    film the JSON Schema refused, so that one pass reports them all: not the ones at (or
+    above, or below) a place the schema already spoke of, which would say it twice."""
+    from pydantic import ValidationError
+
+    try:
+        Film.model_validate(data)
+        return []
+    except ValidationError as e:
+        errors = e.errors()
+    except Exception:  # noqa: BLE001 - a validator meeting data the schema refused: it spoke
+        return []
+    places = [issue.path for issue in reported]
+    found = []
+    for err in errors:
+        if err["type"] not in ("value_error", "assertion_error"):
+            continue  # the schema says these itself (types, keys, ranges, patterns)
+        issue = _pydantic_issue(err)
+        n = len(issue.path)
+        if any(p[:n] == issue.path or issue.path[: len(p)] == p for p in places):
+            continue
+        found.append(issue)
+    return found
 
 
 # --------------------------------------------------------------------------- schema errors
