@@ -186,8 +186,10 @@ def _load(
         film, issues = _build(data)
     if film is not None and not issues:
         issues = semantic_issues(film, root)
-    if issues or film is None:
-        raise SpecError(locate(issues, text, path))
+    # Files the film names are read here only where they are JSON the build would refuse.
+    others = workflow_problems(film, root) if film is not None else []
+    if issues or film is None or others:
+        raise SpecError(locate(issues, text, path) + others)
     return film
 
 
@@ -817,6 +819,32 @@ def path_issues(film: Film, root: Path) -> list[Issue]:
                 AUDIO_EXTENSIONS,
             )
     return issues
+
+
+def workflow_problems(film: Film, root: Path) -> list[Problem]:
+    """Every ComfyUI workflow the providers name that ComfyUI could not queue, at its
+    place in the workflow file (a missing or misplaced one is `path_issues`' to say)."""
+    from vfbuild.spec.workflow import workflow_problem
+
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for slot in ("keyframe", "video", "upscale", "lipsync"):
+        choice = getattr(film.providers, slot)
+        for where, value in (
+            (f"providers.{slot}.workflow", choice.workflow),
+            (f"providers.{slot}.draft.workflow", choice.tier("draft").get("workflow")),
+            (f"providers.{slot}.final.workflow", choice.tier("final").get("workflow")),
+        ):
+            if not isinstance(value, str) or value in seen:
+                continue
+            seen.add(value)
+            if _check_file(root, value, WORKFLOWS_DIR, "ComfyUI workflow", ()) is not None:
+                continue
+            full = root / _norm(value)
+            found = workflow_problem(full, display_path(full), where)
+            if found is not None:
+                problems.append(found)
+    return problems
 
 
 def _reference_issues(checker: _PathChecker, film: Film, path: YamlPath, ref: str) -> list[Issue]:
