@@ -129,3 +129,11 @@ def test_deep_or_recursive_locks_are_refused_without_recursion_error(
     out = _refused(tmp_path, LOCK + tail)
     assert "locks/s010.yaml:" in out
     assert "nested deeper than" in out or "recursive alias" in out
+
+
+@pytest.mark.parametrize("value", ["!!binary AAAA", "2024-01-01", ".nan", "{1: x}"])
+def test_a_recipe_holding_what_json_cannot_is_refused(tmp_path: Path, value: str) -> None:
+    """A recipe's key is the sha256 of its JSON: bytes, dates or NaN from YAML would end the
+    build in a TypeError (found by the fuzz test)."""
+    out = _refused(tmp_path, LOCK.replace("height: 144}", f"height: 144, x: {value}}}"))
+    assert "locks/s010.yaml:" in out and "which a recipe never does" in out

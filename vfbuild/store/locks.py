@@ -12,6 +12,7 @@ comments and key order survive.
 from __future__ import annotations
 
 import io
+import math
 import os
 import pickle
 import re
@@ -66,6 +67,9 @@ def _recipe(value: dict[str, Any]) -> dict[str, Any]:
     for name, kind in RECIPE_FIELDS.items():
         if not isinstance(value[name], kind) or isinstance(value[name], bool):
             raise ValueError(f"the recipe's {name} has the wrong type")
+    odd = _not_json(value)
+    if odd is not None:  # a recipe's key is the sha256 of its JSON
+        raise ValueError(f"the recipe holds {odd}, which a recipe never does")
     for sha in _strings(value["inputs"]):
         if not re.fullmatch(_SHA256, sha):
             raise ValueError(f"the recipe's inputs hold '{sha[:40]}', not a sha256")
@@ -85,6 +89,24 @@ def _strings(value: Any) -> list[str]:
         elif isinstance(v, list):
             stack.extend(v)
     return found
+
+
+def _not_json(value: Any) -> str | None:
+    """What in `value` is not plain JSON data (YAML can also give bytes, dates, NaN), or None."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            if not all(isinstance(k, str) for k in v):
+                return "a key that is not text"
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+        elif isinstance(v, float) and not math.isfinite(v):
+            return f"the number {v}"
+        elif not (v is None or isinstance(v, str | int | float)):
+            return f"a {type(v).__name__} value"
+    return None
 
 
 FilmFile = Annotated[str, AfterValidator(_film_relative)]
