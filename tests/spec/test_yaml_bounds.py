@@ -99,3 +99,14 @@ def test_a_price_that_is_not_a_number_is_refused(tmp_path: Path) -> None:
     (tmp_path / "prices.yaml").write_text("fal:\n  m: {image: cheap}\n")
     with pytest.raises(SpecError, match=r"fal\.m\.image: 'cheap' is not a price"):
         load_prices(tmp_path)
+
+
+def test_the_bounds_hold_on_the_first_line_and_spare_deeply_indented_text() -> None:
+    from vfbuild import safeyaml
+
+    first = safeyaml.problem("- " * 3000 + "x\n", "f.yaml")
+    assert first is not None and "f.yaml:1:" in first.render()
+    # Text indented far (a block scalar) or brackets in prose only look deep: they are scanned
+    # and pass.
+    prose = "note: |\n" + " " * 120 + "far in\nnote2: " + "'" + "[" * 300 + "'\n"
+    assert safeyaml.problem(prose, "f.yaml") is None
