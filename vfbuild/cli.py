@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import logging
 import os
 import sys
@@ -367,10 +368,62 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 130
     except Exception as e:  # a bug: one line for the user, the traceback for the report
-        log = Path(os.environ.get("TMPDIR", "/tmp")) / "vfbuild-crash.log"
-        log.write_text(traceback.format_exc())
-        print(f"vf: internal error: {e!r} (a bug; traceback saved to {log})", file=sys.stderr)
+        read_only = _read_only(args, e)
+        if read_only is not None:
+            print(read_only.render(), file=sys.stderr)
+            return read_only.exit_code
+        text = traceback.format_exc()
+        log = save_crash_log(text)
+        where = f"traceback saved to {log}" if log else "the traceback follows"
+        print(f"vf: internal error: {e!r} (a bug; {where})", file=sys.stderr)
+        if log is None:
+            print(text, file=sys.stderr)
         return 70
+
+
+def _read_only(args: argparse.Namespace, error: Exception) -> VfError | None:
+    """A write the film's folder refused (a read-only mount, a film without write rights)."""
+    if not isinstance(error, OSError):
+        return None
+    from vfbuild.fsutil import find_film_root, read_only_film
+
+    try:
+        root = find_film_root(Path(args.C or "."))
+    except Exception:  # noqa: BLE001 - no film to speak of: it stays an internal error
+        return None
+    return read_only_film(root, error)
+
+
+CRASH_LOG = "vfbuild-crash.log"
+
+
+def save_crash_log(text: str) -> Path | None:
+    """Write the traceback to $TMPDIR/vfbuild-crash.log (else the system's temp folder) as
+    every file is written: a fresh private temp file, never through a link, renamed over the
+    log (which replaces a planted link, not its target). None when nowhere would take it;
+    never raises: it runs while reporting a bug."""
+    import secrets
+    import tempfile
+
+    folders = [os.environ.get("TMPDIR") or "", tempfile.gettempdir(), "/tmp"]
+    for folder in dict.fromkeys(f for f in folders if f):
+        tmp = os.path.join(folder, f".{CRASH_LOG}.{secrets.token_hex(6)}")
+        try:
+            if not os.path.isdir(folder):
+                continue
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+            fd = os.open(tmp, flags, 0o600)
+            try:
+                os.write(fd, text.encode("utf-8", "replace"))
+            finally:
+                os.close(fd)
+            log = os.path.join(folder, CRASH_LOG)
+            os.replace(tmp, log)
+            return Path(log)
+        except Exception:  # noqa: BLE001 - try the next folder; the log is only a courtesy
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+    return None
 
 
 def run(argv: Sequence[str] | None = None) -> NoReturn:

@@ -150,3 +150,21 @@ class PinnedMissing(VfError):
 
 class ResultRejected(ProviderError):
     """A take came back, but not as its step asked (kind, size, length, sound): never stored."""
+
+
+class ReadOnlyFilm(VfError):
+    """A command had to write to a film whose folder cannot be written."""
+
+    exit_code = 2
+
+
+class JournalError(VfError):
+    """A job journal entry is damaged. It records a paid job, so it is never skipped."""
+
+    exit_code = 2
+
+
+class LedgerError(VfError):
+    """A row of ledger.csv cannot be read: `vf cost` would not tell the truth."""
+
+    exit_code = 2

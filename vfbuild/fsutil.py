@@ -7,14 +7,17 @@ Writes go to a temp file in the destination's folder, are fsynced, then renamed,
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
+import posixpath
+import re
 import secrets
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from vfbuild.errors import FilmNotFound
+from vfbuild.errors import FilmNotFound, ReadOnlyFilm
 
 CHUNK = 1 << 20
 TEMP_PREFIX = ".vf-tmp-"  # every temp file vfbuild makes starts so; readers skip dot files
@@ -123,6 +126,18 @@ def user_cache_dir() -> Path:
     return root / "vfbuild"
 
 
+def escape_reason(value: str) -> str | None:
+    """Why a path written in a film file (shots.yaml, a lock) would leave the film folder
+    without following any link ("is an absolute path", "points outside the film folder"), or
+    None. Symlinks are `is_within`'s part, where the file is opened."""
+    if value.startswith(("/", "\\", "~")) or re.match(r"^[A-Za-z]:", value):
+        return "is an absolute path"
+    norm = posixpath.normpath(value.replace("\\", "/"))
+    if norm == ".." or norm.startswith("../"):
+        return "points outside the film folder"
+    return None
+
+
 FILM_FILE = "shots.yaml"
 
 
@@ -135,4 +150,26 @@ def find_film_root(start: Path) -> Path:
     raise FilmNotFound(
         f"no {FILM_FILE} in {start} or any parent folder",
         hint="run vf in a film's folder, give one with -C DIR, or make one with `vf init NAME`",
+    )
+
+
+_READ_ONLY = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+def read_only_film(root: Path, error: BaseException) -> ReadOnlyFilm | None:
+    """`error` as the film being read-only, when it is a write refused inside the film."""
+    if not isinstance(error, OSError) or error.errno not in _READ_ONLY:
+        return None
+    top = os.path.abspath(root)
+    names = [n for n in (error.filename, error.filename2) if isinstance(n, str | os.PathLike)]
+    inside = [n for n in names if os.path.abspath(n).startswith(top + os.sep)]
+    if not inside:
+        return None
+    what = os.path.relpath(inside[0], top)
+    if os.path.basename(what).startswith(TEMP_PREFIX):  # the file it was writing is its folder's
+        what = f"in {os.path.dirname(what) or '.'}/"
+    return ReadOnlyFilm(
+        f"the film at {top} is read-only: cannot write {what} ({error.strerror})",
+        hint="`vf build` and `vf pick` write the store, the layout and locks/; `vf check`, "
+        "`vf plan` and `vf status` work on a read-only film. Make it writable, or copy it",
     )

@@ -10,18 +10,57 @@ from pathlib import Path
 from typing import Any
 
 from vfbuild import catalog, steps
+from vfbuild.errors import StoreError
 from vfbuild.providers import get_provider
 from vfbuild.providers.base import Provider
 from vfbuild.spec.models import Film
 from vfbuild.steps import StepState
 from vfbuild.store.hashcache import HashCache
 from vfbuild.store.index import RecipeIndex
-from vfbuild.store.layout import PROMPTS_TXT, SOURCE_IMAGES
+from vfbuild.store.layout import (
+    EDIT,
+    EXPLORATION,
+    FINAL,
+    PROMPTS_TXT,
+    SELECTED,
+    SOURCE_IMAGES,
+    UPSCALED,
+)
 from vfbuild.store.locks import LockBook
 from vfbuild.store.objects import ObjectStore
 from vfbuild.store.promptlog import PromptLog
 
 VF_DIR = ".vf"
+
+
+# The folders vfbuild keeps its store, caches, locks and layout in: each may be missing (it is
+# made when needed), but a plain file in its place ends every write in an OS error.
+FOLDERS = (
+    VF_DIR,
+    *(f"{VF_DIR}/{d}" for d in ("objects", "recipes", "journal", "cache", "tmp")),
+    "locks",
+    SOURCE_IMAGES,
+    "03_Generations",
+    EXPLORATION,
+    SELECTED,
+    FINAL,
+    UPSCALED,
+    EDIT,
+)
+
+
+def check_folders(root: Path) -> None:
+    """Refuse a film where one of vfbuild's folders is a plain file, naming every one."""
+    files = [
+        name for name in FOLDERS if os.path.lexists(root / name) and not (root / name).is_dir()
+    ]
+    if files:
+        names = ", ".join(f"{n}/" for n in files)
+        raise StoreError(
+            f"{root}: {names} must be a folder, not a file "
+            "(vfbuild keeps its store, caches, locks and takes there)",
+            hint="move the file away or rename it; vfbuild makes the folder when it needs it",
+        )
 
 
 @dataclass
@@ -52,6 +91,7 @@ class Project:
         from vfbuild.spec.load import load_film_cached
 
         film = load_film_cached(root)
+        check_folders(root)
         vf = root / VF_DIR
         return cls(
             root=root,

@@ -22,10 +22,13 @@ def made(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     labels: list[str] = []
     lock = threading.Lock()
     real = LocalProvider.make
+    started = threading.Event()
+    monkeypatch.setattr(graph, "_test_first_take", started, raising=False)
 
     def make(self, recipe, inputs, out, ctx):  # type: ignore[no-untyped-def]
         with lock:
             labels.append(ctx.label)
+        started.set()
         return real(self, recipe, inputs, out, ctx)
 
     monkeypatch.setattr(LocalProvider, "make", make)
@@ -38,11 +41,19 @@ def _build_s010(tmp_path: Path, jobs: int) -> tuple[Path, BuildResult]:
     return root, run_build(Project.open(root), shots=["s010"], options=BuildOptions(jobs=jobs))
 
 
-def _when_doit_starts(monkeypatch: pytest.MonkeyPatch, made: list[str]) -> list[list[str]]:
+def _when_doit_starts(
+    monkeypatch: pytest.MonkeyPatch, made: list[str], *, wait_for_a_take: bool = False
+) -> list[list[str]]:
+    """What had started when doit was started. With `wait_for_a_take`, doit waits (an event,
+    not a sleep) until a take has started, or 10 s: only a take started without doit can set
+    it, so a loaded machine cannot make the test fail, and a build that starts nothing early
+    still does."""
     seen: list[list[str]] = []
     real = graph._run_doit
 
     def run_doit(project, tasks, jobs):  # type: ignore[no-untyped-def]
+        if wait_for_a_take:
+            graph._test_first_take.wait(10)  # type: ignore[attr-defined]
         seen.append(list(made))
         return real(project, tasks, jobs)
 
@@ -53,7 +64,7 @@ def _when_doit_starts(monkeypatch: pytest.MonkeyPatch, made: list[str]) -> list[
 def test_the_first_takes_are_under_way_before_doit_starts(
     tmp_path: Path, made: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    seen = _when_doit_starts(monkeypatch, made)
+    seen = _when_doit_starts(monkeypatch, made, wait_for_a_take=True)
     _, result = _build_s010(tmp_path, 2)
     assert result.ok, [e.message for e in result.events.errors]
     assert len(seen) == 1 and seen[0], "no take had started when doit was started"

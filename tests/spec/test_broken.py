@@ -346,3 +346,17 @@ def test_not_utf8(tmp_path: Path) -> None:
 def test_date_like_title_is_text(tmp_path: Path) -> None:
     film = load_film(write_film(tmp_path, mutate("title: Winter to Spring", "title: 2024-05-01")))
     assert film.film.title == "2024-05-01"
+
+
+def test_problems_only_the_models_see_come_with_the_schemas_in_one_pass(tmp_path: Path) -> None:
+    """`fps: 25` (the models' check) and `subjct:` (the schema's) in one film: both at once,
+    not the second only after the first is fixed."""
+    text = mutate("fps: 24", "fps: 25")
+    text = mutate("      subject: yellow", "      subjct: yellow", text)
+    text = mutate("draft: 640x360", "draft: 641x360", text)
+    with pytest.raises(SpecError) as info:
+        load_film(write_film(tmp_path, text))
+    said = [(p.location.line, p.location.col, p.message) for p in info.value.problems]
+    assert [s[:2] for s in said] == [(4, 8), (6, 18), (23, 7)], said
+    assert "fps must be 24 or 30" in said[0][2] and "odd side" in said[1][2]
+    assert "unknown key 'subjct'" in said[2][2]

@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import pytest
+from vfbuild.recipe import make_recipe
 
 from vfbuild.errors import LockError, StoreError
 from vfbuild.fsutil import sha256_bytes
@@ -79,14 +80,28 @@ def test_layout_names() -> None:
     assert layout.edit_path("Winter to Spring!", 2) == "06_Edit/Winter_to_Spring_v002.mp4"
 
 
+def _recipe(step: str, take: int = 1) -> dict[str, object]:
+    # A lock refuses a recipe that lacks what every recipe has (a cut lock).
+    return make_recipe(
+        step=step,
+        provider="local",
+        model="m",
+        engine={},
+        tier="final",
+        settings={},
+        inputs={},
+        take=take,
+    )
+
+
 def _pick(n: int = 1) -> Pick:
     return Pick(
         version=1,
         take=n,
-        key="k" * 64,
-        sha256="s" * 64,
+        key="e" * 64,
+        sha256="f" * 64,
         file="f.png",
-        recipe={"step": "keyframe", "take": n},
+        recipe=_recipe("keyframe", n),
     )
 
 
@@ -103,7 +118,9 @@ def test_locks_keep_user_comments_and_allocate_versions(tmp_path: Path) -> None:
     book2 = LockBook(tmp_path)
     assert book2.pick("s010", "keyframe") == _pick(2)
     book2.set_output(
-        "s010", "final", Output(version=1, key="c" * 64, sha256="d" * 64, file="x.mp4", recipe={})
+        "s010",
+        "final",
+        Output(version=1, key="c" * 64, sha256="d" * 64, file="x.mp4", recipe=_recipe("final")),
     )
     text = path.read_text()
     assert "# my note about this pick" in text

@@ -27,7 +27,7 @@ from vfbuild.errors import (
     StoreError,
     VfError,
 )
-from vfbuild.fsutil import temp_path
+from vfbuild.fsutil import is_within, temp_path
 from vfbuild.plan.cost import Coster
 from vfbuild.plan.maker import cannot_remake, job_provider, remake_hint
 from vfbuild.plan.resolve import DONE, STALE, Job, Resolver, StepState
@@ -511,6 +511,14 @@ class StepRunner:
                     raise StoreError(
                         f"{job.name} {job.step}: its {role} input {f} is missing",
                         hint="build the upstream step first (`vf build`), or restore the file",
+                    )
+                # What a provider reads (and a remote one uploads) stays inside the film,
+                # whatever a lock names or a link points to.
+                if not (is_within(Path(f), self.p.root) or is_within(Path(f), self.p.store.root)):
+                    raise StoreError(
+                        f"{job.name} {job.step}: its {role} input {f} is a link to a file "
+                        "outside the film folder",
+                        hint="copy the file into the film instead of linking to it",
                     )
 
     def _adopt_polished(self, state: StepState) -> None:

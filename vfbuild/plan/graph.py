@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 from vfbuild import steps
 from vfbuild.errors import StepFailed, UsageError, VfError
-from vfbuild.fsutil import sweep_temp
+from vfbuild.fsutil import read_only_film, sweep_temp
 from vfbuild.plan.execute import BuildEvents, BuildOptions, StepRunner
 from vfbuild.plan.resolve import DONE, NEEDS_PICK, STALE, WAITING, StepState
 from vfbuild.project import Project
@@ -162,8 +162,14 @@ def run_build(
                 events.errors.append(e)
             return False
         except Exception as e:  # a bug: keep the traceback, show one line
+            read_only = read_only_film(project.root, e)
+            if read_only is not None:  # not a bug: a folder of the film refused a write
+                with events.lock:
+                    events.errors.append(read_only)
+                return False
             log = project.vf_dir / "last-error.log"
-            log.write_text(traceback.format_exc())
+            with contextlib.suppress(OSError):
+                log.write_text(traceback.format_exc())
             with events.lock:
                 events.errors.append(
                     VfError(

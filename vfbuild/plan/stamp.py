@@ -182,11 +182,11 @@ def record(root: Path, before: World, after: World, data: Any, stamp: Path = STA
     from vfbuild.fsutil import atomic_write_text
 
     path = root / stamp
-    if before.digest != after.digest or time.time_ns() - after.newest < RACY_SECONDS * 1e9:
-        path.unlink(missing_ok=True)
-        return
     try:
+        if before.digest != after.digest or time.time_ns() - after.newest < RACY_SECONDS * 1e9:
+            path.unlink(missing_ok=True)
+            return
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(path, json.dumps({"world": after.digest, "data": data}) + "\n")
     except OSError:
-        pass  # a cache
+        pass  # a cache (a read-only film keeps none)

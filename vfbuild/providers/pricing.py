@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from vfbuild.errors import BudgetExceeded, VfError
+from vfbuild.errors import BudgetExceeded
 
 FILM_PRICES = "prices.yaml"
 _SHIPPED = Path(__file__).with_name("prices.yaml")
@@ -34,19 +34,48 @@ def money(dollars: float) -> str:
 def _read(path: Path, mtime_ns: int) -> PriceTable:
     from ruamel.yaml import YAML
 
-    from vfbuild.errors import SpecError
+    from vfbuild import safeyaml
+    from vfbuild.errors import Location, Problem, SpecError
 
     try:
-        data = YAML(typ="safe").load(path.read_text()) or {}
+        text = path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise SpecError([Problem(Location(path), f"cannot read: {e}")]) from None
+    bound = safeyaml.problem(text, path)  # the film's prices.yaml is the film's input too
+    if bound is not None:
+        raise SpecError([bound])
+    try:
+        data = YAML(typ="safe").load(text) or {}
     except Exception as e:  # ruamel's errors carry the place in the file
         mark = getattr(e, "problem_mark", None)
-        from vfbuild.errors import Location, Problem
-
         loc = Location(path, mark.line + 1, mark.column + 1) if mark else Location(path)
         raise SpecError([Problem(loc, f"not valid YAML: {getattr(e, 'problem', e)}")]) from None
-    if not isinstance(data, dict):
-        raise VfError(f"{path}: expected provider: {{model: {{unit: price}}}} maps")
+    wrong = _shape_problem(data)
+    if wrong is not None:
+        shape = "provider: {model: {unit: price}} maps, a tier's prices under its name"
+        raise SpecError([Problem(Location(path), f"{wrong}; expected {shape}")])
     return data
+
+
+def _shape_problem(data: Any) -> str | None:
+    """What is not a price table in `data` (a price must be a number: `vf plan` multiplies it)."""
+    if not isinstance(data, dict):
+        return "the file is not a mapping"
+    for provider, models in data.items():
+        if models is None:
+            continue
+        if not isinstance(models, dict):
+            return f"{provider} is not a mapping of models"
+        for model, entry in models.items():
+            if not isinstance(entry, dict):
+                return f"{provider}.{model} is not a mapping of units"
+            for unit, price in entry.items():
+                prices = price.items() if isinstance(price, dict) else [(None, price)]
+                for tier, value in prices:
+                    if isinstance(value, bool) or not isinstance(value, int | float):
+                        where = f"{provider}.{model}.{unit}" + (f".{tier}" if tier else "")
+                        return f"{where}: {value!r} is not a price"
+    return None
 
 
 def load_prices(film_root: Path | None) -> PriceTable:

@@ -31,8 +31,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import vfbuild
+from vfbuild import safeyaml
 from vfbuild.errors import FilmNotFound, Location, Problem, SpecError
-from vfbuild.fsutil import FILM_FILE, atomic_write_bytes, is_within
+from vfbuild.fsutil import FILM_FILE, atomic_write_bytes, escape_reason, is_within
 from vfbuild.spec.models import SHOT_ID_PATTERN, Film, Shot
 from vfbuild.spec.prompt import KEYFRAME_FIELDS, PROMPTS_DIR, is_file_value
 from vfbuild.store import sealed
@@ -166,6 +167,9 @@ def _load(
     parse only the shots whose text changed since the last load (see `vfbuild.spec.chunks`)."""
     path = display_path(film_file(root))
     text = _decode(raw, path)
+    bound = safeyaml.problem(text, path)  # before any loader or walk: bombs, deep nesting
+    if bound is not None:
+        raise SpecError([bound])
     data = None
     if by_shot:
         from vfbuild.spec import chunks
@@ -177,12 +181,16 @@ def _load(
     film = None
     if not issues:
         issues, film = _schema_issues_skipping(data, known_shots, passed)
+        if issues and isinstance(data, dict):
+            issues += _model_only_issues(data, issues)
     if not issues and film is None:
         film, issues = _build(data)
     if film is not None and not issues:
         issues = semantic_issues(film, root)
-    if issues or film is None:
-        raise SpecError(locate(issues, text, path))
+    # Files the film names are read here only where they are JSON the build would refuse.
+    others = workflow_problems(film, root) if film is not None else []
+    if issues or film is None or others:
+        raise SpecError(locate(issues, text, path) + others)
     return film
 
 
@@ -349,6 +357,32 @@ def _build(data: dict[str, Any]) -> tuple[Film | None, list[Issue]]:
         return Film.model_validate(data), []
     except ValidationError as e:
         return None, [_pydantic_issue(err) for err in e.errors()]
+
+
+def _model_only_issues(data: dict[str, Any], reported: list[Issue]) -> list[Issue]:
+    """The problems only the models see (fps, odd sizes, providers, prompt-or-fields) in a
+    film the JSON Schema refused, so that one pass reports them all: not the ones at (or
+    above, or below) a place the schema already spoke of, which would say it twice."""
+    from pydantic import ValidationError
+
+    try:
+        Film.model_validate(data)
+        return []
+    except ValidationError as e:
+        errors = e.errors()
+    except Exception:  # noqa: BLE001 - a validator meeting data the schema refused: it spoke
+        return []
+    places = [issue.path for issue in reported]
+    found = []
+    for err in errors:
+        if err["type"] not in ("value_error", "assertion_error"):
+            continue  # the schema says these itself (types, keys, ranges, patterns)
+        issue = _pydantic_issue(err)
+        n = len(issue.path)
+        if any(p[:n] == issue.path or issue.path[: len(p)] == p for p in places):
+            continue
+        found.append(issue)
+    return found
 
 
 # --------------------------------------------------------------------------- schema errors
@@ -788,6 +822,32 @@ def path_issues(film: Film, root: Path) -> list[Issue]:
     return issues
 
 
+def workflow_problems(film: Film, root: Path) -> list[Problem]:
+    """Every ComfyUI workflow the providers name that ComfyUI could not queue, at its
+    place in the workflow file (a missing or misplaced one is `path_issues`' to say)."""
+    from vfbuild.spec.workflow import workflow_problem
+
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for slot in ("keyframe", "video", "upscale", "lipsync"):
+        choice = getattr(film.providers, slot)
+        for where, value in (
+            (f"providers.{slot}.workflow", choice.workflow),
+            (f"providers.{slot}.draft.workflow", choice.tier("draft").get("workflow")),
+            (f"providers.{slot}.final.workflow", choice.tier("final").get("workflow")),
+        ):
+            if not isinstance(value, str) or value in seen:
+                continue
+            seen.add(value)
+            if _check_file(root, value, WORKFLOWS_DIR, "ComfyUI workflow", ()) is not None:
+                continue
+            full = root / _norm(value)
+            found = workflow_problem(full, display_path(full), where)
+            if found is not None:
+                problems.append(found)
+    return problems
+
+
 def _reference_issues(checker: _PathChecker, film: Film, path: YamlPath, ref: str) -> list[Issue]:
     if ref in film.characters:
         return []
@@ -832,17 +892,14 @@ def _check_file(
 ) -> tuple[str, str | None] | None:
     """(message, hint) for the first thing wrong with a path value, or None."""
     name = posixpath.basename(value.replace("\\", "/")) or "file"
-    if value.startswith(("/", "\\", "~")) or re.match(r"^[A-Za-z]:", value):
+    escape = escape_reason(value)  # the check lock files get too
+    if escape is not None:
+        relative = "; paths must be relative to the film folder" if "absolute" in escape else ""
         return (
-            f"{what} '{value}' is an absolute path; paths must be relative to the film folder",
+            f"{what} '{value}' {escape}{relative}",
             f"copy the file into the film and write {folder}{name}",
         )
     norm = posixpath.normpath(value.replace("\\", "/"))
-    if norm == ".." or norm.startswith("../"):
-        return (
-            f"{what} '{value}' points outside the film folder",
-            f"copy the file into the film and write {folder}{name}",
-        )
     if not norm.startswith(folder):
         return (f"{what} '{value}' must be under {folder}", f"move it and write {folder}{name}")
     if extensions and posixpath.splitext(norm)[1].lower() not in extensions:

@@ -15,9 +15,10 @@ class HashCache:
         self._lock = threading.Lock()
         self._dirty = False
         try:
-            self._entries: dict[str, list] = json.loads(path.read_text())
-        except (FileNotFoundError, ValueError):
-            self._entries = {}
+            loaded = json.loads(path.read_text())
+        except (OSError, ValueError, RecursionError):  # only a cache: files are hashed again
+            loaded = {}
+        self._entries: dict[str, list] = loaded if isinstance(loaded, dict) else {}
 
     def sha256(self, file: Path) -> str:
         st = file.stat()
@@ -25,7 +26,7 @@ class HashCache:
         key = str(file)
         with self._lock:
             hit = self._entries.get(key)
-            if hit is not None and hit[:3] == sig:
+            if isinstance(hit, list) and len(hit) == 4 and hit[:3] == sig and _digest(hit[3]):
                 return hit[3]
         digest = sha256_file(file)
         with self._lock:
@@ -40,3 +41,9 @@ class HashCache:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_text(self.path, json.dumps(self._entries))
             self._dirty = False
+
+
+def _digest(value: object) -> bool:
+    return (
+        isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+    )

@@ -93,7 +93,9 @@ class RecipeIndex:
         try:
             data = json.loads(self._path(key).read_text())
             art = Artifact(data["sha256"], data["ext"], int(data["size"]))
-        except (FileNotFoundError, NotADirectoryError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
+            return None
+        if not _sane(art):  # a record is only a cache; its digest names a store path
             return None
         with self._lock:
             known = self._known_keys()
@@ -129,8 +131,27 @@ class RecipeIndex:
 
     def recipe_for_sha(self, sha256: str) -> tuple[str, dict] | None:
         """The recipe (key, recipe) that made an artifact, if this store made it."""
+        if not _HEX64.fullmatch(sha256):
+            return None
         try:
             key = (self.root / "by-sha" / sha256).read_text().strip()
-            return key, json.loads(self._path(key).read_text())["recipe"]
-        except (FileNotFoundError, ValueError, KeyError):
+            if not _HEX64.fullmatch(key):  # the key names a file of the index
+                return None
+            recipe = json.loads(self._path(key).read_text())["recipe"]
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
             return None
+        return (key, recipe) if isinstance(recipe, dict) else None
+
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_EXT = re.compile(r"\.?[A-Za-z0-9]{1,10}")
+
+
+def _sane(art: Artifact) -> bool:
+    return (
+        isinstance(art.sha256, str)
+        and _HEX64.fullmatch(art.sha256) is not None
+        and isinstance(art.ext, str)
+        and _EXT.fullmatch(art.ext) is not None
+        and art.size >= 0
+    )

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, fields
 from pathlib import Path
+
+from vfbuild.errors import LedgerError
 
 LEDGER = "ledger.csv"
 
@@ -58,21 +61,55 @@ class Ledger:
         self._lock = threading.Lock()
         self._seen: set[tuple[str, str]] | None = None
 
-    def rows(self) -> list[LedgerRow]:
+    def rows(self, *, strict: bool = True) -> list[LedgerRow]:
+        """Every whole row. A row whose cost is not a number is a LedgerError naming its
+        line (`vf cost` would not tell the truth); with `strict=False` it is kept as it is
+        (the build only needs to know which jobs the ledger has)."""
         try:
-            text = self.path.read_text(encoding="utf-8")
+            raw = self.path.read_bytes()
         except FileNotFoundError:
             return []
+        except OSError as e:
+            raise LedgerError(f"{self.path}: cannot be read ({e.strerror})") from None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            if not strict:
+                text = raw.decode("utf-8", "replace")
+            else:
+                line = raw[: e.start].count(b"\n") + 1
+                col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+                raise LedgerError(
+                    f"{self.path}:{line}:{col}: not valid UTF-8 text", hint=FIX_HINT
+                ) from None
         out = []
-        for rec in csv.DictReader(io.StringIO(text)):
-            if None in rec.values() or set(rec) != set(COLUMNS):
-                continue  # a line cut short by a crash
-            try:
-                out.append(
-                    LedgerRow(**{**rec, "version": int(rec["version"]), "take": int(rec["take"])})
-                )  # type: ignore[arg-type]
-            except ValueError:
-                continue
+        reader = csv.DictReader(io.StringIO(text.replace("\0", "")))
+        try:
+            if strict and reader.fieldnames is not None and set(reader.fieldnames) != set(COLUMNS):
+                raise LedgerError(
+                    f"{self.path}:1:1: the header is not {','.join(COLUMNS)}",
+                    hint="restore the first line, or `git checkout` the file",
+                )
+            for rec in reader:
+                if None in rec.values() or set(rec) != set(COLUMNS):
+                    continue  # a line cut short by a crash
+                try:
+                    row = LedgerRow(
+                        **{**rec, "version": int(rec["version"]), "take": int(rec["take"])}
+                    )  # type: ignore[arg-type]
+                except ValueError:
+                    continue
+                if strict and not _is_cost(row.cost):
+                    col = text.splitlines()[reader.line_num - 1].rfind(row.cost) + 1
+                    raise LedgerError(
+                        f"{self.path}:{reader.line_num}:{max(col, 1)}: the cost {row.cost!r} "
+                        "is not a number of dollars",
+                        hint=FIX_HINT,
+                    )
+                out.append(row)
+        except csv.Error as e:
+            if strict:
+                raise LedgerError(f"{self.path}:{reader.line_num}: {e}", hint=FIX_HINT) from None
         return out
 
     def append(
@@ -91,7 +128,7 @@ class Ledger:
         """Add the row unless this job is already recorded; True if written."""
         with self._lock:
             if self._seen is None:
-                self._seen = {(r.recipe_key, r.job_id) for r in self.rows()}
+                self._seen = {(r.recipe_key, r.job_id) for r in self.rows(strict=False)}
             if (recipe_key, job_id) in self._seen:
                 return False
             row = LedgerRow(
@@ -127,6 +164,18 @@ class Ledger:
         with open(self.path, "rb") as f:
             f.seek(-1, os.SEEK_END)
             return f.read(1) == b"\n"
+
+
+FIX_HINT = "fix the row by hand (cost is dollars, e.g. 0.2800, or empty), or `git checkout` it"
+
+
+def _is_cost(text: str) -> bool:
+    if text == "":
+        return True
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
 
 
 def summarize(rows: list[LedgerRow], by: str) -> dict[str, float]:

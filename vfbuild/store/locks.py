@@ -13,27 +13,113 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import os
 import pickle
+import re
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from vfbuild import safeyaml
 from vfbuild.errors import LockError
-from vfbuild.fsutil import atomic_write_bytes, atomic_write_text
+from vfbuild.fsutil import atomic_write_bytes, atomic_write_text, escape_reason
 from vfbuild.store import sealed
 
 LOCK_SCHEMA = 1
 LOCKS_DIR = "locks"
 FILM_LOCK = "_film"  # shot ids cannot start with "_", so this never collides
+FIX_HINT = "fix it by hand, or `git checkout` it"
+
+# What a lock holds is read as data and as paths into the store and the film: a digest is
+# 64 hex digits (a store path is made of it), a file stays inside the film.
+_SHA256 = r"^[0-9a-f]{64}$"
+# Every recipe has these (`vfbuild.recipe.make_recipe`), and providers read them.
+RECIPE_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "format": int,
+    "step": str,
+    "provider": str,
+    "model": str,
+    "engine": dict,
+    "tier": (str, type(None)),
+    "settings": dict,
+    "prompt": (str, type(None)),
+    "negative": (str, type(None)),
+    "seed": (int, type(None)),
+    "take": int,
+    "inputs": dict,
+}
+
+
+def _film_relative(value: str) -> str:
+    escape = escape_reason(value)
+    if escape is not None:
+        raise ValueError(
+            f"the file '{value}' {escape}: a lock names only files inside the film folder"
+        )
+    return value
+
+
+def _recipe(value: dict[str, Any]) -> dict[str, Any]:
+    missing = [k for k in RECIPE_FIELDS if k not in value]
+    if missing:
+        raise ValueError(f"the recipe is missing {', '.join(missing)} (a cut or edited lock?)")
+    for name, kind in RECIPE_FIELDS.items():
+        if not isinstance(value[name], kind) or isinstance(value[name], bool):
+            raise ValueError(f"the recipe's {name} has the wrong type")
+    odd = _not_json(value)
+    if odd is not None:  # a recipe's key is the sha256 of its JSON
+        raise ValueError(f"the recipe holds {odd}, which a recipe never does")
+    for sha in _strings(value["inputs"]):
+        if not re.fullmatch(_SHA256, sha):
+            raise ValueError(f"the recipe's inputs hold '{sha[:40]}', not a sha256")
+    return value
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string inside `value` (inputs are digests, or lists and maps of them)."""
+    found: list[str] = []
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            found.append(v)
+        elif isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return found
+
+
+def _not_json(value: Any) -> str | None:
+    """What in `value` is not plain JSON data (YAML can also give bytes, dates, NaN), or None."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            if not all(isinstance(k, str) for k in v):
+                return "a key that is not text"
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+        elif isinstance(v, float) and not math.isfinite(v):
+            return f"the number {v}"
+        elif not (v is None or isinstance(v, str | int | float)):
+            return f"a {type(v).__name__} value"
+    return None
+
+
+FilmFile = Annotated[str, AfterValidator(_film_relative)]
+Sha256 = Annotated[str, Field(pattern=_SHA256)]
+Recipe = Annotated[dict[str, Any], AfterValidator(_recipe)]
 
 
 class Polished(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    file: str = Field(description="The user's polished version of the picked take.")
-    sha256: str
+    file: FilmFile = Field(description="The user's polished version of the picked take.")
+    sha256: Sha256
 
 
 class Pick(BaseModel):
@@ -42,10 +128,10 @@ class Pick(BaseModel):
     model_config = ConfigDict(extra="forbid")
     version: int = Field(ge=1)
     take: int = Field(ge=1)
-    key: str = Field(description="Recipe key (sha256 of the canonical recipe) of the take.")
-    sha256: str = Field(description="sha256 of the picked artifact.")
-    file: str = Field(description="Where the take stands in the versioned layout.")
-    recipe: dict[str, Any] = Field(description="The whole recipe, so a clone can remake the take.")
+    key: Sha256 = Field(description="Recipe key (sha256 of the canonical recipe) of the take.")
+    sha256: Sha256 = Field(description="sha256 of the picked artifact.")
+    file: FilmFile = Field(description="Where the take stands in the versioned layout.")
+    recipe: Recipe = Field(description="The whole recipe, so a clone can remake the take.")
     polished: Polished | None = None
 
 
@@ -54,10 +140,10 @@ class Output(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     version: int = Field(ge=1)
-    key: str
-    sha256: str
-    file: str
-    recipe: dict[str, Any]
+    key: Sha256
+    sha256: Sha256
+    file: FilmFile
+    recipe: Recipe
 
 
 class LockFile(BaseModel):
@@ -193,23 +279,16 @@ class LockBook:
         from pydantic import ValidationError
         from ruamel.yaml import YAMLError
 
+        text = read_lock_text(path)
         try:
-            data = _yaml("safe").load(path.read_text(encoding="utf-8"))
+            data = _yaml("safe").load(text)
             return LockFile.model_validate(data or {})
         except YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-            raise LockError(
-                f"{where}: lock file is not valid YAML",
-                hint="fix it by hand, or `git checkout` it",
-            ) from None
+            raise LockError(f"{where}: lock file is not valid YAML", hint=FIX_HINT) from None
         except ValidationError as e:
-            first = e.errors()[0]
-            loc = ".".join(str(x) for x in first["loc"])
-            raise LockError(
-                f"{path}: lock file is invalid at {loc}: {first['msg']}",
-                hint="fix it by hand, or `git checkout` it",
-            ) from None
+            raise LockError(_invalid(e, text, path), hint=FIX_HINT) from None
 
     def get(self, name: str) -> LockFile | None:
         return self._get(name)
@@ -259,9 +338,9 @@ class LockBook:
         lock plus that entry; otherwise (a lock laid out by hand, a new lock) returns False."""
         path = self.path(name)
         try:
-            old = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return False
+            old = read_lock_text(path)
+        except LockError:
+            return False  # the round trip says what is wrong with it
         text = _with_version_line(old, step, step_key, version)
         if text is None:
             return False
@@ -289,7 +368,14 @@ class LockBook:
         if st is not None and cached is not None and cached[0] == _sig(st):
             doc = cached[1]
         elif st is not None:
-            doc = y.load(path.read_text(encoding="utf-8"))
+            from ruamel.yaml import YAMLError
+
+            try:
+                doc = y.load(read_lock_text(path))
+            except YAMLError as e:
+                mark = getattr(e, "problem_mark", None)
+                where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+                raise LockError(f"{where}: lock file is not valid YAML", hint=FIX_HINT) from None
         else:
             from ruamel.yaml.comments import CommentedMap
 
@@ -372,3 +458,37 @@ def _thaw_lock(blob: bytes) -> LockFile | None:
     except Exception:  # noqa: BLE001 - only a cache: the lock file is parsed instead
         return None
     return lock if isinstance(lock, LockFile) else None
+
+
+def read_lock_text(path: Path) -> str:
+    """A lock file's text, refused with its place when it is not UTF-8 or breaks the bounds
+    every film YAML file keeps (`vfbuild.safeyaml`)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise LockError(f"{path}: cannot read the lock file: {e.strerror}", hint=FIX_HINT) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+        raise LockError(
+            f"{path}:{line}:{col}: lock file is not valid UTF-8 text", hint=FIX_HINT
+        ) from None
+    bound = safeyaml.problem(text, path)
+    if bound is not None:
+        raise LockError(f"{bound.location}: {bound.message}", hint=FIX_HINT) from None
+    return text
+
+
+def _invalid(error: Any, text: str, path: Path) -> str:
+    """Every problem pydantic found in a lock, each at its `file:line:col`."""
+    from vfbuild.spec.load import Issue, locate
+
+    issues = []
+    for err in error.errors():
+        loc = tuple(err["loc"])
+        where = ".".join(str(x) for x in loc) or "the top level"
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        issues.append(Issue(loc, f"lock file is invalid at {where}: {msg}"))
+    return "\n".join(p.render() for p in locate(issues, text, path))
