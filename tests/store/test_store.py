@@ -4,10 +4,10 @@ import os
 from pathlib import Path
 
 import pytest
-from vfbuild.recipe import make_recipe
 
 from vfbuild.errors import LockError, StoreError
 from vfbuild.fsutil import sha256_bytes
+from vfbuild.recipe import make_recipe
 from vfbuild.store import layout
 from vfbuild.store.hashcache import HashCache
 from vfbuild.store.index import RecipeIndex

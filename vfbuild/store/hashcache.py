@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
+from typing import Any
 
 from vfbuild.fsutil import atomic_write_text, sha256_file
 
@@ -18,7 +19,7 @@ class HashCache:
             loaded = json.loads(path.read_text())
         except (OSError, ValueError, RecursionError):  # only a cache: files are hashed again
             loaded = {}
-        self._entries: dict[str, list] = loaded if isinstance(loaded, dict) else {}
+        self._entries: dict[str, list[Any]] = loaded if isinstance(loaded, dict) else {}
 
     def sha256(self, file: Path) -> str:
         st = file.stat()
@@ -27,7 +28,7 @@ class HashCache:
         with self._lock:
             hit = self._entries.get(key)
             if isinstance(hit, list) and len(hit) == 4 and hit[:3] == sig and _digest(hit[3]):
-                return hit[3]
+                return str(hit[3])
         digest = sha256_file(file)
         with self._lock:
             self._entries[key] = [*sig, digest]

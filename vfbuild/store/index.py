@@ -19,6 +19,7 @@ import os
 import re
 import threading
 from pathlib import Path
+from typing import Any
 
 from vfbuild.fsutil import atomic_write_text
 from vfbuild.store.objects import Artifact
@@ -107,7 +108,7 @@ class RecipeIndex:
     def exists(self, key: str) -> bool:
         return key in self._known_keys() or self._path(key).exists()
 
-    def record(self, key: str, artifact: Artifact, recipe: dict) -> None:
+    def record(self, key: str, artifact: Artifact, recipe: dict[str, Any]) -> None:
         p = self._path(key)
         p.parent.mkdir(parents=True, exist_ok=True)
         body = {
@@ -129,7 +130,7 @@ class RecipeIndex:
                 self._append_log(key, artifact)
             self.generation += 1
 
-    def recipe_for_sha(self, sha256: str) -> tuple[str, dict] | None:
+    def recipe_for_sha(self, sha256: str) -> tuple[str, dict[str, Any]] | None:
         """The recipe (key, recipe) that made an artifact, if this store made it."""
         if not _HEX64.fullmatch(sha256):
             return None

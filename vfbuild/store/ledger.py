@@ -16,6 +16,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 from vfbuild.errors import LedgerError
 
@@ -94,9 +95,12 @@ class Ledger:
                 if None in rec.values() or set(rec) != set(COLUMNS):
                     continue  # a line cut short by a crash
                 try:
-                    row = LedgerRow(
-                        **{**rec, "version": int(rec["version"]), "take": int(rec["take"])}
-                    )  # type: ignore[arg-type]
+                    fields: dict[str, Any] = {
+                        **rec,
+                        "version": int(rec["version"]),
+                        "take": int(rec["take"]),
+                    }
+                    row = LedgerRow(**fields)
                 except ValueError:
                     continue
                 if strict and not _is_cost(row.cost):

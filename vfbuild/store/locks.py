@@ -241,6 +241,7 @@ class LockBook:
                 return
             entries: dict[str, tuple[tuple[int, int], bytes]] = {}
             for stem, sig in self._sigs.items():
+                blob: bytes | None
                 if stem in self._written:
                     blob = pickle.dumps(self._locks[stem], protocol=pickle.HIGHEST_PROTOCOL)
                     self._blobs[stem] = blob
@@ -277,7 +278,7 @@ class LockBook:
 
     def _parse(self, path: Path) -> LockFile:
         from pydantic import ValidationError
-        from ruamel.yaml import YAMLError
+        from ruamel.yaml.error import YAMLError
 
         text = read_lock_text(path)
         try:
@@ -368,7 +369,7 @@ class LockBook:
         if st is not None and cached is not None and cached[0] == _sig(st):
             doc = cached[1]
         elif st is not None:
-            from ruamel.yaml import YAMLError
+            from ruamel.yaml.error import YAMLError
 
             try:
                 doc = y.load(read_lock_text(path))
