@@ -249,7 +249,7 @@ def test_a_paid_take_is_journalled_before_it_is_made_and_ledgered_with_its_job_i
     def handler(job: MemoryJob) -> bytes:
         entry = journal.get(job.key)
         seen.append(entry.state if entry is not None else None)
-        return memory.png(32, 18, job.key)
+        return memory.media(job)
 
     memory.register(MemoryProvider(handler, paid=True, deterministic=False))
     try:
@@ -428,7 +428,7 @@ def test_takes_run_side_by_side_and_are_recorded_in_take_order(film: Path) -> No
         both_in.wait()
         if job.take == 1:
             assert second_done.wait(10)  # t02 is finished first
-        data = memory.png(32, 18, job.key)
+        data = memory.media(job)
         if job.take == 2:
             second_done.set()
         return data

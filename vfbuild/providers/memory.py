@@ -3,8 +3,10 @@ ffmpeg: what httpx's `MockTransport` is to HTTP.
 
     from vfbuild.providers import memory
 
-    mem = memory.register(memory.MemoryProvider(lambda job: memory.png(64, 36, job.key)))
-    # shots.yaml: providers: {keyframe: {use: memory}}
+    def handler(job: memory.MemoryJob) -> bytes:  # a still of the recipe's size
+        return memory.png(job.settings["width"], job.settings["height"], seed=job.key)
+
+    mem = memory.register(memory.MemoryProvider(handler))  # keyframe: {use: memory}
     report = vfbuild.open(film).build(shots=["s010"], tier="draft")
     assert report.ok and [c.label for c in mem.calls] == ["s010 keyframe t01", ...]
     memory.unregister()
