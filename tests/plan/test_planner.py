@@ -450,8 +450,10 @@ def test_takes_run_side_by_side_and_are_recorded_in_take_order(film: Path) -> No
 
 def test_a_film_names_a_memory_provider_only_while_it_is_registered(film: Path) -> None:
     memory.register(MemoryProvider())
-    vfbuild.open(film).check()
-    memory.unregister()
+    try:
+        vfbuild.open(film).check()
+    finally:
+        memory.unregister()
     with pytest.raises(SpecError, match="unknown provider 'memory'"):
         vfbuild.open(film).check()
 
@@ -461,8 +463,10 @@ def test_registering_over_a_provider_restores_it_afterwards() -> None:
 
     local = catalog.info("local")
     memory.register(MemoryProvider(), "local")
-    assert catalog.info("local").factory is not local.factory
-    memory.unregister("local")
+    try:
+        assert catalog.info("local").factory is not local.factory
+    finally:
+        memory.unregister("local")
     assert catalog.info("local") is local
 
 
