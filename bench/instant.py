@@ -73,6 +73,7 @@ class InstantProvider:
     ledgered = False
     declares_cost = False
     versions_early = False
+    by_hand = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._png = _base_png()

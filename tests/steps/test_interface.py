@@ -34,6 +34,7 @@ class ContactSheetMaker:
     ledgered = False
     declares_cost = False
     versions_early = False
+    by_hand = False
 
     def model(self, step: str, configured: str | None) -> str:
         return "grid"

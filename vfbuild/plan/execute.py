@@ -421,14 +421,17 @@ class StepRunner:
         except ResultRejected as e:
             entry = self.journal.get(job.key)
             if entry is not None and entry.state == SUBMITTED:
+                # The provider made the job and billed it: the ledger says so (`vf cost` tells
+                # the truth), though nothing of it is kept.
+                self._ledger_unstored(job, entry, entry.job_id or "", "refused")
                 error = e.message.removeprefix(f"{ctx.label}: ")  # said again with the label
                 self.journal.update(entry, state=FAILED, error=error)
                 e.hint = (
-                    "nothing was stored; the job is marked failed: `vf build --retry-failed` "
-                    "makes it again (a new attempt may be charged), or change the provider or "
-                    "model in shots.yaml"
+                    "nothing was stored (the job it was is in ledger.csv: it was billed); it is "
+                    "marked failed: `vf build --retry-failed` makes it again (a new attempt is "
+                    "charged), or change the provider or model in shots.yaml"
                 )
-            elif prov.name == "manual":
+            elif prov.by_hand:
                 e.hint = (
                     f"nothing was stored; make the take again and save it over "
                     f"inbox/{job.name}/{job.step}/{Path(ctx.expected_name).stem}.*"
@@ -469,6 +472,12 @@ class StepRunner:
         """A ledger row for a job whose submit reply was lost, as `--resubmit` sends it again:
         the provider (fal, Runway) probably took and billed it, and cannot be asked. Its cost
         is the estimate; `vf cost` shows it as lost."""
+        job_id = lost_job_id(entry.times.get(SUBMITTING, 0.0))
+        self._ledger_unstored(job, entry, job_id, "lost")
+
+    def _ledger_unstored(self, job: Job, entry: JournalEntry, job_id: str, why: str) -> None:
+        """The ledger row of a paid job whose take was not stored: `lost` (its reply was lost
+        and it is sent again) or `refused` (its result failed its step's contract)."""
         version = job.version
         if version is None:  # the step's takes share it; this recipe was sent, so it has one
             version = self.p.locks.allocate_version(job.name, job.step, job.version_key)
@@ -480,14 +489,18 @@ class StepRunner:
             provider=entry.provider,
             model=entry.model,
             recipe_key=job.key,
-            job_id=lost_job_id(entry.times.get(SUBMITTING, 0.0)),
+            job_id=job_id,
             cost=entry.cost,
         )
         if written:
             cost = "" if entry.cost is None else f" (${entry.cost:.2f} estimated)"
+            said = (
+                "whose reply was lost is ledgered as lost{cost}; sending it again"
+                if why == "lost"
+                else "whose result was refused is ledgered{cost}: it was billed"
+            )
             self.events.say(
-                f"  {job_label(job)}: the {entry.provider} job whose reply was lost is ledgered "
-                f"as lost{cost}; sending it again"
+                f"  {job_label(job)}: the {entry.provider} job {said.format(cost=cost)}"
             )
             with self.events.lock:
                 self.events.spent += entry.cost or 0.0

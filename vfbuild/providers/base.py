@@ -69,6 +69,7 @@ class Provider(Protocol):
     ledgered: bool  # its takes get ledger rows (paid work, or work with a declared cost)
     declares_cost: bool  # its cost per take is the film's `cost_per_take`, not a price table
     versions_early: bool  # needs its take's version before making it (to name the file)
+    by_hand: bool  # its takes are files a person saves in the film's inbox
 
     def model(self, step: str, configured: str | None) -> str: ...
 

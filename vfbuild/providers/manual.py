@@ -37,6 +37,7 @@ class ManualProvider:
     ledgered = True  # a declared cost per take reaches the ledger
     declares_cost = True
     versions_early = True  # the request names the file to drop, version included
+    by_hand = True
 
     def __init__(
         self,

@@ -102,6 +102,7 @@ class MemoryProvider:
         ledgered: bool | None = None,
         declares_cost: bool = False,
         versions_early: bool = False,
+        by_hand: bool = False,
         model: str = "memory",
         version: str = "1",
         units: Callable[[str, float | None], tuple[str, float]] | None = None,
@@ -118,6 +119,7 @@ class MemoryProvider:
         self.ledgered = paid if ledgered is None else ledgered
         self.declares_cost = declares_cost
         self.versions_early = versions_early
+        self.by_hand = by_hand
         self.default_model = model
         self.version = version  # in every recipe: change it when the handler's bytes change
         self._units = units
@@ -170,6 +172,7 @@ class MemoryProvider:
             self.ledgered,
             self.declares_cost,
             self.versions_early,
+            self.by_hand,
         )
         handler = f"{getattr(h, '__module__', '?')}.{getattr(h, '__qualname__', repr(h))}"
         return f"{''.join('1' if c else '0' for c in caps)} {handler} v{self.version}"

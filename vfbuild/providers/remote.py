@@ -141,6 +141,7 @@ class RemoteProvider:
     ledgered = True
     declares_cost = False
     versions_early = False
+    by_hand = False
     can_find: ClassVar[bool] = False  # `find` can tell whether a lost-reply job exists
     can_cancel: ClassVar[bool] = True  # `cancel` stops a job at the provider (`vf cancel`)
     api: ClassVar[str] = "v1"  # part of the engine identity in every recipe

@@ -39,6 +39,7 @@ class LocalProvider:
     ledgered = False
     declares_cost = False
     versions_early = False
+    by_hand = False
 
     def model(self, step: str, configured: str | None) -> str:
         return MODELS[step]
