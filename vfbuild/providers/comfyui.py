@@ -25,6 +25,8 @@ job's client id, a UUID we choose: a lost reply is resolved by asking `GET /hist
 `GET /queue` for it. Results are read from `GET /history/{id}` and downloaded from `GET /view`
 on the same server. ComfyUI keeps its queue and history in memory: a job it no longer knows
 (the server restarted) is reported failed, and `--retry-failed` queues it again.
+
+One module though long: the placeholder filling and the protocol above are ComfyUI's alone.
 """
 
 from __future__ import annotations

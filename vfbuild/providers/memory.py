@@ -22,6 +22,8 @@ before the handler runs and marked submitted after, so the build ledgers it at t
 
 Every call is recorded in `.calls`; `fail(label)` and `wait(label)` make a take fail or wait
 for the user, as a provider that refuses a prompt or a manual request would.
+
+One module though long: the provider and the media helpers its handlers use travel together.
 """
 
 from __future__ import annotations

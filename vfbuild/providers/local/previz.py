@@ -7,6 +7,9 @@ Labels on every picture say PREVIZ, so nobody mistakes a placeholder for a gener
 
 Each renderer writes exactly `out` (a temp path the caller renames); on failure it removes
 `out` and raises MediaError.
+
+One module though long: its drawing helpers serve every renderer, and their bytes are pinned by
+`PREVIZ_VERSION` together (splitting them would not change what must be bumped as one).
 """
 
 from __future__ import annotations
