@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import struct
+import threading
 import subprocess
 import zlib
 from pathlib import Path
@@ -48,7 +49,8 @@ def base_clip() -> bytes:
         from vfbuild.media.ffmpeg import ffmpeg_exe
 
         MEDIA_DIR.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.mp4")
+        # One temp name per writer: two threads of a -j 2 build both make it the first time.
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.mp4")
         subprocess.run(
             [
                 ffmpeg_exe(),
