@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import os
 import struct
-import threading
 import subprocess
+import threading
 import zlib
 from pathlib import Path
 from typing import Any
