@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 STEPS = frozenset({"keyframe", "video", "upscale", "lipsync"})  # the slots it serves
-VERSION = "1"  # the engine in every recipe: bump when what `make` writes changes
+VERSION = "2"  # the engine in every recipe: bump when what `make` writes changes
 MEDIA_DIR = Path(__file__).resolve().parent / "out" / "media"
 
 
@@ -43,8 +43,9 @@ def _base_png() -> bytes:
 
 
 def base_clip() -> bytes:
-    """A 1 s 32x18 24 fps H.264 clip, made once (ffmpeg) and kept in bench/out/media."""
-    path = MEDIA_DIR / "base.mp4"
+    """A 1 s 32x18 24 fps H.264 clip with a silent AAC track (a lip-sync take must carry
+    sound, and the build checks it), made once (ffmpeg) and kept in bench/out/media."""
+    path = MEDIA_DIR / f"base-v{VERSION}.mp4"
     if not path.exists():
         from vfbuild.media.ffmpeg import ffmpeg_exe
 
@@ -56,7 +57,9 @@ def base_clip() -> bytes:
                 ffmpeg_exe(),
                 "-v", "error", "-y",
                 "-f", "lavfi", "-i", "color=c=0x808080:s=32x18:r=24:d=1",
+                "-f", "lavfi", "-i", "anullsrc=r=48000:cl=mono:d=1",
                 "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+                "-c:a", "aac", "-shortest",
                 "-bitexact", "-fflags", "+bitexact", "-map_metadata", "-1",
                 "-f", "mp4", str(tmp),
             ],
