@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 STEPS = frozenset({"keyframe", "video", "upscale", "lipsync"})  # the slots it serves
+OLD_STEPS = frozenset({"keyframe", "draft", "final", "upscale", "lipsync"})  # before slots
 VERSION = "2"  # the engine in every recipe: bump when what `make` writes changes
 MEDIA_DIR = Path(__file__).resolve().parent / "out" / "media"
 
@@ -97,9 +98,7 @@ class InstantProvider:
         return ("image", 1.0) if step == "keyframe" else ("second", float(seconds or 0.0))
 
     def make(self, recipe: dict[str, Any], inputs: Any, out: Path, ctx: Any) -> None:
-        from vfbuild.recipe import key_of
-
-        key = key_of(recipe).encode()
+        key = _key_of(recipe).encode()
         if recipe["step"] == "keyframe":
             png = self._png
             data = png[:-12] + _png_chunk(b"tEXt", b"vfkey\x00" + key) + png[-12:]
@@ -110,6 +109,15 @@ class InstantProvider:
         Path(out).write_bytes(data)
 
 
+def _key_of(recipe: dict[str, Any]) -> str:
+    # `--vf-tree` times an older vfbuild, whose recipe module lived in plan/.
+    try:
+        from vfbuild.recipe import key_of
+    except ImportError:
+        from vfbuild.plan.recipe import key_of  # type: ignore[no-redef]
+    return key_of(recipe)
+
+
 def factory(*args: Any, **kwargs: Any) -> InstantProvider:
     return InstantProvider()
 
@@ -118,10 +126,13 @@ def register(*, instant_edit: bool = False) -> None:
     """Add the `instant` provider. With `instant_edit`, the film's edit (which vfbuild always
     gives the `local` provider, i.e. ffmpeg) is made by the instant provider too: the scale
     films' edits of thousands of clips would otherwise measure ffmpeg, not vfbuild."""
-    from vfbuild import catalog
-    from vfbuild.catalog import ProviderInfo
-
-    catalog.register(ProviderInfo("instant", STEPS, factory=factory, remote=False))
+    try:
+        from vfbuild import catalog
+    except ImportError:  # `--vf-tree`: an older vfbuild, whose catalog named steps, not slots
+        from vfbuild.providers import catalog  # type: ignore[no-redef]
+    serves = STEPS if not hasattr(catalog, "SLOT_STEPS") else OLD_STEPS
+    catalog.register(catalog.ProviderInfo("instant", serves, factory=factory, remote=False))
     if instant_edit:
         local = catalog.info("local")
-        catalog.register(ProviderInfo("local", local.slots, factory=factory, remote=False))
+        what = getattr(local, "slots", None) or local.steps  # type: ignore[attr-defined]
+        catalog.register(catalog.ProviderInfo("local", what, factory=factory, remote=False))
