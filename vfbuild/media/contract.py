@@ -23,13 +23,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, NoReturn
+from typing import Any, Literal, NoReturn, Protocol
 
 from vfbuild.errors import MediaError, ResultRejected
 from vfbuild.media.probe import MediaInfo, probe
 
-if TYPE_CHECKING:
-    from vfbuild.providers.base import Provider
+
+class Maker(Protocol):
+    """What the check asks of the provider that made a take (a `providers.base.Provider`; it
+    may also say `made_aspect(recipe)` and `made_seconds(recipe, asked)`, what it makes)."""
+
+    name: str
+
+    def units(self, step: str, seconds: float | None) -> tuple[str, float]: ...
+
 
 ASPECT_TOLERANCE = 0.01  # 1%: 1920x1088 (a multiple of 16) passes for 1920x1080; 4:3 fails
 DEFAULT_FPS = 24.0  # for a clip whose recipe and header both give no rate
@@ -54,7 +61,7 @@ def check_result(
     path: Path,
     *,
     label: str,
-    provider: Provider | None = None,
+    provider: Maker | None = None,
     clip: Path | None = None,
 ) -> None:
     """Raise `ResultRejected` (naming the take, what was expected and what came) unless the
@@ -116,7 +123,7 @@ def _input(clip: Path | None) -> MediaInfo | None:
 def _wanted_shape(
     contract: Contract,
     recipe: Mapping[str, Any],
-    provider: Provider | None,
+    provider: Maker | None,
     source: MediaInfo | None,
 ) -> tuple[int, int, str] | None:
     """The aspect a result must have (as width, height, and how to say it): an upscale its
@@ -140,7 +147,7 @@ def _wanted_shape(
 def _wanted_seconds(
     contract: Contract,
     recipe: Mapping[str, Any],
-    provider: Provider | None,
+    provider: Maker | None,
     source: MediaInfo | None,
 ) -> float | None:
     if contract.length == "clip":
@@ -153,7 +160,7 @@ def _wanted_seconds(
 
 
 def provider_seconds(
-    provider: Provider | None, step: str, recipe: Mapping[str, Any], asked: float
+    provider: Maker | None, step: str, recipe: Mapping[str, Any], asked: float
 ) -> float:
     """How long a clip the provider makes for `asked` seconds: what it bills by the second
     (5 s or 10 s at Kling), or what it says itself (`made_seconds`: Wan's frame limit)."""

@@ -305,12 +305,8 @@ class MemoryProvider:
 
 
 def _kind(step: str) -> str:
-    from vfbuild import steps
-
-    try:
-        return steps.get(step).kind
-    except KeyError:
-        return "video"
+    # As every provider tells a still from a clip (`ext`): a keyframe is a still.
+    return "image" if step == "keyframe" else "video"
 
 
 def _write(out: Path, data: bytes | Awaiting, job: MemoryJob) -> None:
