@@ -7,7 +7,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from vfbuild import catalog, steps
 from vfbuild.errors import StoreError
@@ -15,6 +15,7 @@ from vfbuild.providers import get_provider
 from vfbuild.providers.base import Provider
 from vfbuild.spec.models import Film
 from vfbuild.steps import StepState
+from vfbuild.store import vfdir
 from vfbuild.store.hashcache import HashCache
 from vfbuild.store.index import RecipeIndex
 from vfbuild.store.layout import (
@@ -30,14 +31,10 @@ from vfbuild.store.locks import LockBook
 from vfbuild.store.objects import ObjectStore
 from vfbuild.store.promptlog import PromptLog
 
-VF_DIR = ".vf"
-
-
 # The folders vfbuild keeps its store, caches, locks and layout in: each may be missing (it is
 # made when needed), but a plain file in its place ends every write in an OS error.
 FOLDERS = (
-    VF_DIR,
-    *(f"{VF_DIR}/{d}" for d in ("objects", "recipes", "journal", "cache", "tmp")),
+    *vfdir.FOLDERS,
     "locks",
     SOURCE_IMAGES,
     "03_Generations",
@@ -63,6 +60,14 @@ def check_folders(root: Path) -> None:
         )
 
 
+class Resolved(NamedTuple):
+    """A step state the resolver worked out, kept for the rest of the process."""
+
+    stamp: tuple[int, int]  # `Project.stamp()` when it was worked out
+    state: StepState
+    fingerprint: Any  # its shot's fingerprint then (see `vfbuild.plan.states`), or None
+
+
 @dataclass
 class Project:
     root: Path
@@ -79,9 +84,7 @@ class Project:
     _listings: dict[str, set[str]] = field(default_factory=dict)
     # Step states the resolver worked out, each with the `stamp()` it was worked out at and
     # its shot's fingerprint (see `vfbuild.plan.states`).
-    resolved: dict[tuple[str, str, bool], tuple[tuple[int, int], StepState, Any]] = field(
-        default_factory=dict
-    )
+    resolved: dict[tuple[str, str, bool], Resolved] = field(default_factory=dict)
     # What the planner keeps for this project for the rest of the process (its saved states).
     plan_caches: dict[str, object] = field(default_factory=dict)
     plan_caches_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -92,20 +95,19 @@ class Project:
 
         film = load_film_cached(root)
         check_folders(root)
-        vf = root / VF_DIR
         return cls(
             root=root,
             film=film,
-            store=ObjectStore(vf / "objects"),
-            index=RecipeIndex(vf / "recipes"),
+            store=ObjectStore(vfdir.at(root, vfdir.OBJECTS)),
+            index=RecipeIndex(vfdir.at(root, vfdir.RECIPES)),
             locks=LockBook(root),
-            hashes=HashCache(vf / "cache" / "hashes.json"),
+            hashes=HashCache(vfdir.at(root, vfdir.HASHES)),
             prompts=PromptLog(root / PROMPTS_TXT),
         )
 
     @property
     def vf_dir(self) -> Path:
-        return self.root / VF_DIR
+        return vfdir.at(self.root, vfdir.VF)
 
     def provider(self, step: str) -> Provider:
         """Who makes `step`: the provider of its `providers:` slot (a step that has none makes
@@ -141,12 +143,12 @@ class Project:
         if self._hosting is None:
             from vfbuild.providers.hosting import Host
 
-            self._hosting = Host(hosting, self.vf_dir)
+            self._hosting = Host(hosting, vfdir.at(self.root, vfdir.HOSTED))
         return self._hosting
 
     @property
     def journal_dir(self) -> Path:
-        return self.vf_dir / "journal"
+        return vfdir.at(self.root, vfdir.JOURNAL)
 
     def stamp(self) -> tuple[int, int]:
         """Changes whenever the build records an artifact or writes a lock: a step state

@@ -51,7 +51,7 @@ def cdn(monkeypatch: pytest.MonkeyPatch) -> Iterator[FalFake]:
 
 
 def host(tmp_path: Path, **config: Any) -> Host:
-    return Host(Hosting(**config), tmp_path / ".vf")
+    return Host(Hosting(**config), tmp_path / RECORD)
 
 
 def fetch(url: str) -> bytes:
@@ -72,7 +72,7 @@ def test_a_file_is_uploaded_once_and_its_url_serves_its_bytes(
     # A later build (a new process) reads the record instead of uploading again.
     assert host(tmp_path).url(media["keyframe"], "s010") == url
     assert cdn.uploads_received == 1
-    record = json.loads((tmp_path / ".vf" / RECORD).read_text())
+    record = json.loads((tmp_path / RECORD).read_text())
     assert record[sha256_file(media["keyframe"])]["url"] == url
     # The CDN never sees the key, and the name on the CDN says nothing about the film.
     assert cdn.cdn_auth_seen == []
@@ -86,7 +86,7 @@ def test_a_url_near_its_expiry_is_uploaded_again(
     cdn: FalFake, media: dict[str, Path], tmp_path: Path
 ) -> None:
     first = host(tmp_path, expires_days=2).url(media["clip"], "s010")
-    path = tmp_path / ".vf" / RECORD
+    path = tmp_path / RECORD
     record = json.loads(path.read_text())
     (entry,) = record.values()
     entry["expires"] = time.time() + MARGIN - 60  # less than a day left
@@ -168,17 +168,17 @@ def test_a_wrong_key_is_a_clear_error_that_leaks_nothing(
     assert e.value.hint == "check FAL_KEY"
     assert wrong not in str(e.value) + (e.value.hint or "")
     assert not getattr(e.value, "status", None)  # no job may be marked failed for this
-    assert not (tmp_path / ".vf" / RECORD).exists()
+    assert not (tmp_path / RECORD).exists()
 
 
 def test_an_unreadable_record_costs_an_upload_not_a_build(
     cdn: FalFake, media: dict[str, Path], tmp_path: Path
 ) -> None:
     (tmp_path / ".vf").mkdir()
-    (tmp_path / ".vf" / RECORD).write_text("{not json")
+    (tmp_path / RECORD).write_text("{not json")
     url = host(tmp_path).url(media["keyframe"], "s010")
     assert fetch(url) == media["keyframe"].read_bytes()
-    assert json.loads((tmp_path / ".vf" / RECORD).read_text())  # rewritten whole
+    assert json.loads((tmp_path / RECORD).read_text())  # rewritten whole
 
 
 # -- providers that read their inputs by URL ---------------------------------------------------
@@ -207,7 +207,7 @@ def _make(
 ) -> Journal:
     film = tmp_path / "film"
     film.mkdir(exist_ok=True)
-    h = Host(Hosting(), film / ".vf") if (tmp_path / "hosted").exists() else None
+    h = Host(Hosting(), film / RECORD) if (tmp_path / "hosted").exists() else None
     prov = get_provider(name, film_root=film, host=h)
     journal = Journal(film / ".vf" / "journal")
     prov.make(recipe, inputs, out, MakeContext(key=key_of(recipe), label="s010", journal=journal))
@@ -376,14 +376,14 @@ def test_a_lost_luma_job_is_found_after_its_keyframe_was_uploaded_again(
     journal = Journal(film / ".vf" / "journal")
     entry = journal.begin(key_of(r), provider="luma", model=r["model"], label="s010", cost=0.3)
     job = RemoteJob(key_of(r), r, {"keyframe": media["keyframe"]}, "s010", entry.client_id)
-    first: Any = get_provider("luma", film_root=film, host=Host(Hosting(), film / ".vf"))
+    first: Any = get_provider("luma", film_root=film, host=Host(Hosting(), film / RECORD))
     gen_id = first.submit(job)  # …and the build dies before writing the id
-    record_path = film / ".vf" / RECORD
+    record_path = film / RECORD
     record = json.loads(record_path.read_text())
     (old,) = record.values()
     old["expires"] = time.time() + MARGIN - 60
     record_path.write_text(json.dumps(record))
-    later: Any = get_provider("luma", film_root=film, host=Host(Hosting(), film / ".vf"))
+    later: Any = get_provider("luma", film_root=film, host=Host(Hosting(), film / RECORD))
     later._journals[job.key] = journal
     assert later.find(job) == gen_id
     (now,) = json.loads(record_path.read_text()).values()

@@ -138,12 +138,12 @@ def test_a_cache_whose_film_is_corrupt_is_rewritten(tmp_path: Path) -> None:
     film = load_film_cached(root)
     cache = root / CACHE_FILE
     payload = sealed.loads(cache.read_bytes(), CACHE_FILE.name)
-    assert isinstance(payload, tuple)
-    key, _, passed, tag = payload
-    cache.write_bytes(sealed.dumps((key, b"not a pickle", passed, tag), CACHE_FILE.name) or b"")
+    assert isinstance(payload, load_module.FilmCache)
+    broken = payload._replace(film=b"not a pickle")
+    cache.write_bytes(sealed.dumps(broken, CACHE_FILE.name) or b"")
     assert load_film_cached(root) == film
     payload = sealed.loads(cache.read_bytes(), CACHE_FILE.name)
-    assert isinstance(payload, tuple) and payload[1] != b"not a pickle"
+    assert isinstance(payload, load_module.FilmCache) and payload.film != b"not a pickle"
 
 
 @pytest.mark.parametrize("garbage", [b"", b"not a pickle", b"\x80\x05K\x01."])

@@ -15,13 +15,14 @@ import pytest
 
 from tests.e2e.film import make_film, vf
 from tests.spec import write_film
+from vfbuild.codesig import code_signature
 from vfbuild.plan import states
 from vfbuild.plan.states import SAVED_FORMAT, SavedStates
 from vfbuild.project import Project
 from vfbuild.spec import chunks
 from vfbuild.spec.load import CACHE_FILE, _parse_quiet, load_film, load_film_cached
 from vfbuild.store import sealed
-from vfbuild.store.locks import LockBook, LockFile
+from vfbuild.store.locks import CachedLock, LockBook, LockFile
 
 CACHES = ("film.pickle", "shots-items.pickle", "states.pickle", "locks.pickle")
 
@@ -252,6 +253,8 @@ def test_an_items_cache_of_another_shape_is_a_miss(tmp_path: Path, payload: obje
         {"format": SAVED_FORMAT, "entries": [1, 2]},
         {"format": SAVED_FORMAT, "entries": {"s010": (1,) * 8}},
         {"format": SAVED_FORMAT, "entries": {("s010", "keyframe", False): (1, 2)}},
+        # the bare 8-tuples of the format before
+        {"format": SAVED_FORMAT, "entries": {("s010", "keyframe", False): (1,) * 8}},
         {"format": SAVED_FORMAT - 1, "entries": {}},
     ],
 )
@@ -260,7 +263,8 @@ def test_a_states_cache_of_another_shape_is_a_miss(payload: object) -> None:
 
 
 def test_a_states_cache_of_its_own_shape_is_kept() -> None:
-    entries = {("s010", "keyframe", False): (1,) * 8}
+    entry = states.SavedState(*(1,) * len(states.SavedState._fields))
+    entries = {("s010", "keyframe", False): entry}
     assert states._saved_entries({"format": SAVED_FORMAT, "entries": entries}) == entries
 
 
@@ -268,11 +272,15 @@ def test_a_locks_cache_of_another_shape_is_a_miss_and_the_lock_is_read(tmp_path:
     LockBook(tmp_path).allocate_version("s010", "keyframe", "a" * 64)
     st = (tmp_path / "locks" / "s010.yaml").stat()
     cache = tmp_path / ".vf" / "cache" / "locks.pickle"
+    sig = (st.st_size, st.st_mtime_ns)
     for entries in (
         {"s010": "not an entry"},
         ["s010"],
+        {"code": code_signature(), "locks": {"s010": "not an entry"}},
+        # the shape before: no code signature, bare tuples
+        {"s010": (sig, pickle.dumps({"shot": "s010"}))},
         # the right stat signature, but what it holds is not a lock model
-        {"s010": ((st.st_size, st.st_mtime_ns), pickle.dumps({"shot": "s010"}))},
+        {"code": code_signature(), "locks": {"s010": CachedLock(sig, pickle.dumps({"x": 1}))}},
     ):
         cache.write_bytes(sealed.dumps(entries, cache.name) or b"")
         lock = LockBook(tmp_path).get("s010")

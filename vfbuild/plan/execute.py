@@ -35,7 +35,7 @@ from vfbuild.plan.slots import Download, Slots
 from vfbuild.project import Project
 from vfbuild.providers.base import Awaiting, InputFiles, MakeContext, Provider
 from vfbuild.providers.pricing import Budget
-from vfbuild.store import layout
+from vfbuild.store import layout, vfdir
 from vfbuild.store.journal import (
     FAILED,
     LEDGERED,
@@ -134,7 +134,7 @@ class StepRunner:
         self.events = events
         self.options = options or BuildOptions()
         self.frozen = self.options.frozen
-        self.tmp_dir = project.vf_dir / "tmp"
+        self.tmp_dir = vfdir.at(project.root, vfdir.TMP)
         self.journal = Journal(project.journal_dir)
         self.ledger = Ledger(project.root)
         self.coster = Coster(project)

@@ -25,6 +25,7 @@ from vfbuild.fsutil import read_only_film, sweep_temp
 from vfbuild.plan.execute import BuildEvents, BuildOptions, StepRunner
 from vfbuild.plan.resolve import DONE, NEEDS_PICK, STALE, WAITING, StepState
 from vfbuild.project import Project
+from vfbuild.store import vfdir
 from vfbuild.store.locks import FILM_LOCK
 
 
@@ -89,22 +90,22 @@ def plan_tasks(project: Project, shots: list[str] | None, tier: str) -> list[Tas
 @contextlib.contextmanager
 def build_lock(project: Project) -> Iterator[None]:
     """One build at a time per film; a crashed build's temp files are swept by the next."""
-    project.vf_dir.mkdir(parents=True, exist_ok=True)
-    with open(project.vf_dir / "build.lock", "w") as fh:
+    root = project.root
+    vfdir.at(root, vfdir.VF).mkdir(parents=True, exist_ok=True)
+    with open(vfdir.at(root, vfdir.BUILD_LOCK), "w") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise UsageError(
                 "another vf build is running on this film", hint="wait for it to finish"
             ) from None
-        shutil.rmtree(project.vf_dir / "tmp", ignore_errors=True)
-        vf, root = project.vf_dir, project.root
-        running = vf / "build.running"
+        shutil.rmtree(vfdir.at(root, vfdir.TMP), ignore_errors=True)
+        running = vfdir.at(root, vfdir.BUILD_RUNNING)
         if running.exists():
             # The last build was killed: sweep the temp files it may have left beside what it
             # was writing. Only then: the walk visits every recipe record. The store's objects
             # are renamed in from .vf/tmp, so they never sit beside a temp file.
-            skip = {".git", *(os.path.relpath(vf / d, root) for d in ("objects", "tmp"))}
+            skip = {".git", vfdir.OBJECTS, vfdir.TMP}
             sweep_temp(root, skip=frozenset(skip))
         running.touch()
         yield
@@ -167,7 +168,7 @@ def run_build(
                 with events.lock:
                     events.errors.append(read_only)
                 return False
-            log = project.vf_dir / "last-error.log"
+            log = vfdir.at(project.root, vfdir.LAST_ERROR)
             with contextlib.suppress(OSError):
                 log.write_text(traceback.format_exc())
             with events.lock:
@@ -319,7 +320,7 @@ def _run_doit(project: Project, tasks: list[Any], jobs: int) -> tuple[int, str]:
     from doit.doit_cmd import DoitMain
     from doit.reporter import ZeroReporter
 
-    dep_file = str(project.vf_dir / "doit-state.json")
+    dep_file = str(vfdir.at(project.root, vfdir.DOIT_STATE))
 
     class Loader(TaskLoader2):  # type: ignore[misc]  # doit has no types
         def setup(self, opt_values: dict[str, Any]) -> None:

@@ -18,6 +18,7 @@ from vfbuild.project import Project
 from vfbuild.providers.base import Provider
 from vfbuild.spec.models import ProviderChoice
 from vfbuild.steps import Job
+from vfbuild.store import vfdir
 
 
 def provider_config(project: Project, step: str, name: str) -> ProviderChoice | None:
@@ -74,4 +75,4 @@ def remake_hint(job: Job) -> str:
         again = f"pick another take (`vf pick {job.name} {job.step} N`)"
     else:
         again = "build without --frozen"
-    return f"copy its object into .vf/objects from the clone that made it, or {again}"
+    return f"copy its object into {vfdir.OBJECTS} from the clone that made it, or {again}"

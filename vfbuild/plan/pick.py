@@ -10,7 +10,7 @@ from vfbuild.fsutil import sha256_file
 from vfbuild.plan.resolve import NEEDS_PICK, Job, Resolver
 from vfbuild.project import Project
 from vfbuild.recipe import Recipe
-from vfbuild.store import layout
+from vfbuild.store import layout, vfdir
 from vfbuild.store.locks import Pick
 
 
@@ -77,7 +77,7 @@ def pick_take(
             Recipe.from_dict(recipe)
         except (ValueError, TypeError):
             raise UsageError(
-                f"{rel}: its record in .vf/recipes is not a recipe vfbuild wrote",
+                f"{rel}: its record in {vfdir.RECIPES} is not a recipe vfbuild wrote",
                 hint="pick a take of the current version, or build it again",
             ) from None
     new = Pick(version=version, take=take, key=key, sha256=sha, file=rel, recipe=recipe)

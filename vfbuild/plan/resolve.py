@@ -15,7 +15,7 @@ from typing import Any
 
 from vfbuild import steps
 from vfbuild.errors import FrozenError, LockError
-from vfbuild.project import Project
+from vfbuild.project import Project, Resolved
 from vfbuild.providers.base import Provider
 from vfbuild.recipe import Recipe, make_recipe
 from vfbuild.spec.models import Film, ProviderChoice, Shot, parse_resolution
@@ -311,20 +311,24 @@ class Resolver:
         fingerprint = saved.fingerprint(self, name) if saved is not None else None
         hit = self.p.resolved.get(memo_key)
         if hit is not None:
-            if hit[0] == stamp:
-                return hit[1]
+            if hit.stamp == stamp:
+                return hit.state
             # A done step stays done while its own fingerprint (its shot's spec, inputs and
             # lock) holds: another shot's takes being made since cannot change it.
-            if hit[1].status == DONE and fingerprint is not None and hit[2] == fingerprint:
-                return hit[1]
+            if (
+                hit.state.status == DONE
+                and fingerprint is not None
+                and hit.fingerprint == fingerprint
+            ):
+                return hit.state
         if saved is not None:
             state = saved.get(self, memo_key, fingerprint)
             if state is not None:
-                self.p.resolved[memo_key] = (stamp, state, fingerprint)
+                self.p.resolved[memo_key] = Resolved(stamp, state, fingerprint)
                 return state
         shot = self.film.shot(name) if declared.scope == "shot" else None
         state = declared.resolve(self, shot)
         if saved is not None and fingerprint is not None and state.status == DONE:
             saved.put(memo_key, fingerprint, state)
-        self.p.resolved[memo_key] = (stamp, state, fingerprint)
+        self.p.resolved[memo_key] = Resolved(stamp, state, fingerprint)
         return state

@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from vfbuild.store import vfdir
 from vfbuild.store.layout import (
     EDIT,
     EXPLORATION,
@@ -46,15 +47,15 @@ from vfbuild.store.layout import (
 from vfbuild.store.ledger import LEDGER
 
 FORMAT = 2
-STAMP = Path(".vf") / "cache" / "noop-stamp.json"
-PLAN_STAMP = Path(".vf") / "cache" / "plan-stamp.json"  # what `vf plan` last said, the same way
+STAMP = Path(vfdir.NOOP_STAMP)
+PLAN_STAMP = Path(vfdir.PLAN_STAMP)  # what `vf plan` last said, the same way
 # Folders of the film that hold only what builds make (their files are not inputs).
 OUTPUT_DIRS = tuple(
     dict.fromkeys(
         d.split("/")[0] for d in (SOURCE_IMAGES, EXPLORATION, SELECTED, FINAL, UPSCALED, EDIT)
     )
 )
-SKIPPED = frozenset({".git", ".vf", ".hg", ".svn", "__pycache__"})
+SKIPPED = frozenset({".git", vfdir.VF, ".hg", ".svn", "__pycache__"})
 OUTPUT_FILES = frozenset({PROMPTS_TXT, LEDGER})  # appended by builds, read by none
 ENV_PREFIXES = ("VF_", "IMAGEIO_FFMPEG_EXE", "XDG_CACHE_HOME")
 RACY_SECONDS = 2.0
@@ -80,14 +81,13 @@ class World:
         self._inputs(h, self.root, "")
         for d in OUTPUT_DIRS:
             self._outputs(h, os.path.join(self.root, d))
-        vf = os.path.join(self.root, ".vf")
         # The store's shard folders hold only objects, the journal only entries: their own
         # mtimes say whether one came or went, without listing them.
-        objects = os.path.join(vf, "objects")
+        objects = os.path.join(self.root, vfdir.OBJECTS)
         for shard in [objects, *_subfolders(objects)]:
             self._add(h, shard, _stat(shard))
-        for f in ("journal", "recipes/index.log", "build.running"):
-            self._add(h, f, _stat(os.path.join(vf, f)))
+        for f in (vfdir.JOURNAL, vfdir.INDEX_LOG, vfdir.BUILD_RUNNING):
+            self._add(h, f, _stat(os.path.join(self.root, f)))
         self.digest = h.hexdigest()
 
     def _add(self, h: Any, name: str, st: tuple[int, int, int] | None) -> None:

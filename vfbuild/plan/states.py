@@ -1,7 +1,8 @@
 """Done step states of a film's shots, kept between runs in `.vf/cache/states.pickle`.
 
 Working out a step's state means composing prompts, building every take's recipe and hashing
-it: a no-op build of 1000 shots did that for 10,000 takes each time. See `SavedStates`.
+it: a no-op build of 1000 shots did that for 10,000 takes each time. See `SavedStates`, and
+`vfbuild.store.vfdir` for this cache among the others.
 """
 
 from __future__ import annotations
@@ -15,16 +16,62 @@ import threading
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from vfbuild import steps
 from vfbuild.codesig import code_signature
 from vfbuild.project import Project
 from vfbuild.providers.base import InputFiles
 from vfbuild.steps import Job, Resolution, StepState
-from vfbuild.store import layout, sealed
+from vfbuild.store import layout, sealed, vfdir
 
-SAVED_FORMAT = 2
+SAVED_FORMAT = 3  # 3: named records (`SavedState`, `SavedJob`), no longer bare tuples
+
+StateKey = tuple[str, str, bool]  # (shot, step, frozen)
+
+
+class SavedJob(NamedTuple):
+    """One take of a saved state: its `Job` but the recipe (which `_Heavy` holds)."""
+
+    name: str
+    step: str
+    take: int
+    key: str
+    version_key: str
+    version: int | None
+    ext: str
+    pinned_sha256: str | None
+    picked: bool
+    seconds: float | None
+    from_spec: bool
+
+    def job(self, heavy: _Heavy | None, i: int) -> Job:
+        """The `Job` this take was, its recipe read from `heavy` (its i-th) when asked."""
+        job = Job.__new__(Job)
+        job.__dict__.update(self._asdict())
+        if heavy is not None:
+            job.__dict__["_heavy"] = (heavy, i)
+        return job
+
+
+class SavedState(NamedTuple):
+    """A done step state as the cache keeps it, under the fingerprint it was worked out at.
+
+    What every no-op reads of every state (the fingerprint, the done check's keys and files)
+    is plain data here; its jobs are pickled apart, unpickled only when asked for (a no-op of
+    1000 shots asks for 1,000 of 10,200: the edit's), so loading the cache makes one record
+    per state, not one per take."""
+
+    fingerprint: tuple[Any, ...]
+    status: str
+    reasons: list[str]
+    notes: list[str]
+    rough: list[str]
+    polished: str | None
+    takes: tuple[tuple[str, str], ...]  # each take's (recipe key, artifact sha256)
+    targets: tuple[str, ...]  # every layout file of its takes
+    jobs: bytes  # its `SavedJob`s, pickled
+    heavy: bytes  # its jobs' recipes and its inputs, pickled (see `_Heavy`)
 
 
 class _Heavy:
@@ -60,8 +107,8 @@ class SavedStates:
 
     def __init__(self, project: Project) -> None:
         self.p = project
-        self.path = project.vf_dir / "cache" / "states.pickle"
-        self._entries: dict[tuple[str, str, bool], tuple[Any, ...]] | None = None
+        self.path = vfdir.at(project.root, vfdir.STATES)
+        self._entries: dict[StateKey, SavedState] | None = None
         self._box: dict[str, Any] = {"dirty": False, "entries": None}
         self._lock = threading.Lock()
         # Saved when this object is collected or at exit; the callback must not hold `self`.
@@ -153,7 +200,7 @@ class SavedStates:
 
     # -- entries ---------------------------------------------------------------------------
 
-    def _load(self) -> dict[tuple[str, str, bool], tuple[Any, ...]]:
+    def _load(self) -> dict[StateKey, SavedState]:
         if self._entries is None:
             with self._lock:
                 if self._entries is None:
@@ -168,7 +215,7 @@ class SavedStates:
         return self._entries
 
     def get(
-        self, resolver: Resolution, key: tuple[str, str, bool], fingerprint: tuple[Any, ...] | None
+        self, resolver: Resolution, key: StateKey, fingerprint: tuple[Any, ...] | None
     ) -> StepState | None:
         if fingerprint is None:
             return None
@@ -176,45 +223,45 @@ class SavedStates:
         entry = entries.get(key)
         if entry is None:
             return None
-        if entry[0] != fingerprint or not self._still_done(resolver, entry):
+        if entry.fingerprint != fingerprint or not self._still_done(resolver, entry):
             with self._lock:
                 entries.pop(key, None)
                 self._box["dirty"] = True
             return None
         return _thaw(key, entry)
 
-    def _still_done(self, resolver: Resolution, entry: tuple[Any, ...]) -> bool:
+    def _still_done(self, resolver: Resolution, entry: SavedState) -> bool:
         """Every take's key still maps to the same artifact, its object is in the store and
         its layout files are in place (as `job_done` would find)."""
         p = self.p
         lookup, has_object = p.index.lookup, p.has_object
-        for meta in entry[6]:
-            art = lookup(meta[3])
-            if art is None or art.sha256 != meta[11] or not has_object(meta[11]):
+        for key, sha256 in entry.takes:
+            art = lookup(key)
+            if art is None or art.sha256 != sha256 or not has_object(sha256):
                 return False
         has_file = p.has_file
-        return all(has_file(t) for meta in entry[6] for t in meta[12])
+        return all(has_file(t) for t in entry.targets)
 
-    def put(
-        self, key: tuple[str, str, bool], fingerprint: tuple[Any, ...], state: StepState
-    ) -> None:
-        metas = []
+    def put(self, key: StateKey, fingerprint: tuple[Any, ...], state: StepState) -> None:
+        saved_jobs, takes, targets = [], [], []
         title = self.p.film.film.title
         for j in state.jobs:
             art = self.p.index.lookup(j.key)
             if art is None or j.version is None:
                 return  # not done after all (another thread): keep nothing
-            metas.append(
-                (j.name, j.step, j.take, j.key, j.version_key, j.version, j.ext,
-                 j.pinned_sha256, j.picked, j.seconds, j.from_spec, art.sha256,
-                 tuple(j.targets(title, j.version)))
+            saved_jobs.append(
+                SavedJob(j.name, j.step, j.take, j.key, j.version_key, j.version, j.ext,
+                         j.pinned_sha256, j.picked, j.seconds, j.from_spec)
             )  # fmt: skip
+            takes.append((j.key, art.sha256))
+            targets += j.targets(title, j.version)
         heavy = pickle.dumps(
             ([j.recipe for j in state.jobs], state.inputs), protocol=pickle.HIGHEST_PROTOCOL
         )
-        entry = (
+        entry = SavedState(
             fingerprint, state.status, list(state.reasons), list(state.notes),
-            list(state.rough), state.polished, metas, heavy,
+            list(state.rough), state.polished, tuple(takes), tuple(targets),
+            pickle.dumps(saved_jobs, protocol=pickle.HIGHEST_PROTOCOL), heavy,
         )  # fmt: skip
         entries = self._load()
         with self._lock:
@@ -247,7 +294,7 @@ def _save_entries(
         pass
 
 
-def _saved_entries(data: object) -> dict[tuple[str, str, bool], tuple[Any, ...]]:
+def _saved_entries(data: object) -> dict[StateKey, SavedState]:
     """The entries of a verified states cache, or none when it is not of the shape `put` and
     `_save_entries` write (another vfbuild's): the keys and the parts `get` reads before it
     compares fingerprints. An entry whose fingerprint matches was written by this code."""
@@ -257,42 +304,32 @@ def _saved_entries(data: object) -> dict[tuple[str, str, bool], tuple[Any, ...]]
     if not isinstance(entries, dict):
         return {}
     for k, v in entries.items():
-        if not (
-            type(k) is tuple
-            and len(k) == 3
-            and type(k[0]) is str
-            and type(v) is tuple
-            and len(v) == 8
-        ):
+        if not (type(k) is tuple and len(k) == 3 and type(k[0]) is str and type(v) is SavedState):
             return {}
     return entries
 
 
-def thaw_job(meta: tuple[Any, ...], heavy: _Heavy | None, i: int) -> Job:
-    job = Job.__new__(Job)
-    d = job.__dict__
-    (d["name"], d["step"], d["take"], d["key"], d["version_key"], d["version"], d["ext"],
-     d["pinned_sha256"], d["picked"], d["seconds"], d["from_spec"]) = meta[:11]  # fmt: skip
-    if heavy is not None:
-        d["_heavy"] = (heavy, i)
-    return job
-
-
-def _thaw(key: tuple[str, str, bool], entry: tuple[Any, ...]) -> StepState:
-    _, status, reasons, notes, rough, polished, metas, blob = entry
-    heavy = _Heavy(blob)
+def _thaw(key: StateKey, entry: SavedState) -> StepState:
+    heavy = _Heavy(entry.heavy)
     state = StepState.__new__(StepState)
     d = state.__dict__
-    d["name"], d["step"], d["status"] = key[0], key[1], status
+    d["name"], d["step"], d["status"] = key[0], key[1], entry.status
     d["reasons"], d["notes"], d["rough"], d["polished"] = (
-        list(reasons),
-        list(notes),
-        list(rough),
-        polished,
+        list(entry.reasons),
+        list(entry.notes),
+        list(entry.rough),
+        entry.polished,
     )
     d["_heavy"] = heavy
-    d["_thaw_jobs"] = lambda: [thaw_job(m, heavy, i) for i, m in enumerate(metas)]
+    blob = entry.jobs
+    d["_thaw_jobs"] = lambda: _thaw_jobs(blob, heavy)
     return state
+
+
+def _thaw_jobs(blob: bytes, heavy: _Heavy) -> list[Job]:
+    # Safe: part of an entry whose seal verified and whose fingerprint matched (see `_Heavy`).
+    saved: list[SavedJob] = pickle.loads(blob)
+    return [s.job(heavy, i) for i, s in enumerate(saved)]
 
 
 @contextlib.contextmanager

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from vfbuild.errors import HttpStatusError, ProviderError
 from vfbuild.fsutil import atomic_write_text, sha256_file
 from vfbuild.providers.http import CHUNK, Http, add_secret, env_secret
+from vfbuild.store import vfdir
 
 if TYPE_CHECKING:
     from vfbuild.spec.models import Hosting
@@ -43,7 +44,7 @@ log = logging.getLogger("vfbuild.hosting")
 DEFAULT_BASE_URL = "https://rest.fal.ai"
 BASE_URL_ENV = "VF_HOSTING_BASE_URL"
 KEY = "FAL_KEY"
-RECORD = "hosted.json"
+RECORD = vfdir.HOSTED  # film-relative
 MARGIN = 86_400.0  # seconds a hosted URL must still live for vfbuild to send it
 KEEP = 8  # earlier URLs remembered per file
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -66,11 +67,11 @@ class Host:
     """Uploads input files once per content and hands out their URLs. Shared by every
     provider of a build (one per film), and safe to call from the build's threads."""
 
-    def __init__(self, config: Hosting, vf_dir: Path, *, timeout: float = 120.0) -> None:
+    def __init__(self, config: Hosting, record_path: Path, *, timeout: float = 120.0) -> None:
         self.via = config.use
         self.lifetime = config.expires_days * 86_400.0
         self.base_url = os.environ.get(BASE_URL_ENV) or config.base_url or DEFAULT_BASE_URL
-        self.record_path = vf_dir / RECORD
+        self.record_path = record_path  # `vfdir.HOSTED` of the film
         self.http = Http("hosting", self.base_url, self._auth, timeout=timeout)
         self._lock = threading.Lock()  # guards the record (and `_per_file`)
         self._per_file: dict[str, threading.Lock] = {}

@@ -22,10 +22,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from vfbuild.codesig import code_signature
 from vfbuild.fsutil import atomic_write_bytes
-from vfbuild.store import sealed
+from vfbuild.store import sealed, vfdir
 
-CACHE = Path(".vf") / "cache" / "shots-items.pickle"
+CACHE = Path(vfdir.SHOTS_ITEMS)
 FORMAT = 1
 _SHOTS_KEY = re.compile(r"shots:[ ]*(#.*)?$")
 _ITEM = re.compile(r"( *)- ")
@@ -131,7 +132,8 @@ def parse(text: str, root: Path, parse_one: Callable[[str], Any]) -> Any | None:
     data["shots"] = parsed
     if len(cache) != known or len(fresh) != known:  # items parsed now, or items gone
         with contextlib.suppress(OSError):  # a cache: a read-only film only loads slower
-            blob = sealed.dumps({"format": FORMAT, "items": fresh}, CACHE.name)
+            payload = {"format": FORMAT, "code": code_signature(), "items": fresh}
+            blob = sealed.dumps(payload, CACHE.name)
             if blob is not None:
                 (root / CACHE).parent.mkdir(parents=True, exist_ok=True)
                 atomic_write_bytes(root / CACHE, blob)
@@ -139,9 +141,12 @@ def parse(text: str, root: Path, parse_one: Callable[[str], Any]) -> Any | None:
 
 
 def _read(path: Path) -> dict[str, Any]:
-    # Missing, foreign, damaged or of another shape: only a cache (see `sealed`).
+    # Missing, foreign, damaged, of another shape or of other code (which may parse an item
+    # otherwise): only a cache (see `sealed`, and `vfbuild.store.vfdir` for every cache's rule).
     data = sealed.load(path, CACHE.name)
     if not isinstance(data, dict) or data.get("format") != FORMAT:
+        return {}
+    if data.get("code") != code_signature():
         return {}
     items = data.get("items")
     if not isinstance(items, dict) or not all(type(k) is str for k in items):

@@ -28,29 +28,39 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
-import vfbuild
 from vfbuild import safeyaml
+from vfbuild.codesig import code_signature
 from vfbuild.errors import FilmNotFound, Location, Problem, SpecError
 from vfbuild.fsutil import FILM_FILE, atomic_write_bytes, escape_reason, is_within
 from vfbuild.spec.models import SHOT_ID_PATTERN, Film, Shot
 from vfbuild.spec.prompt import KEYFRAME_FIELDS, PROMPTS_DIR, is_file_value
-from vfbuild.store import sealed
+from vfbuild.store import sealed, vfdir
 
 REFERENCES_DIR = "references/"
 AUDIO_DIR = "04_Audio/"
 WORKFLOWS_DIR = "workflows/"
 AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".mp3", ".m4a", ".aac", ".flac", ".ogg")
-CACHE_FILE = Path(".vf") / "cache" / "film.pickle"
-# Bump when a cached Film could differ for the same shots.yaml (new checks, new defaults).
-CACHE_FORMAT = 2
+CACHE_FILE = Path(vfdir.FILM_CACHE)
+# Bump when the cache's shape changes (its contents follow the code: see `_code`).
+CACHE_FORMAT = 3
 
 _CHARACTER_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _RESOLUTION_PATTERN = r"^[1-9][0-9]{1,4}x[1-9][0-9]{1,4}$"
 _ASPECT_PATTERN = r"^[1-9][0-9]*:[1-9][0-9]*$"
 
 YamlPath = tuple[str | int, ...]
+
+
+class FilmCache(NamedTuple):
+    """What `.vf/cache/film.pickle` holds (see `vfbuild.store.vfdir`): valid, whole, for the
+    code that wrote it; its film for the shots.yaml it was loaded from."""
+
+    code: str  # `_code()` of the vfbuild that wrote it
+    source: str  # sha256 of the shots.yaml bytes `film` was loaded from
+    film: bytes  # the Film pickled on its own: unpickled only when `source` matches
+    passed: frozenset[str]  # digests of the shots whose data passed the JSON Schema
 
 
 @dataclass(frozen=True)
@@ -97,20 +107,20 @@ def load_film_cached(root: Path) -> Film:
     load, which reports it with its position.
     """
     raw = _read_bytes(root)
-    key = _cache_key(raw)
+    source = hashlib.sha256(raw).hexdigest()
     cache = root / CACHE_FILE
     payload = _read_payload(cache)
-    cached = _film_of(payload[1]) if payload is not None and payload[0] == key else None
+    cached = _film_of(payload.film) if payload is not None and payload.source == source else None
     if cached is not None:
         if not path_issues(cached, root):
             return cached
         return _load(root, raw)
     # shots.yaml changed: shots whose data passed the JSON Schema before need not be checked
     # against it again (a 1000-shot film: 0.35 s of schema checks, for one changed shot).
-    known = payload[2] if payload is not None and payload[3] == _schema_tag() else frozenset()
+    known = payload.passed if payload is not None else frozenset()
     passed: list[str] = []
     film = _load(root, raw, known_shots=known, passed=passed, by_shot=True)
-    _write_cache(cache, key, film, frozenset(passed))
+    _write_cache(cache, source, film, frozenset(passed))
     return film
 
 
@@ -998,51 +1008,27 @@ def _step(node: Any, key: str | int) -> tuple[tuple[int, int], tuple[int, int] |
 # --------------------------------------------------------------------------- cache
 
 
-def _cache_key(raw: bytes) -> str:
-    h = hashlib.sha256()
-    h.update(raw)
-    h.update(f"\0{vfbuild.__version__}\0{CACHE_FORMAT}\0{_code_fingerprint()}".encode())
-    return h.hexdigest()
-
-
-def _code_fingerprint() -> str:
-    # During development the models change without a version bump; a stale pickled Film of an
-    # older shape must not be served. Two stat calls.
+def _code() -> str:
+    """The code a cached film is valid for: vfbuild's one code signature (its version and
+    every source: the models, the checks, the schema), pydantic's version (it pickles the
+    models) and the cache's format."""
     import pydantic
 
-    parts = [pydantic.VERSION]
-    for source in (Path(__file__), Path(__file__).with_name("models.py")):
-        try:
-            stat = source.stat()
-            parts.append(f"{stat.st_size}:{stat.st_mtime_ns}")
-        except OSError:
-            parts.append("-")
-    return "/".join(parts)
+    return f"{code_signature()}/{pydantic.VERSION}/{CACHE_FORMAT}"
 
 
-def _schema_tag() -> str:
-    """What decides whether shot data passes the JSON Schema: the code that makes it."""
-    schema_py = Path(__file__).with_name("schema.py")
-    try:
-        st = schema_py.stat()
-        return f"{_code_fingerprint()}/{st.st_size}:{st.st_mtime_ns}"
-    except OSError:
-        return f"{_code_fingerprint()}/-"
-
-
-def _read_payload(cache: Path) -> tuple[str, bytes, frozenset[str], str] | None:
-    """(key, the film pickled on its own, digests of shots that passed the schema, schema
-    tag), or None. The film is unpickled (`_film_of`) only when the key matches: a changed
-    shots.yaml needs only the digests, and unpickling a 1000-shot film takes ~19 ms.
-    A missing, foreign (unsealed), damaged or odd-shaped cache is ignored and rewritten."""
+def _read_payload(cache: Path) -> FilmCache | None:
+    """The film cache, or None. Its film is unpickled (`_film_of`) only when its source
+    matches: a changed shots.yaml needs only the digests, and unpickling a 1000-shot film takes
+    ~19 ms. A missing, foreign (unsealed), damaged, odd-shaped cache, or one of other code, is
+    ignored and rewritten."""
     payload = sealed.load(cache, CACHE_FILE.name)
     if (
-        isinstance(payload, tuple)
-        and len(payload) == 4
-        and isinstance(payload[0], str)
-        and isinstance(payload[1], bytes)
-        and isinstance(payload[2], frozenset)
-        and isinstance(payload[3], str)
+        type(payload) is FilmCache
+        and payload.code == _code()
+        and isinstance(payload.source, str)
+        and isinstance(payload.film, bytes)
+        and isinstance(payload.passed, frozenset)
     ):
         return payload
     return None
@@ -1061,11 +1047,14 @@ def _film_of(blob: bytes) -> Film | None:
     return film if isinstance(film, Film) else None
 
 
-def _write_cache(cache: Path, key: str, film: Film, passed: frozenset[str] = frozenset()) -> None:
+def _write_cache(
+    cache: Path, source: str, film: Film, passed: frozenset[str] = frozenset()
+) -> None:
     # A read-only film still loads; it is just not cached.
     with contextlib.suppress(OSError):
         blob = pickle.dumps(film, protocol=pickle.HIGHEST_PROTOCOL)
-        sealed_blob = sealed.dumps((key, blob, passed, _schema_tag()), CACHE_FILE.name)
+        entry = FilmCache(_code(), source, blob, passed)
+        sealed_blob = sealed.dumps(entry, CACHE_FILE.name)
         if sealed_blob is not None:
             atomic_write_bytes(cache, sealed_blob)
 

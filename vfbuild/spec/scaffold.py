@@ -8,15 +8,16 @@ from pathlib import Path
 from vfbuild.errors import UsageError
 from vfbuild.fsutil import atomic_write_text
 from vfbuild.spec.schema import render_schema
+from vfbuild.store import vfdir
 
 SCHEMA_DIR = ".vf-schema"
 MODELINE = f"# yaml-language-server: $schema={SCHEMA_DIR}/shots.schema.json"
 
 # Build products: made by `vf build`, shared through the cache, never through git. What stays
 # tracked is the film's text: shots.yaml, prompts/, references/, 04_Audio/, locks/, the ledger.
-GITIGNORE = """\
+GITIGNORE = f"""\
 # vfbuild build products (rebuilt from shots.yaml + locks/, shared through the cache)
-.vf/
+{vfdir.VF}/
 01_Source_Images/
 03_Generations/
 05_Upscaled/

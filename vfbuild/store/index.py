@@ -16,15 +16,17 @@ from __future__ import annotations
 import gc
 import json
 import os
+import posixpath
 import re
 import threading
 from pathlib import Path
 from typing import Any
 
 from vfbuild.fsutil import atomic_write_text
+from vfbuild.store import vfdir
 from vfbuild.store.objects import Artifact
 
-LOG_NAME = "index.log"
+LOG_NAME = posixpath.basename(vfdir.INDEX_LOG)
 _LOG_LINE = re.compile(r"^([0-9a-f]{64}) ([0-9a-f]{64}) (\S+) ([0-9]+)$", re.M)
 
 

@@ -19,14 +19,15 @@ import pickle
 import re
 import threading
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from vfbuild import safeyaml
+from vfbuild.codesig import code_signature
 from vfbuild.errors import LockError
 from vfbuild.fsutil import atomic_write_bytes, atomic_write_text, escape_reason
-from vfbuild.store import sealed
+from vfbuild.store import sealed, vfdir
 
 LOCK_SCHEMA = 1
 LOCKS_DIR = "locks"
@@ -165,6 +166,13 @@ HEADER = (
 )
 
 
+class CachedLock(NamedTuple):
+    """One lock file in `.vf/cache/locks.pickle` (see `vfbuild.store.vfdir`)."""
+
+    sig: tuple[int, int]  # the lock file's size and mtime_ns when it was read
+    blob: bytes  # its LockFile, pickled: unpickled only when something asks for it
+
+
 def _sig(st: os.stat_result) -> tuple[int, int, int]:
     return (st.st_size, st.st_mtime_ns, st.st_ino)
 
@@ -183,7 +191,7 @@ class LockBook:
     def __init__(self, film_root: Path) -> None:
         self.root = film_root
         self.dir = film_root / LOCKS_DIR
-        self._cache_path = film_root / ".vf" / "cache" / "locks.pickle"
+        self._cache_path = vfdir.at(film_root, vfdir.LOCKS_CACHE)
         self._locks: dict[str, LockFile] = {}
         # Each lock file's model, pickled, until something asks for it: a no-op build of a
         # 1000-shot film whose step states are known (see `Resolver`) reads no lock at all.
@@ -205,7 +213,7 @@ class LockBook:
         # A missing, foreign (unsealed), damaged or odd-shaped cache is only a cache: a miss.
         cached = _cache_entries(sealed.load(self._cache_path, self._cache_path.name))
         known = {} if cached is None else cached
-        fresh: dict[str, tuple[tuple[int, int], bytes]] = {}
+        fresh: dict[str, CachedLock] = {}
         try:
             entries = list(os.scandir(self.dir))
         except (FileNotFoundError, NotADirectoryError):
@@ -219,17 +227,17 @@ class LockBook:
             sig = (st.st_size, st.st_mtime_ns)
             self._sigs[stem] = (st.st_size, st.st_mtime_ns, st.st_ino)
             hit = known.get(stem)
-            if hit is not None and hit[0] == sig:
-                fresh[stem] = (sig, hit[1])
+            if hit is not None and hit.sig == sig:
+                fresh[stem] = hit
             else:
                 lock = self._parse(Path(entry.path))
                 self._locks[stem] = lock
-                fresh[stem] = (sig, pickle.dumps(lock, protocol=pickle.HIGHEST_PROTOCOL))
-        self._blobs = {k: v[1] for k, v in fresh.items()}
+                fresh[stem] = CachedLock(sig, pickle.dumps(lock, protocol=pickle.HIGHEST_PROTOCOL))
+        self._blobs = {k: v.blob for k, v in fresh.items()}
         if (
             cached is None
             or fresh.keys() != known.keys()
-            or any(known[k][0] != fresh[k][0] for k in fresh)
+            or any(known[k].sig != fresh[k].sig for k in fresh)
         ):
             self._write_cache(fresh)
 
@@ -239,7 +247,7 @@ class LockBook:
         with self._write_lock:
             if not self._written:
                 return
-            entries: dict[str, tuple[tuple[int, int], bytes]] = {}
+            entries: dict[str, CachedLock] = {}
             for stem, sig in self._sigs.items():
                 blob: bytes | None
                 if stem in self._written:
@@ -248,12 +256,12 @@ class LockBook:
                 else:
                     blob = self._blobs.get(stem)
                 if blob is not None:
-                    entries[stem] = ((sig[0], sig[1]), blob)
+                    entries[stem] = CachedLock((sig[0], sig[1]), blob)
             self._write_cache(entries)
             self._written.clear()
 
-    def _write_cache(self, entries: dict[str, tuple[tuple[int, int], bytes]]) -> None:
-        blob = sealed.dumps(entries, self._cache_path.name)
+    def _write_cache(self, entries: dict[str, CachedLock]) -> None:
+        blob = sealed.dumps({"code": code_signature(), "locks": entries}, self._cache_path.name)
         if blob is None:
             return  # caching is off
         with contextlib.suppress(OSError):  # a cache: a read-only film only loads slower
@@ -434,21 +442,20 @@ def _with_version_line(text: str, step: str, key: str, version: int) -> str | No
     return "".join(lines)
 
 
-def _cache_entries(data: object) -> dict[str, tuple[tuple[int, int], bytes]] | None:
+def _cache_entries(data: object) -> dict[str, CachedLock] | None:
     """The entries of a verified locks cache, or None when it is not of the shape
-    `_write_cache` writes (another vfbuild's)."""
-    if not isinstance(data, dict):
+    `_write_cache` writes or was written by other code (whose lock models may differ)."""
+    if not isinstance(data, dict) or data.get("code") != code_signature():
         return None
-    for stem, v in data.items():
-        if not (
-            type(stem) is str
-            and type(v) is tuple
-            and len(v) == 2
-            and type(v[0]) is tuple
-            and type(v[1]) is bytes
-        ):
+    locks = data.get("locks")
+    if not isinstance(locks, dict):
+        return None
+    for stem, v in locks.items():
+        if not (type(stem) is str and type(v) is CachedLock and type(v.sig) is tuple):
             return None
-    return data
+        if type(v.blob) is not bytes:
+            return None
+    return locks
 
 
 def _thaw_lock(blob: bytes) -> LockFile | None:
