@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from vfbuild.spec.load import _parse_fast, schema_issues, strict_film
+from vfbuild.spec.issues import schema_issues, strict_film
+from vfbuild.spec.load import _parse_fast
 from vfbuild.spec.models import CameraMove, Film
 
 from . import BASE_FILM

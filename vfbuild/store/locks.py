@@ -491,7 +491,8 @@ def read_lock_text(path: Path) -> str:
 
 def _invalid(error: Any, text: str, path: Path) -> str:
     """Every problem pydantic found in a lock, each at its `file:line:col`."""
-    from vfbuild.spec.load import Issue, locate
+    from vfbuild.spec.issues import Issue
+    from vfbuild.spec.positions import locate
 
     issues = []
     for err in error.errors():
