@@ -306,6 +306,7 @@ class RemoteProvider:
             if job_id is None and entry is not None and entry.state == SUBMITTING:
                 job_id = self._recover(entry, job, ctx)
             if job_id is None:
+                ctx.state("submitting")
                 entry, job_id = self._submit(job, ctx)
             else:
                 assert entry is not None
@@ -332,6 +333,7 @@ class RemoteProvider:
                 "(a new attempt may be charged)",
             )
         with ctx.transfer:
+            ctx.state("downloading")
             self._fetch_checked(result, job, out)
 
     def prewarm(self, wait: bool = False) -> None:
@@ -462,6 +464,7 @@ class RemoteProvider:
             result = self.poll(job_id, job)
             if result.state in (SUCCEEDED, FAILED_STATE):
                 return result
+            ctx.state(result.state)  # queued or running
             if ctx.progress is not None and result.progress is not None:
                 ctx.progress(result.progress)
             age = time.monotonic() - start
