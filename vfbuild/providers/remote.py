@@ -312,6 +312,7 @@ class RemoteProvider:
                 assert entry is not None
                 log.info("%s: resuming %s job %s", ctx.label, self.name, job_id)
             ctx.started()
+            ctx.state(QUEUED)  # at the provider; its first status says more
             self._warm_fetch()
             try:
                 result = self._wait(job_id, job, ctx)
