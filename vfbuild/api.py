@@ -25,6 +25,7 @@ from vfbuild.errors import VfError
 from vfbuild.fsutil import find_film_root
 
 if TYPE_CHECKING:
+    from vfbuild.plan.events import BuildEvent
     from vfbuild.plan.pick import PickResult
     from vfbuild.project import Project
     from vfbuild.store.journal import JournalEntry
@@ -34,6 +35,8 @@ __all__ = [
     "BuildReport",
     "CostReport",
     "Film",
+    "Graph",
+    "GraphNode",
     "Plan",
     "PlanRow",
     "StatusRow",
@@ -55,6 +58,7 @@ class PlanRow:
     cost_known: bool  # False when a take to make has no price
     reasons: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    film_step: bool = False  # a step of the whole film (the edit): `name` is "film"
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,7 @@ class StatusRow:
     pick_version: int | None = None
     reasons: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    film_step: bool = False  # a step of the whole film (the edit): `name` is "film"
 
 
 @dataclass(frozen=True)
@@ -136,6 +141,31 @@ class BuildReport:
             rough=tuple(data["rough"]),
             from_stamp=True,
         )
+
+
+@dataclass(frozen=True)
+class GraphNode:
+    """A task of the build: a shot's step, or a step of the film, and its plan status."""
+
+    id: str  # the task's name: "s010:keyframe", "edit"
+    name: str  # a shot id, or "film"
+    step: str
+    status: str  # as `vf plan` says: done, stale, waiting, needs-pick, error
+    film_step: bool = False
+
+    @property
+    def stale(self) -> bool:
+        return self.status == "stale"
+
+
+@dataclass(frozen=True)
+class Graph:
+    """The build's task graph: each task once, in golden-rule order, and which follows which
+    (`edges`: from a task to the one that waits for it). A film step follows every shot; it is
+    drawn after the last tasks of each shot (the others come before those)."""
+
+    nodes: tuple[GraphNode, ...]
+    edges: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -200,6 +230,35 @@ class Film:
         stamp.record(self.root, world, stamp.World(self.root, key), record, stamp.PLAN_STAMP)
         return plan
 
+    def graph(
+        self, *, shots: list[str] | None = None, tier: str = "final", frozen: bool = False
+    ) -> Graph:
+        """The build's task graph, each task with the status `plan` gives it."""
+        from vfbuild.plan.graph import plan_tasks, task_name
+
+        rows = {
+            (r.film_step, r.name, r.step): r
+            for r in self.plan(shots=shots, tier=tier, frozen=frozen).rows
+        }
+        specs = plan_tasks(self.project, shots, tier)
+        nodes = []
+        for spec in specs:
+            row = rows.get((spec.film_step, _who(spec.name), spec.step))
+            nodes.append(
+                GraphNode(
+                    id=task_name(spec.name, spec.step),
+                    name=_who(spec.name),
+                    step=spec.step,
+                    status=row.status if row is not None else "error",
+                    film_step=spec.film_step,
+                )
+            )
+        edges = [(s.upstream, task_name(s.name, s.step)) for s in specs if s.upstream]
+        followed = {up for up, _ in edges}
+        last = [n.id for n in nodes if not n.film_step and n.id not in followed]
+        edges += [(up, n.id) for n in nodes if n.film_step for up in last]
+        return Graph(tuple(nodes), tuple(edges))
+
     def status(self, shots: list[str] | None = None) -> list[StatusRow]:
         """Each shot's steps: state, current version, pick."""
         from vfbuild import steps
@@ -223,6 +282,7 @@ class Film:
                     pick_version=pick.version if pick else None,
                     reasons=tuple(st.reasons),
                     notes=tuple(st.notes),
+                    film_step=_film_step(st.name),
                 )
             )
         return rows
@@ -278,14 +338,27 @@ class Film:
         budget: float | None = None,
         resubmit: bool = False,
         retry_failed: bool = False,
-        on_event: Callable[[str], None] | None = None,
+        on_event: Callable[[BuildEvent], None] | None = None,
+        all_events: bool = False,
     ) -> BuildReport:
         """Make what is stale, in golden-rule order. `on_event` hears each line of progress
-        (the header first), from the build's threads; the report says what was made and what
-        waits for the user."""
+        (the header first), from the build's threads, as a `BuildEvent` whose `str()` is the
+        line; with `all_events` it also hears the events that say no line (a take queued,
+        running, downloading; the takes each step makes; the money spent), for a live
+        display. The report says what was made and what waits for the user."""
+        from vfbuild.plan import events as build_events
         from vfbuild.plan import stamp
 
-        say = on_event or (lambda line: None)
+        hear = on_event or (lambda event: None)
+
+        def listen(event: BuildEvent) -> None:
+            if all_events or event.line:
+                hear(event)
+
+        def say_header(header: str) -> None:
+            line = f"{header}, -j {jobs}"
+            listen(build_events.BuildEvent(build_events.HEADER, line, budget=budget, jobs=jobs))
+
         key = stamp.args_key(tier, frozen, shots)
         world = stamp.World(self.root, key)
         said = stamp.replay(self.root, world)
@@ -295,7 +368,7 @@ class Film:
             except (KeyError, TypeError, ValueError, AttributeError):
                 report = None  # a stamp of another shape is only a cache
             if report is not None:
-                say(f"{report.header}, -j {jobs}")
+                say_header(report.header)
                 return report
         from vfbuild.plan.execute import BuildEvents, BuildOptions
         from vfbuild.plan.graph import run_build
@@ -307,7 +380,7 @@ class Film:
             f"vf build{mode}: {project.film.film.title}, {len(project.shot_ids)} shot(s), "
             f"tier {tier}"
         )
-        say(f"{header}, -j {jobs}")
+        say_header(header)
         options = BuildOptions(
             jobs=jobs,
             frozen=frozen,
@@ -315,7 +388,7 @@ class Film:
             resubmit=resubmit,
             retry_failed=retry_failed,
         )
-        events = BuildEvents(echo=say)
+        events = BuildEvents(listen=listen)
         start = time.monotonic()
         result = run_build(project, shots=shots, tier=tier, options=options, events=events)
         film_path: str | None = None
@@ -351,6 +424,12 @@ def _who(name: str) -> str:
     return "film" if name == FILM_LOCK else name
 
 
+def _film_step(name: str) -> bool:
+    from vfbuild.store.locks import FILM_LOCK
+
+    return name == FILM_LOCK
+
+
 def _plan_rows(project: Project, shots: list[str] | None, tier: str, frozen: bool) -> list[PlanRow]:
     from vfbuild.plan.report import step_lines
 
@@ -370,6 +449,7 @@ def _plan_rows(project: Project, shots: list[str] | None, tier: str, frozen: boo
                 cost_known=ln.cost_known,
                 reasons=reasons,
                 notes=tuple(st.notes),
+                film_step=_film_step(st.name),
             )
         )
     return rows

@@ -48,6 +48,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
     plan = _film(args).plan(shots=args.shots or None, tier=args.tier, frozen=args.frozen)
     if plan.from_stamp:
         logging.getLogger("vfbuild.stamp").debug("nothing changed since the last plan")
+    if args.json:
+        from vfbuild import jsonout
+
+        print(jsonout.dumps(jsonout.plan_record(plan)))
+        return 0
     print("\n".join(plan_lines(plan)))
     return 0
 
@@ -87,6 +92,11 @@ def cmd_cost(args: argparse.Namespace) -> int:
     from vfbuild.providers.pricing import money
 
     cost = _film(args).cost()
+    if args.json:
+        from vfbuild import jsonout
+
+        print(jsonout.dumps(jsonout.cost_record(cost)))
+        return 0
     if not cost.jobs:
         print("ledger.csv has no paid jobs yet")
         return 0
@@ -112,21 +122,35 @@ def cmd_cost(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    out = sys.stdout  # bound now: doit swaps sys.stdout while a task runs
-    report = _film(args).build(
-        shots=args.shots or None,
-        tier=args.tier,
-        jobs=args.jobs,
-        frozen=args.frozen,
-        budget=args.budget,
-        resubmit=args.resubmit,
-        retry_failed=args.retry_failed,
-        on_event=lambda line: print(line, file=out, flush=True),
-    )
+    from vfbuild.progress import LiveDisplay, PlainDisplay
+
+    # Bound now: doit swaps sys.stdout while a task runs. With --json, stdout is the report's.
+    out = sys.stderr if args.json else sys.stdout
+    live = not args.plain and out.isatty() and os.environ.get("TERM") != "dumb"
+    display = LiveDisplay(out) if live else PlainDisplay(out)
+    with display:
+        report = _film(args).build(
+            shots=args.shots or None,
+            tier=args.tier,
+            jobs=args.jobs,
+            frozen=args.frozen,
+            budget=args.budget,
+            resubmit=args.resubmit,
+            retry_failed=args.retry_failed,
+            on_event=display,
+            all_events=live,
+        )
     if report.from_stamp:
         logging.getLogger("vfbuild.stamp").debug(
             "nothing changed since the last build that made nothing"
         )
+    if args.json:
+        from vfbuild import jsonout
+
+        print(jsonout.dumps(jsonout.build_record(report)))
+        for e in report.errors:
+            print(e.render(), file=sys.stderr)
+        return report.exit_code
     lines = build_lines(report)
     print("\n".join(lines))
     for e in report.errors:
@@ -171,7 +195,13 @@ def build_lines(report: BuildReport) -> list[str]:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    for row in _film(args).status(args.shots or None):
+    rows = _film(args).status(args.shots or None)
+    if args.json:
+        from vfbuild import jsonout
+
+        print(jsonout.dumps(jsonout.status_record(rows)))
+        return 0
+    for row in rows:
         v = f"v{row.version:03d}" if row.version else "new" if row.new else "-"
         picked = ""
         if row.pick_take is not None and row.pick_version is not None:
@@ -191,6 +221,11 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     film = _film(args)
     entries = film.jobs(args.shots or None)
     lost = film.lost_jobs(args.shots or None)
+    if args.json:
+        from vfbuild import jsonout
+
+        print(jsonout.dumps(jsonout.jobs_record(entries, lost)))
+        return 0
     if not entries and not lost:
         print("no paid job in flight, lost or failed")
         return 0
@@ -198,6 +233,19 @@ def cmd_jobs(args: argparse.Namespace) -> int:
         print(jobs.describe(entry))
     for row in lost:
         print(jobs.describe_lost(row))
+    return 0
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    graph = _film(args).graph(shots=args.shots or None, tier=args.tier, frozen=args.frozen)
+    if args.format == "json":
+        from vfbuild import jsonout
+
+        print(jsonout.dumps(jsonout.graph_record(graph)))
+        return 0
+    from vfbuild.plan import draw
+
+    sys.stdout.write(draw.to_mermaid(graph) if args.format == "mermaid" else draw.to_dot(graph))
     return 0
 
 
@@ -258,9 +306,19 @@ def build_parser() -> argparse.ArgumentParser:
         ("plan", cmd_plan, "show what is stale, why, and what it would cost"),
         ("build", cmd_build, "make what is stale, in golden-rule order"),
         ("status", cmd_status, "show each shot's steps, versions and picks"),
+        ("graph", cmd_graph, "print the task graph (DOT or Mermaid), stale tasks marked"),
     ):
         p = command(name, help=helptext)
         p.add_argument("shots", nargs="*", metavar="SHOT", help="only these shots")
+        if name == "graph":
+            p.add_argument(
+                "--format",
+                choices=("dot", "mermaid", "json"),
+                default="dot",
+                help="dot (default: Graphviz, `vf graph | dot -Tsvg`), mermaid, or json",
+            )
+        else:
+            _json_option(p, name)
         if name != "status":
             p.add_argument(
                 "--tier",
@@ -293,13 +351,20 @@ def build_parser() -> argparse.ArgumentParser:
                 help="submit again the jobs whose submit reply was lost and that the provider "
                 "cannot look up (you may pay twice: check the provider's dashboard first)",
             )
+            p.add_argument(
+                "--plain",
+                action="store_true",
+                help="one line per event, never the live progress (the default off a terminal)",
+            )
         p.set_defaults(func=func)
 
     p = command("cost", help="what the film has spent: ledger.csv by shot, step, provider")
+    _json_option(p, "cost")
     p.set_defaults(func=cmd_cost)
 
     p = command("jobs", help="paid jobs in flight, lost or failed (the job journal)")
     p.add_argument("shots", nargs="*", metavar="SHOT", help="only these shots")
+    _json_option(p, "jobs")
     p.set_defaults(func=cmd_jobs)
 
     p = command("cancel", help="stop this film's paid jobs in flight at their providers")
@@ -313,6 +378,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", type=int, help="pick from this version (default: current)")
     p.set_defaults(func=cmd_pick)
     return ap
+
+
+def _json_option(p: argparse.ArgumentParser, name: str) -> None:
+    what = "the report" if name == "build" else "the answer"
+    where = " (progress goes to stderr)" if name == "build" else ""
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help=f"print {what} as JSON (schema/json/{name}.schema.json){where}",
+    )
 
 
 def _global_options(ap: argparse.ArgumentParser, default: object) -> None:

@@ -28,7 +28,9 @@ from vfbuild.errors import (
     VfError,
 )
 from vfbuild.fsutil import is_within, temp_path
+from vfbuild.plan import events as ev
 from vfbuild.plan.cost import Coster
+from vfbuild.plan.events import BuildEvent
 from vfbuild.plan.maker import cannot_remake, job_provider, remake_hint
 from vfbuild.plan.resolve import DONE, STALE, Job, Resolver, StepState
 from vfbuild.plan.slots import Download, Slots
@@ -76,10 +78,18 @@ class BuildEvents:
     echo: Callable[[str], None] = field(
         default_factory=lambda: functools.partial(print, file=sys.stdout, flush=True)
     )
+    # Hears every event, typed (a live display); without it, the events' lines go to `echo`.
+    listen: Callable[[BuildEvent], None] | None = None
 
     def say(self, line: str) -> None:
+        self.emit(BuildEvent(ev.LINE, line))
+
+    def emit(self, event: BuildEvent) -> None:
         with self.lock:
-            self.echo(line)
+            if self.listen is not None:
+                self.listen(event)
+            elif event.line:
+                self.echo(event.line)
 
 
 def _blocks_downstream(state: StepState, failed: set[str]) -> bool:
@@ -96,6 +106,31 @@ def job_label(job: Job) -> str:
     if job.name == FILM_LOCK:
         return job.step
     return f"{job.name} {job.step}" + ("" if job.is_output else f" t{job.take:02d}")
+
+
+def take_event(
+    kind: str,
+    job: Job,
+    *,
+    line: str = "",
+    state: str = "",
+    provider: str = "",
+    cost: float | None = None,
+    fraction: float | None = None,
+) -> BuildEvent:
+    """An event about one take (or one output) of a step."""
+    return BuildEvent(
+        kind,
+        line,
+        label=job_label(job),
+        shot="" if job.name == FILM_LOCK else job.name,
+        step=job.step,
+        take=None if job.is_output else job.take,
+        provider=provider,
+        state=state,
+        cost=cost,
+        fraction=fraction,
+    )
 
 
 class InOrder:
@@ -168,16 +203,23 @@ class StepRunner:
         threading.Thread(target=work, name=f"{name}:{step}", daemon=True).start()
 
     def run(self, name: str, step: str) -> StepState:
-        started = self.early.pop((name, step), None)
-        if started is not None:
-            return started.result()
-        return self._run(name, step)
+        try:
+            started = self.early.pop((name, step), None)
+            if started is not None:
+                return started.result()
+            return self._run(name, step)
+        finally:
+            who = "" if name == FILM_LOCK else name
+            self.events.emit(BuildEvent(ev.STEP_DONE, shot=who, step=step))
 
     def _run(self, name: str, step: str) -> StepState:
         state = self.resolver().resolve(name, step)
         if state.status not in (STALE, DONE):
             return state
         missing = [j for j in state.jobs if self.artifact(j) is None]
+        if missing:
+            who = "" if name == FILM_LOCK else name
+            self.events.emit(BuildEvent(ev.STEP, shot=who, step=step, count=len(missing)))
         failed = self._make_all(missing, state)
         if failed and _blocks_downstream(state, failed):
             raise StepFailed(f"{name} {step}: {len(failed)} take(s) not made")
@@ -214,6 +256,7 @@ class StepRunner:
                     with self.events.lock:
                         self.events.inbox.append(result.message)
                         failed.add(job.key)
+                    self.events.emit(take_event(ev.INBOX, job))
                 elif job.version is None:
                     # A step's takes share its version: the first take made records it,
                     # while the others may still be at the provider.
@@ -222,10 +265,12 @@ class StepRunner:
                 with self.events.lock:
                     self.events.errors.append(e)
                     failed.add(job.key)
+                self.events.emit(take_event(ev.FAILED, job))
             except Exception as e:  # a bug: raised in the step's own thread, after the others
                 with self.events.lock:
                     failed.add(job.key)
                 made.errors.append(e)
+                self.events.emit(take_event(ev.FAILED, job))
             made.done(job)
 
         if len(jobs) == 1 or self.options.jobs == 1:
@@ -294,7 +339,8 @@ class StepRunner:
             if first != label:
                 art = self.artifact(job)
                 if art is not None:
-                    self.events.say(f"  {label}: the same recipe as {first}, made once")
+                    line = f"  {label}: the same recipe as {first}, made once"
+                    self.events.emit(take_event(ev.MADE, job, line=line))
                     return art
                 if job_provider(self.p, job).paid:
                     raise VfError(
@@ -334,7 +380,7 @@ class StepRunner:
         ctx = MakeContext(
             key=job.key,
             label=label,
-            progress=self._progress(label),
+            progress=self._progress(label, job),
             journal=self.journal,
             budget=self.budget,
             cost=self.coster.cost(job),
@@ -343,14 +389,19 @@ class StepRunner:
             film_root=self.p.root,
             expected_name=Path(job.targets(self.p.film.film.title, job.version or 0)[0]).name,
             lost=functools.partial(self._record_lost, job),
+            state=lambda now: self.events.emit(
+                take_event(ev.TAKE, job, state=now, provider=prov.name)
+            ),
         )
         slot = self.slots.take()
+        ctx.state(ev.PENDING)
         if prov.holds_slot:
             ctx.slot, ctx.started, ctx.transfer = slot, slot.started, Download(self.slots)
             art = self._make_in_slot(job, prov, ctx, state.inputs)
         else:
             with slot:
                 slot.started()  # a local render is under way once it has its slot
+                ctx.state(ev.RUNNING)
                 art = self._make_in_slot(job, prov, ctx, state.inputs)
         if isinstance(art, Awaiting):
             return art
@@ -375,7 +426,9 @@ class StepRunner:
                 )
             )
         cost = f", ${ctx.cost:.2f}" if prov.paid and ctx.cost is not None else ""
-        self.events.say(f"  made {label} ({prov.name}, {time.monotonic() - start:.1f}s{cost})")
+        line = f"  made {label} ({prov.name}, {time.monotonic() - start:.1f}s{cost})"
+        paid = ctx.cost if prov.paid else None
+        self.events.emit(take_event(ev.MADE, job, line=line, provider=prov.name, cost=paid))
         with self.events.lock:
             self.events.made.append(label)
         return art
@@ -467,6 +520,8 @@ class StepRunner:
         if written:  # a recipe two shots share is paid (and said) once
             with self.events.lock:
                 self.events.spent += entry.cost or 0.0
+                spent = self.events.spent
+            self.events.emit(BuildEvent(ev.SPENT, spent=spent))
 
     def _record_lost(self, job: Job, entry: JournalEntry) -> None:
         """A ledger row for a job whose submit reply was lost, as `--resubmit` sends it again:
@@ -504,16 +559,28 @@ class StepRunner:
             )
             with self.events.lock:
                 self.events.spent += entry.cost or 0.0
+                spent = self.events.spent
+            self.events.emit(BuildEvent(ev.SPENT, spent=spent))
 
-    def _progress(self, label: str) -> Callable[[float], None]:
-        """Report long jobs (the edit) at every quarter, so a build never looks stuck."""
+    def _progress(self, label: str, job: Job | None = None) -> Callable[[float], None]:
+        """Report long jobs (the edit) at every quarter, so a build never looks stuck (and
+        each percent to a live display)."""
         shown = [0]
+        percent = [0]
 
         def report(fraction: float) -> None:
             quarter = int(fraction * 4)
+            line = ""
             if 0 < quarter < 4 and quarter > shown[0]:
                 shown[0] = quarter
-                self.events.say(f"  {label}: {quarter * 25}%")
+                line = f"  {label}: {quarter * 25}%"
+            if job is None:
+                if line:
+                    self.events.say(line)
+                return
+            if line or int(fraction * 100) > percent[0]:
+                percent[0] = int(fraction * 100)
+                self.events.emit(take_event(ev.PROGRESS, job, line=line, fraction=fraction))
 
         return report
 

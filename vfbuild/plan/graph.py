@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 from vfbuild import steps
 from vfbuild.errors import StepFailed, UsageError, VfError
 from vfbuild.fsutil import read_only_film, sweep_temp
+from vfbuild.plan.events import PLANNED, BuildEvent
 from vfbuild.plan.execute import BuildEvents, BuildOptions, StepRunner
 from vfbuild.plan.resolve import DONE, NEEDS_PICK, STALE, WAITING, StepState
 from vfbuild.project import Project
@@ -222,6 +223,7 @@ def run_build(
                 chosen.add(task_name(name, step))
                 if not after_stale and not spec.film_step and options.jobs > 1:
                     early.append((name, step))
+        events.emit(BuildEvent(PLANNED, count=len(chosen)))
         # Providers get ready before the early steps start: importing httpx while the takes
         # compose their jobs (16 threads, one GIL) made the first job wait twice as long.
         # The providers of later steps get ready in the background.

@@ -47,6 +47,9 @@ class MakeContext:
     # Told of a journalled job whose submit reply was lost, just before `--resubmit` sends
     # it again: the first was probably taken and billed, and the build ledgers it as lost.
     lost: Callable[[JournalEntry], None] = lambda entry: None
+    # Hears where the job is: "submitting", "queued", "running", "downloading" (the words of
+    # `vfbuild.plan.events`), for a live display; a provider that cannot tell says nothing.
+    state: Callable[[str], None] = lambda state: None
 
 
 @dataclass(frozen=True)

@@ -183,6 +183,7 @@ class FalProvider(RemoteProvider):
                 result = self._status(status, job_id, job)
                 if result.state in (SUCCEEDED, FAILED_STATE):
                     return result
+                ctx.state(result.state)
         except ProviderError as e:
             log.debug("%s; polling instead", e.message)
         return super()._wait(job_id, job, ctx)

@@ -307,11 +307,13 @@ class RemoteProvider:
             if job_id is None and entry is not None and entry.state == SUBMITTING:
                 job_id = self._recover(entry, job, ctx)
             if job_id is None:
+                ctx.state("submitting")
                 entry, job_id = self._submit(job, ctx)
             else:
                 assert entry is not None
                 log.info("%s: resuming %s job %s", ctx.label, self.name, job_id)
             ctx.started()
+            ctx.state(QUEUED)  # at the provider; its first status says more
             self._warm_fetch()
             try:
                 result = self._wait(job_id, job, ctx)
@@ -333,6 +335,7 @@ class RemoteProvider:
                 "(a new attempt may be charged)",
             )
         with ctx.transfer:
+            ctx.state("downloading")
             self._fetch_checked(result, job, out)
 
     def prewarm(self, wait: bool = False) -> None:
@@ -463,6 +466,7 @@ class RemoteProvider:
             result = self.poll(job_id, job)
             if result.state in (SUCCEEDED, FAILED_STATE):
                 return result
+            ctx.state(result.state)  # queued or running
             if ctx.progress is not None and result.progress is not None:
                 ctx.progress(result.progress)
             age = time.monotonic() - start
