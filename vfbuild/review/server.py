@@ -110,7 +110,7 @@ class BuildRunner:
                 "start_seq": self.start_seq,
             }
 
-    def start(self, *, tier: str, jobs: int, planned: int) -> int:
+    def start(self, *, tier: str, jobs: int, shots: list[str] | None, planned: int) -> int:
         with self.cond:
             if self.running:
                 raise UsageError(
@@ -119,21 +119,27 @@ class BuildRunner:
             self.running = True
             self.build += 1
             build = self.build
-        self._emit("start", tier=tier, jobs=jobs, planned=planned)
+        self._emit("start", tier=tier, jobs=jobs, shots=shots, planned=planned)
         with self.cond:
             self.start_seq = self.seq
         threading.Thread(
-            target=self._run, args=(tier, jobs), name=f"vf-review-build-{build}", daemon=True
+            target=self._run,
+            args=(tier, jobs, shots),
+            name=f"vf-review-build-{build}",
+            daemon=True,
         ).start()
         return build
 
-    def _run(self, tier: str, jobs: int) -> None:
+    def _run(self, tier: str, jobs: int, shots: list[str] | None) -> None:
         from vfbuild import api
         from vfbuild.cli import build_lines
 
         try:
             report = api.open(self.root).build(
-                tier=tier, jobs=jobs, on_event=lambda line: self._emit("line", text=line)
+                shots=shots,
+                tier=tier,
+                jobs=jobs,
+                on_event=lambda line: self._emit("line", text=line),
             )
             self._emit(
                 "done",
@@ -488,11 +494,18 @@ class ReviewHandler(BaseHTTPRequestHandler):
     def _build(self, body: dict[str, Any]) -> None:
         tier = body.get("tier", "final")
         jobs = body.get("jobs", 1)
-        if tier not in ("draft", "final") or not _is_int(jobs) or not 1 <= int(jobs) <= 16:
+        shots = body.get("shots")
+        if tier not in ("draft", "final") or not _is_int(jobs) or not 1 <= jobs <= 16:
             self._error(400, "a build has a tier (draft or final) and 1 to 16 jobs")
             return
-        planned = self.server.film().plan(tier=tier).takes
-        build = self.server.builds.start(tier=str(tier), jobs=int(jobs), planned=planned)
+        if shots is not None and not (
+            isinstance(shots, list) and all(isinstance(s, str) for s in shots)
+        ):
+            self._error(400, "a build's shots are a list of shot ids")
+            return
+        picked = list(shots) if shots else None
+        planned = self.server.film().plan(tier=tier, shots=picked).takes
+        build = self.server.builds.start(tier=tier, jobs=jobs, shots=picked, planned=planned)
         self._json(200, {"ok": True, "build": build, "planned": planned})
 
 
