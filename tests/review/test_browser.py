@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.film import vf
 from tests.review.conftest import take_file
 from vfbuild import api
 from vfbuild.fsutil import sha256_file
@@ -106,3 +107,35 @@ def test_the_static_page_is_read_only_with_commands(page: Any, film: Path, tmp_p
     img.evaluate("img => img.complete || new Promise(r => img.addEventListener('load', r))")
     assert img.evaluate("img => img.naturalWidth") > 0  # its thumbnail was copied beside it
     assert page.errors == []
+
+
+def test_an_out_of_date_pick_compared_then_a_build_followed_live(
+    page: Any, server: ReviewServer, film: Path
+) -> None:
+    api.open(film).pick("s010", "keyframe", 2)
+    shots = film / "shots.yaml"
+    shots.write_text(shots.read_text().replace("subject: yellow car", "subject: red car"))
+    vf(film, "build", "--tier", "draft", "s010")
+    page.goto(server.url)
+    page.wait_for_selector("body[data-ready='1']")
+    step = page.locator('#shot-s010 section[data-step="keyframe"]')
+    assert "pick out of date: t02 of v001" in step.inner_text()
+    assert step.locator(".col-head.in-force + .cards figure.card.picked").count() == 1
+
+    step.locator(".versions button", has_text="v001").click()
+    step = page.locator('#shot-s010 section[data-step="keyframe"].comparing')
+    columns = step.locator(".compare > div")
+    assert columns.count() == 2  # v002 beside v001
+    assert columns.nth(0).locator("figure.card").count() == 4
+    assert columns.nth(1).locator("figure.card.older").count() == 4
+    assert columns.nth(1).locator("figure.card.picked").get_attribute("data-take") == "2"
+
+    page.select_option("#tier", "draft")
+    page.wait_for_function("document.querySelector('#plan').innerText.includes('s020')")
+    page.click("#build")
+    page.wait_for_selector("#progress.ok", timeout=120_000)
+    log = page.locator("#log").inner_text()
+    assert "made s020 keyframe t01" in log and "made edit" in log
+    # The sheet was read again after the build: s020's takes are there, not to be made.
+    page.wait_for_selector('#shot-s020 section[data-step="keyframe"] figure.card img')
+    assert page.errors == []  # nothing the page's own policy (CSP) refused, no script error

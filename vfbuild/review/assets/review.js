@@ -134,21 +134,28 @@
       box.append(el("div", { class: "nothing", text: "Everything is up to date." }));
       return;
     }
+    // What a build makes first, then the picks it waits for; steps that only wait for an
+    // input the build makes are counted, not listed.
+    const making = plan.rows.filter((r) => r.to_make > 0);
+    const picks = plan.rows.filter((r) => !r.to_make && (r.status === "needs-pick" || r.status === "error"));
+    const rest = plan.rows.length - making.length - picks.length;
     const list = el("ul");
-    for (const r of plan.rows) {
-      const what = r.to_make ? `${r.to_make} × ${r.cost_known ? money(r.cost) : "$?"}` : "";
-      list.append(el("li", { title: r.reasons.join("; ") },
+    for (const r of making.concat(picks)) {
+      const what = r.to_make ? `${r.to_make} take${r.to_make === 1 ? "" : "s"} · ${r.cost_known ? money(r.cost) : "$?"}` : "";
+      list.append(el("li", { class: r.to_make ? "" : "dim", title: r.reasons.join("; ") },
         el("span", { class: "who", text: r.name }),
         el("span", { class: "st " + r.status, text: r.step }),
         el("span", { class: "why", text: r.reasons.join("; ") || r.status }),
         el("span", { class: "what", text: what })));
     }
     box.append(list);
+    if (rest > 0) box.append(el("div", { class: "more", text: `+ ${rest} step${rest === 1 ? "" : "s"} waiting for their inputs` }));
   }
 
   // -- shots and takes ----------------------------------------------------------------------
   function stepClass(e) {
     if (e.picked_step && e.status === "done" && !e.pick) return "unpicked";
+    if (e.pick && e.pick.out_of_date) return "unpicked";
     return e.status;
   }
 
@@ -194,7 +201,8 @@
       el("span", { class: "sname", text: e.step }),
       el("span", { class: "ver", text: vtag(e.version) }));
     if (e.pick && e.pick.out_of_date) {
-      head.append(el("span", { class: "badge stale-pick", text: `pick out of date: ${ttag(e.pick.take)} of ${vtag(e.pick.version)}` }));
+      const why = e.notes.find((n) => n.startsWith("pick is out of date")) || "";
+      head.append(el("span", { class: "badge stale-pick", title: why, text: `pick out of date: ${ttag(e.pick.take)} of ${vtag(e.pick.version)} stays in force` }));
     } else if (e.pick) {
       head.append(el("span", { class: "badge picked", text: `★ picked ${ttag(e.pick.take)}` }));
     } else if (e.missing_pick) {
@@ -224,7 +232,11 @@
       p.addEventListener("click", () => p.classList.toggle("open"));
       section.append(p);
     }
-    for (const note of e.notes) section.append(el("p", { class: "note", text: note }));
+    // The out-of-date badge says what that note says; other notes are shown as they are.
+    for (const note of e.notes) {
+      if (e.pick && e.pick.out_of_date && note.startsWith("pick is out of date")) continue;
+      section.append(el("p", { class: "note", text: note }));
+    }
     const compare = el("div", { class: "compare" });
     compare.append(el("div", {},
       el("div", { class: "col-head", text: `${vtag(e.version)} · current` }),
@@ -239,7 +251,7 @@
     if (!older && e.pick && e.pick.out_of_date) {
       const pickedOld = e.earlier.flatMap((g) => g.takes).filter((t) => t.picked);
       if (pickedOld.length) {
-        section.append(el("div", { class: "col-head", style: "display:block;margin-top:10px", text: "the pick in force (its recipe is no longer the current one)" }),
+        section.append(el("div", { class: "col-head in-force", text: "the pick in force (its recipe is no longer the current one)" }),
           renderCards(shot, e, pickedOld));
       }
     }
@@ -294,7 +306,7 @@
       const code = el("code", { text: cmd, title: cmd });
       const copy = el("button", { text: "copy", title: "copy the command", onclick: () => copyText(cmd, code) });
       act.append(el("div", { class: "cmd" }, code, copy));
-      if (t.picked) act.prepend(el("span", { class: "isPicked", style: "flex:none;padding:0 4px", text: "★" }));
+      if (t.picked) act.prepend(el("span", { class: "isPicked star-only", text: "★" }));
       return act;
     }
     if (t.picked) {
