@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import struct
 import subprocess
+import threading
 import zlib
 from pathlib import Path
 from typing import Any
@@ -41,9 +42,19 @@ def _base_png() -> bytes:
     )
 
 
-def base_clip() -> bytes:
-    """A 1 s 32x18 24 fps H.264 clip, made once (ffmpeg) and kept in bench/out/media."""
-    path = MEDIA_DIR / "base.mp4"
+_BASE_LOCK = threading.Lock()
+
+
+def base_clip(sound: bool = False) -> bytes:
+    """A 1 s 32x18 24 fps H.264 clip, made once (ffmpeg) and kept in bench/out/media; with
+    `sound`, with an AAC track (a lipsync must have one: its step's contract says so)."""
+    path = MEDIA_DIR / ("base-sound.mp4" if sound else "base.mp4")
+    with _BASE_LOCK:  # a build's threads ask at once: two ffmpegs wrote one temp file
+        return _base_clip(path, sound)
+
+
+def _base_clip(path: Path, sound: bool) -> bytes:
+    audio = ["-f", "lavfi", "-i", "sine=frequency=440:duration=1:sample_rate=48000"]
     if not path.exists():
         from vfbuild.media.ffmpeg import ffmpeg_exe
 
@@ -54,6 +65,7 @@ def base_clip() -> bytes:
                 ffmpeg_exe(),
                 "-v", "error", "-y",
                 "-f", "lavfi", "-i", "color=c=0x808080:s=32x18:r=24:d=1",
+                *(audio + ["-c:a", "aac", "-shortest"] if sound else []),
                 "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
                 "-bitexact", "-fflags", "+bitexact", "-map_metadata", "-1",
                 "-f", "mp4", str(tmp),
@@ -76,7 +88,7 @@ class InstantProvider:
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._png = _base_png()
-        self._mp4: bytes | None = None
+        self._mp4: dict[bool, bytes] = {}
 
     def model(self, step: str, configured: str | None) -> str:
         return configured or f"instant-{step}"
@@ -98,9 +110,10 @@ class InstantProvider:
             png = self._png
             data = png[:-12] + _png_chunk(b"tEXt", b"vfkey\x00" + key) + png[-12:]
         else:
-            if self._mp4 is None:
-                self._mp4 = base_clip()
-            data = self._mp4 + struct.pack(">I", 8 + len(key)) + b"free" + key
+            sound = recipe["step"] == "lipsync"
+            if sound not in self._mp4:
+                self._mp4[sound] = base_clip(sound)
+            data = self._mp4[sound] + struct.pack(">I", 8 + len(key)) + b"free" + key
         Path(out).write_bytes(data)
 
 

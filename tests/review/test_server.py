@@ -264,3 +264,48 @@ def test_a_build_from_the_page_streams_its_progress(server: ReviewServer, film: 
     assert (film / "03_Generations/v1_exploration/s010_draft_v001_t02.mp4").is_file()
     # The film's build lock was taken and given back: the CLI can build it now.
     assert not (film / ".vf" / "build.running").exists()
+
+
+def _age(root: Path, seconds: float) -> None:
+    """Every file and folder of the film `seconds` older: out of the racy window."""
+    import time
+
+    then = time.time() - seconds
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in [*dirnames, *filenames]:
+            os.utime(os.path.join(dirpath, name), (then, then), follow_symlinks=False)
+    os.utime(root, (then, then))
+
+
+def test_the_sheet_is_kept_while_the_film_does_not_change(film: Path) -> None:
+    from vfbuild import api
+    from vfbuild.review.sheet import SHEET_STAMP, sheet_json
+
+    _age(film, 10)
+    body, world = sheet_json(api.open(film))
+    assert world is not None and json.loads(body)["title"] == "Tiny Film"
+    stamp = film / SHEET_STAMP
+    assert stamp.read_bytes().split(b"\n", 1) == [world.encode(), body]
+    # Nothing changed: the kept sheet is the answer (a marked one shows it is read).
+    stamp.write_bytes(world.encode() + b'\n{"kept": true}')
+    assert sheet_json(api.open(film)) == (b'{"kept": true}', world)
+    # A pick, from another process (`vf pick`), changes the lock: the sheet is made again.
+    from tests.e2e.film import vf
+
+    vf(film, "pick", "s010", "keyframe", "4")
+    body, _ = sheet_json(api.open(film))
+    keyframe = json.loads(body)["shots"][0]["steps"][0]
+    assert keyframe["pick"] == {"take": 4, "version": 1, "out_of_date": False}
+
+
+def test_the_server_shows_a_pick_made_from_the_command_line(
+    server: ReviewServer, film: Path
+) -> None:
+    _age(film, 10)
+    first = httpx.get(f"{server.url}api/sheet").json()
+    assert first["shots"][0]["steps"][0]["pick"] is None
+    from tests.e2e.film import vf
+
+    vf(film, "pick", "s010", "keyframe", "1")
+    again = httpx.get(f"{server.url}api/sheet").json()
+    assert again["shots"][0]["steps"][0]["pick"]["take"] == 1

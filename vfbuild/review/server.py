@@ -20,10 +20,12 @@ Who may do what:
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import re
 import secrets
+import socket
 import sys
 import threading
 import traceback
@@ -171,6 +173,8 @@ class ReviewServer(ThreadingHTTPServer):
         self.quiet = quiet
         self.closing = threading.Event()
         self.builds = BuildRunner(self.root)
+        self._sheet_lock = threading.Lock()
+        self._sheet: tuple[str, bytes] | None = None  # (world, JSON) of the last sheet
         self.thumbs = Thumbs(self.root / ".vf", self.root / ".vf" / "objects")
         try:
             super().__init__((HOST, port), ReviewHandler)
@@ -193,6 +197,31 @@ class ReviewServer(ThreadingHTTPServer):
             self.builds.cond.notify_all()
         super().server_close()
 
+    def sheet_bytes(self) -> bytes:
+        """The sheet as JSON: the one made last while the film has not changed since (kept
+        here and in its stamp), else made again. One request at a time makes it: a page and
+        the prewarm ask together."""
+        from vfbuild.review.sheet import sheet_json, sheet_world
+
+        with self._sheet_lock:
+            kept = self._sheet
+            if kept is not None and kept[0] == sheet_world(self.root):
+                return kept[1]
+            body, world = sheet_json(self.film())
+            self._sheet = None if world is None else (world, body)
+            return body
+
+    def prewarm(self) -> None:
+        """Make the sheet and the plan now, in the background: the page asks for them as soon
+        as it loads."""
+
+        def warm() -> None:
+            with contextlib.suppress(Exception):  # the page's own request reports it
+                self.sheet_bytes()
+                self.film().plan(tier="final")  # keeps its answer in the plan stamp
+
+        threading.Thread(target=warm, name="vf-review-prewarm", daemon=True).start()
+
     def film(self) -> Any:
         """The film, opened afresh: what the page shows is what is on disk now (another
         `vf pick` or `vf build` may have run since)."""
@@ -208,6 +237,12 @@ class ReviewHandler(BaseHTTPRequestHandler):
     sys_version = ""
 
     # -- plumbing --------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in two writes: with Nagle's algorithm the body of each small
+        # answer (a thumbnail) waited for the browser's delayed ACK, ~40 ms a request.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
         if not self.server.quiet:
@@ -314,9 +349,7 @@ class ReviewHandler(BaseHTTPRequestHandler):
         self._send(200, body, ctype, cache="no-cache")
 
     def _sheet(self, query: dict[str, list[str]]) -> None:
-        from vfbuild.review.sheet import sheet
-
-        self._json(200, sheet(self.server.film()))
+        self._send(200, self.server.sheet_bytes(), "application/json")
 
     def _plan(self, query: dict[str, list[str]]) -> None:
         from vfbuild.review.sheet import plan_data
@@ -473,8 +506,6 @@ class ReviewHandler(BaseHTTPRequestHandler):
         return None
 
     def _pick(self, body: dict[str, Any]) -> None:
-        from vfbuild.review.sheet import sheet
-
         shot, step, take, version = (body.get(k) for k in ("shot", "step", "take", "version"))
         if not (isinstance(shot, str) and isinstance(step, str) and _is_int(take)):
             self._error(400, "a pick names a shot, a step and a take")
@@ -489,7 +520,9 @@ class ReviewHandler(BaseHTTPRequestHandler):
         if res.previous and res.previous.key != p.key:
             said += f" (was take {res.previous.take} of v{res.previous.version:03d})"
         # The sheet from a fresh open: the lock was written through the one just used.
-        self._json(200, {"ok": True, "said": said, "sheet": sheet(self.server.film())})
+        sheet_json = self.server.sheet_bytes().decode("utf-8")
+        answer = f'{{"ok":true,"said":{json.dumps(said)},"sheet":{sheet_json}}}'
+        self._send(200, answer.encode("utf-8"), "application/json")
 
     def _build(self, body: dict[str, Any]) -> None:
         tier = body.get("tier", "final")
@@ -535,6 +568,7 @@ def film_file(root: Path, raw: str) -> Path | None:
 def serve(root: Path, *, port: int = 0, open_browser: bool = False) -> None:
     """Serve the film's review page until interrupted."""
     server = ReviewServer(root, port)
+    server.prewarm()
     print(f"vf review: {server.url}  (Ctrl-C stops it)", flush=True)
     if open_browser:
         import webbrowser

@@ -9,7 +9,11 @@ does not.
 from __future__ import annotations
 
 import functools
+import json
+import os
+import time
 from dataclasses import asdict, fields
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vfbuild import steps
@@ -18,6 +22,58 @@ if TYPE_CHECKING:
     from vfbuild.api import Film, Plan, StatusRow, TakeRow
 
 SHEET_FORMAT = 1
+# The last sheet and the world it was made in, as `vf plan` keeps its answer (see
+# `vfbuild.plan.stamp`): a film that did not change since opens without being loaded. The
+# file is the world's digest on a line, then the sheet's JSON, which is sent as it is.
+SHEET_STAMP = Path(".vf") / "cache" / "review-sheet.json"
+_STAMP_KEY = ("review-sheet", SHEET_FORMAT)
+
+
+def sheet_world(root: Path) -> str:
+    """The digest of everything the sheet is made from: the world of the no-op stamp, and
+    ledger.csv (the cards' costs), which that world leaves out."""
+    from vfbuild.plan import stamp
+
+    return _with_ledger(root, stamp.World(root, _STAMP_KEY).digest)
+
+
+def _with_ledger(root: Path, digest: str) -> str:
+    from vfbuild.store.ledger import LEDGER
+
+    try:
+        st = os.stat(root / LEDGER)
+        return f"{digest}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
+    except OSError:
+        return f"{digest}:-"
+
+
+def sheet_json(film: Film) -> tuple[bytes, str | None]:
+    """`sheet(film)` as JSON, from its stamp when nothing it reads changed since; and the
+    world it holds for (None when the film changed while it was made, or just before)."""
+    from vfbuild.fsutil import atomic_write_bytes
+    from vfbuild.plan import stamp
+
+    root = film.root
+    before = stamp.World(root, _STAMP_KEY)
+    seen = _with_ledger(root, before.digest)
+    path = root / SHEET_STAMP
+    try:
+        with open(path, "rb") as f:
+            if f.readline().decode("ascii", "replace").strip() == seen:
+                return f.read(), seen
+    except OSError:
+        pass
+    body = json.dumps(sheet(film), separators=(",", ":")).encode("utf-8")
+    after = stamp.World(root, _STAMP_KEY)
+    now = _with_ledger(root, after.digest)
+    if seen != now or time.time_ns() - after.newest < stamp.RACY_SECONDS * 1e9:
+        return body, None  # a change within one tick of the clock could go unseen: no stamp
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, now.encode("ascii") + b"\n" + body)
+    except OSError:
+        pass  # a cache (a read-only film keeps none)
+    return body, now
 
 
 def sheet(film: Film) -> dict[str, Any]:

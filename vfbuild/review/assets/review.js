@@ -99,19 +99,35 @@
     );
   }
 
-  // The film at a glance: each shot's picked (else first) still, in film order.
+  // The film at a glance: each shot's picked (else first) still, in film order. Its box
+  // scrolls: a frame's image is asked for when it scrolls into the box, not before (the
+  // browser's lazy loading counts the window, not the box: a 1000-shot film asked for all).
+  let boardWatch = null;
   function renderBoard(sheet) {
     const box = $("board");
     box.replaceChildren(el("h2", {}, el("span", { text: "Storyboard" }), el("span", { text: `${sheet.shots.length} shots` })));
     const grid = el("div", { class: "board-grid" });
+    if (boardWatch) boardWatch.disconnect();
+    boardWatch = "IntersectionObserver" in window
+      ? new IntersectionObserver((entries) => {
+        for (const en of entries) {
+          if (!en.isIntersecting) continue;
+          en.target.src = en.target.dataset.src;
+          boardWatch.unobserve(en.target);
+        }
+      }, { root: grid, rootMargin: "60px" })
+      : null;
     for (const shot of sheet.shots) {
       const still = shot.steps.find((e) => e.kind === "image" && e.picked_step);
       const takes = still ? still.takes.concat(still.earlier.flatMap((g) => g.takes)) : [];
       const t = takes.find((x) => x.picked && x.sha256) || takes.find((x) => x.sha256);
       const w = shot.waits_for;
       const frame = el("a", { class: "frame" + (w ? " " + (w.who === "you" ? "you" : w.who) : " ready"), href: "#shot-" + shot.id, title: w ? `${shot.id}: waits for ${w.text}` : `${shot.id}: finished` },
-        t ? el("img", { src: thumbUrl(t.sha256), loading: "lazy", decoding: "async", alt: shot.id }) : el("span", { class: "none" }),
+        t ? el("img", { "data-src": thumbUrl(t.sha256), decoding: "async", alt: shot.id }) : el("span", { class: "none" }),
         el("span", { class: "fid", text: shot.id }));
+      const img = frame.querySelector("img");
+      if (img && boardWatch) boardWatch.observe(img);
+      else if (img) img.src = img.dataset.src;
       grid.append(frame);
     }
     box.append(grid);
@@ -269,11 +285,18 @@
     if (t.file && t.sha256 && e.kind === "image") {
       media.append(el("img", { src: thumbUrl(t.sha256), loading: "lazy", decoding: "async", alt: `${shot.id} ${e.step} ${vtag(t.version)} ${ttag(t.take)}` }));
     } else if (t.file && t.sha256 && e.kind === "video") {
-      const v = el("video", { poster: thumbUrl(t.sha256), preload: "none", muted: true, loop: true, playsinline: true, src: mediaUrl(t.file) });
-      v.muted = true;
-      media.addEventListener("mouseenter", () => { v.play().catch(() => {}); });
-      media.addEventListener("mouseleave", () => { v.pause(); });
-      media.append(v, el("span", { class: "kind", text: "▶ clip" }));
+      // The poster is a lazy image: a <video poster> is fetched at once, for every clip of the
+      // film. The clip itself plays while the pointer is over it.
+      media.append(el("img", { src: thumbUrl(t.sha256), loading: "lazy", decoding: "async", alt: `${shot.id} ${e.step} ${vtag(t.version)} ${ttag(t.take)}` }),
+        el("span", { class: "kind", text: "▶ clip" }));
+      let v = null;
+      media.addEventListener("mouseenter", () => {
+        v = el("video", { class: "hover", muted: true, autoplay: true, loop: true, playsinline: true, src: mediaUrl(t.file) });
+        v.muted = true;
+        media.append(v);
+        v.play().catch(() => {});
+      });
+      media.addEventListener("mouseleave", () => { if (v) { v.pause(); v.remove(); v = null; } });
     } else if (t.file) {
       media.append(el("div", { class: "none", text: e.kind }));
     } else {
@@ -338,23 +361,58 @@
     toast("selected: press Ctrl-C to copy");
   }
 
+  // The first shots are drawn at once (what the window shows); every other shot is a row of
+  // the right height that is drawn as it comes near the window. A film of a thousand cards
+  // opens as fast as one of fifty, and scrolls without building what is never looked at.
+  const FIRST = 6;
+  let observer = null;
   function renderShots(sheet) {
     const main = $("shots");
-    main.replaceChildren(...sheet.shots.map(renderShot));
+    if (observer) observer.disconnect();
+    observer = "IntersectionObserver" in window
+      ? new IntersectionObserver(drawNear, { rootMargin: "1200px 0px" })
+      : null;
+    main.replaceChildren(...sheet.shots.map((shot, i) => (i < FIRST || !observer ? renderShot(shot) : placeholder(shot))));
+  }
+
+  function placeholder(shot) {
+    const node = el("article", { class: "shot pending", id: "shot-" + shot.id, "data-shot": shot.id },
+      el("div", { class: "shot-head" }, el("div", { class: "sid", text: shot.id })), el("div", { class: "steps" }));
+    let rows = 0;
+    let outputs = false;
+    for (const e of shot.steps) {
+      if (!e.takes.length && !e.earlier.length) continue;
+      if (e.picked_step) rows += 1;
+      else outputs = true;
+    }
+    node.style.minHeight = Math.max(190, 300 * rows + (outputs ? 260 : 0)) + "px";
+    observer.observe(node);
+    return node;
+  }
+
+  function drawNear(entries) {
+    for (const entry of entries) {
+      if (!entry.isIntersecting) continue;
+      observer.unobserve(entry.target);
+      const shot = state.sheet.shots.find((s) => s.id === entry.target.dataset.shot);
+      if (shot && entry.target.isConnected) entry.target.replaceWith(renderShot(shot));
+    }
   }
 
   function rerenderShot(id) {
     const shot = state.sheet.shots.find((s) => s.id === id);
     const old = document.getElementById("shot-" + id);
-    if (shot && old) old.replaceWith(renderShot(shot));
+    // A shot not drawn yet is drawn from the new sheet when it comes near.
+    if (shot && old && !old.classList.contains("pending")) old.replaceWith(renderShot(shot));
   }
 
   function renderAll() {
     renderHeader(state.sheet);
     renderCut(state.sheet);
-    renderBoard(state.sheet);
     renderShots(state.sheet);
+    renderBoard(state.sheet);
     document.body.dataset.ready = "1";
+    performance.mark("vf-sheet-shown"); // what the window shows is drawn
   }
 
   // -- the viewer ----------------------------------------------------------------------------
@@ -499,7 +557,7 @@
     $("tier").addEventListener("change", loadPlan);
     const build = getJSON("/api/build");
     await loadSheet();
-    loadPlan();
+    loadPlan(); // after the sheet: the contact sheet is what is looked at first
     try {
       const b = await build;
       state.building = b.running;
