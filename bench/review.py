@@ -25,12 +25,12 @@ profile (no HTTP cache): warm is a second opening of the film, not a reload of t
 
 Time to first byte is the browser's own Navigation and Resource Timing (`responseStart`, from
 the start of the navigation) of the page and of its data (`/api/sheet`: `Film.status()` and
-`Film.takes()`). The page draws the first six shots at once and each other shot as it comes
-within 1200 px of the window (a row of its height until then); sheet drawn is its
-`performance.mark`, and fully rendered the moment every thumbnail inside the viewport has
-loaded too (thumbnails are `loading="lazy"`; a clip is fetched only to play under the
-pointer). The server's own start (Python, imports, binding the port) is listed apart: the
-browser opens the page after it.
+`Film.takes()`). The page draws the first three shots at once and each other shot as it
+comes within 800 px of the window (a row of its height until then); sheet drawn is its
+`performance.mark`. Fully rendered is the moment the last thumbnail inside the viewport
+arrived (its Resource Timing): a thumbnail is asked for when its card comes within 600 px of
+the window, a clip only to play under the pointer. The server's own start (Python, imports,
+binding the port) is listed apart: the browser opens the page after it.
 """
 
 SHOTS = 100

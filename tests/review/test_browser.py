@@ -55,6 +55,19 @@ def page(browser: Any) -> Iterator[Any]:
         context.close()
 
 
+def _loaded(img: Any) -> int:
+    """The image's width once it has loaded (it is asked for as it comes near the window)."""
+    img.scroll_into_view_if_needed()
+    img.evaluate(
+        """img => new Promise((done) => {
+          const ok = () => img.getAttribute('src') && img.complete;
+          if (ok()) return done();
+          const t = setInterval(() => { if (ok()) { clearInterval(t); done(); } }, 20);
+        })"""
+    )
+    return int(img.evaluate("img => img.naturalWidth"))
+
+
 def _card(page: Any, take: int) -> Any:
     return page.locator(
         f'#shot-s010 section[data-step="keyframe"] figure.card[data-take="{take}"]'
@@ -67,10 +80,7 @@ def test_pick_take_3_in_the_browser(page: Any, server: ReviewServer, film: Path)
     cards = page.locator('#shot-s010 section[data-step="keyframe"] figure.card')
     assert cards.count() == 4
     for take in (1, 2, 3, 4):  # each card shows its still, through the thumbnail cache
-        _card(page, take).locator("img").evaluate(
-            "img => img.complete || new Promise(r => img.addEventListener('load', r))"
-        )
-        assert _card(page, take).locator("img").evaluate("img => img.naturalWidth") > 0
+        assert _loaded(_card(page, take).locator("img")) > 0
     assert "no pick yet" in page.locator("#shot-s010").inner_text()
     page.evaluate("window.__notReloaded = true")
 
@@ -103,9 +113,7 @@ def test_the_static_page_is_read_only_with_commands(page: Any, film: Path, tmp_p
     codes = page.locator('#shot-s010 section[data-step="keyframe"] code').all_inner_texts()
     assert codes == [f"vf pick s010 keyframe {t}" for t in (1, 2, 3, 4)]
     assert page.locator("#shot-s010 figure.card.picked").get_attribute("data-take") == "2"
-    img = _card(page, 1).locator("img")
-    img.evaluate("img => img.complete || new Promise(r => img.addEventListener('load', r))")
-    assert img.evaluate("img => img.naturalWidth") > 0  # its thumbnail was copied beside it
+    assert _loaded(_card(page, 1).locator("img")) > 0  # its thumbnail was copied beside it
     assert page.errors == []
 
 

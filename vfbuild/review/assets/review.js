@@ -103,6 +103,7 @@
   // scrolls: a frame's image is asked for when it scrolls into the box, not before (the
   // browser's lazy loading counts the window, not the box: a 1000-shot film asked for all).
   let boardWatch = null;
+  const BOARD_EAGER = 15;
   function renderBoard(sheet) {
     const box = $("board");
     box.replaceChildren(el("h2", {}, el("span", { text: "Storyboard" }), el("span", { text: `${sheet.shots.length} shots` })));
@@ -126,7 +127,8 @@
         t ? el("img", { "data-src": thumbUrl(t.sha256), decoding: "async", alt: shot.id }) : el("span", { class: "none" }),
         el("span", { class: "fid", text: shot.id }));
       const img = frame.querySelector("img");
-      if (img && boardWatch) boardWatch.observe(img);
+      // The first frames are in the box's view: asked for at once, the others as they scroll in.
+      if (img && boardWatch && grid.children.length >= BOARD_EAGER) boardWatch.observe(img);
       else if (img) img.src = img.dataset.src;
       grid.append(frame);
     }
@@ -169,6 +171,31 @@
   }
 
   // -- shots and takes ----------------------------------------------------------------------
+  // A card's thumbnail is asked for when the card comes within 600 px of the window: the
+  // browser's own lazy loading starts well over a thousand pixels ahead, and the six
+  // connections it has to this server then serve cards below the fold before those in view.
+  const thumbWatch = "IntersectionObserver" in window
+    ? new IntersectionObserver((entries) => {
+      for (const en of entries) {
+        if (!en.isIntersecting) continue;
+        en.target.src = en.target.dataset.src;
+        thumbWatch.unobserve(en.target);
+      }
+    }, { rootMargin: "600px 0px" })
+    : null;
+
+  let eager = false; // the first shots' thumbnails are asked for at once: they are in view
+  function thumbImg(sha, alt) {
+    const img = el("img", { decoding: "async", alt: alt });
+    if (thumbWatch && !eager) {
+      img.dataset.src = thumbUrl(sha);
+      thumbWatch.observe(img);
+    } else {
+      img.src = thumbUrl(sha);
+    }
+    return img;
+  }
+
   function stepClass(e) {
     if (e.picked_step && e.status === "done" && !e.pick) return "unpicked";
     if (e.pick && e.pick.out_of_date) return "unpicked";
@@ -283,11 +310,11 @@
   function renderCard(shot, e, t) {
     const media = el("div", { class: "media" });
     if (t.file && t.sha256 && e.kind === "image") {
-      media.append(el("img", { src: thumbUrl(t.sha256), loading: "lazy", decoding: "async", alt: `${shot.id} ${e.step} ${vtag(t.version)} ${ttag(t.take)}` }));
+      media.append(thumbImg(t.sha256, `${shot.id} ${e.step} ${vtag(t.version)} ${ttag(t.take)}`));
     } else if (t.file && t.sha256 && e.kind === "video") {
       // The poster is a lazy image: a <video poster> is fetched at once, for every clip of the
       // film. The clip itself plays while the pointer is over it.
-      media.append(el("img", { src: thumbUrl(t.sha256), loading: "lazy", decoding: "async", alt: `${shot.id} ${e.step} ${vtag(t.version)} ${ttag(t.take)}` }),
+      media.append(thumbImg(t.sha256, `${shot.id} ${e.step} ${vtag(t.version)} ${ttag(t.take)}`),
         el("span", { class: "kind", text: "▶ clip" }));
       let v = null;
       media.addEventListener("mouseenter", () => {
@@ -364,15 +391,18 @@
   // The first shots are drawn at once (what the window shows); every other shot is a row of
   // the right height that is drawn as it comes near the window. A film of a thousand cards
   // opens as fast as one of fifty, and scrolls without building what is never looked at.
-  const FIRST = 6;
+  const FIRST = 3;
   let observer = null;
   function renderShots(sheet) {
     const main = $("shots");
     if (observer) observer.disconnect();
     observer = "IntersectionObserver" in window
-      ? new IntersectionObserver(drawNear, { rootMargin: "1200px 0px" })
+      ? new IntersectionObserver(drawNear, { rootMargin: "800px 0px" })
       : null;
-    main.replaceChildren(...sheet.shots.map((shot, i) => (i < FIRST || !observer ? renderShot(shot) : placeholder(shot))));
+    eager = true;
+    const first = sheet.shots.slice(0, FIRST).map(renderShot);
+    eager = false;
+    main.replaceChildren(...first, ...sheet.shots.slice(FIRST).map((shot) => (observer ? placeholder(shot) : renderShot(shot))));
   }
 
   function placeholder(shot) {
