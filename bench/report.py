@@ -31,6 +31,7 @@ class Report:
     concurrency: Any = None
     edit: Any = None
     memory: Any = None
+    review: Any = None
     failures: dict[str, str] = field(default_factory=dict)
     durations: dict[str, float] = field(default_factory=dict)
     total: float = 0.0
@@ -101,6 +102,8 @@ class Report:
             rows += self.edit.targets()
         if self.memory is not None:
             rows += self.memory.targets()
+        if self.review is not None:
+            rows += self.review.targets()
         return rows
 
     # ---------------------------------------------------------------------------------------
@@ -136,7 +139,7 @@ class Report:
             parts += [self._noop_section(), ""]
         if self.change is not None:
             parts += [self._change_section(), ""]
-        for res in (self.concurrency, self.edit, self.memory):
+        for res in (self.concurrency, self.edit, self.memory, self.review):
             if res is not None:
                 parts += [res.section(), ""]
         if self.failures:

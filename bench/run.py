@@ -2,7 +2,8 @@
 
 Parts: noop (no-op at 100/1000/5000 shots next to make and DVC), change (one changed shot
 among 1000), concurrency (40 takes against a fake provider at -j 1/4/8/16), edit (the example
-film's edit against one hand-written ffmpeg command), memory (peak RSS downloading 1 GiB).
+film's edit against one hand-written ffmpeg command), memory (peak RSS downloading 1 GiB),
+review (the review page of the 100-shot film in headless chromium, cold and warm).
 
 A full run (every part, default sizes) writes bench/RESULTS.md; a subset, --quick or other
 sizes write bench/out/RESULTS.md, so a quick check never overwrites the real results. Built
@@ -24,7 +25,7 @@ from pathlib import Path
 from bench import report
 from bench.util import BENCH, OUT, REPO, WORK, install_dvc, machine, versions
 
-PARTS = ("noop", "change", "concurrency", "edit", "memory")
+PARTS = ("noop", "change", "concurrency", "edit", "memory", "review")
 SIZES = (100, 1000, 5000)
 
 
@@ -132,6 +133,11 @@ def main(argv: list[str] | None = None) -> int:
                 from bench import memory
 
                 rep.memory = memory.run(quick=args.quick, log=log)
+            elif part == "review":
+                from bench import review
+
+                fresh = args.fresh and "noop" not in parts
+                rep.review = review.run(runs, fresh=fresh, log=log)
         except Exception as e:  # noqa: BLE001 - one part failing must not lose the others
             log(f"  {part} FAILED: {e!r}")
             rep.failures[part] = traceback.format_exc()

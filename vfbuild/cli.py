@@ -277,6 +277,27 @@ def cmd_pick(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_review(args: argparse.Namespace) -> int:
+    film = _film(args)
+    if args.static:
+        from vfbuild.review.static import write_static
+
+        out = write_static(film, Path(args.static))
+        print(
+            f"wrote {out.index} ({out.media} take file(s), {out.thumbs} thumbnail(s)): "
+            "read-only; each take shows its `vf pick` command"
+        )
+        return 0
+    from vfbuild.review.server import serve
+
+    film.check()  # a film that does not load says so here, not on the page
+    try:
+        serve(film.root, port=args.port, open_browser=args.open)
+    except KeyboardInterrupt:
+        print("vf review: stopped", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="vf",
@@ -370,6 +391,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("cancel", help="stop this film's paid jobs in flight at their providers")
     p.add_argument("shots", nargs="*", metavar="SHOT", help="only these shots")
     p.set_defaults(func=cmd_cancel)
+
+    p = command("review", help="a contact sheet of every take in the browser: look, pick, build")
+    p.add_argument("--port", type=int, default=0, help="listen on this port (default: a free one)")
+    p.add_argument("--open", action="store_true", help="open the page in the web browser")
+    p.add_argument(
+        "--static",
+        metavar="DIR",
+        help="write the page as read-only files in DIR instead of serving it",
+    )
+    p.set_defaults(func=cmd_review)
 
     p = command("pick", help="pick a take: locks framing in locks/SHOT.yaml")
     p.add_argument("shot")

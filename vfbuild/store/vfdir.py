@@ -69,6 +69,12 @@ doit-state.json      doit's dependency file   never decides: each task      noth
 hosted.json          each uploaded input's    its URL lives another day     uploading the file
                      URL, by content hash     (`hosting.MARGIN`)            again (no money)
                      (providers.hosting)
+
+cache/               the review page's data   as the plan stamp, and        building the sheet
+review-sheet.json    (review.sheet)           ledger.csv's stat             (~0.5 s at 100 shots)
+
+cache/thumbs/        a JPEG per artifact      its artifact's sha256 names   a Pillow or ffmpeg
+                     (review.thumbs)          it (content never changes)    thumbnail per take
 ===================  =======================  ============================  ====================
 """
 
@@ -99,6 +105,8 @@ NOOP_STAMP = f"{CACHE}/noop-stamp.json"
 PLAN_STAMP = f"{CACHE}/plan-stamp.json"
 DOIT_STATE = f"{VF}/doit-state.json"
 HOSTED = f"{VF}/hosted.json"
+REVIEW_SHEET = f"{CACHE}/review-sheet.json"
+THUMBS = f"{CACHE}/thumbs"
 
 CACHES = (
     FILM_CACHE,
@@ -110,6 +118,8 @@ CACHES = (
     PLAN_STAMP,
     DOIT_STATE,
     HOSTED,
+    REVIEW_SHEET,
+    THUMBS,
 )
 
 # The folders under `.vf/` that vfbuild makes when it needs them.
