@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from vfbuild.errors import VfError
 from vfbuild.fsutil import find_film_root
+from vfbuild.plan.takes import TakeRow
 
 if TYPE_CHECKING:
     from vfbuild.plan.events import BuildEvent
@@ -97,30 +98,6 @@ class StatusRow:
     reasons: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     film_step: bool = False  # a step of the whole film (the edit): `name` is "film"
-
-
-@dataclass(frozen=True)
-class TakeRow:
-    """One take of a shot's step (or one version of a single-output step, or of the film's
-    edit) as the layout holds it: what made it, what it cost, whether it is picked."""
-
-    name: str  # a shot id, or "film"
-    step: str
-    kind: str  # image, video or audio
-    version: int | None  # None: a take of a new recipe, not made yet
-    take: int
-    current: bool  # a take of the recipe shots.yaml asks for now (else an earlier version)
-    picked: bool  # the take the lock pins
-    file: str | None  # film-relative layout path; None while it is not made
-    sha256: str | None
-    key: str | None  # recipe key; None when the store did not make the file
-    provider: str = ""
-    model: str = ""
-    tier: str | None = None
-    seed: int | None = None
-    prompt: str | None = None
-    negative: str | None = None
-    cost: float | None = None  # dollars ledger.csv holds for it; None: no paid job
 
 
 @dataclass(frozen=True)
@@ -315,7 +292,7 @@ class Film:
     def takes(self, shots: list[str] | None = None) -> list[TakeRow]:
         """Every take in the layout of each shot's steps and of the film's edit, current and
         earlier versions, in film and step order (what `vf review` shows)."""
-        from vfbuild.review.takes import take_rows
+        from vfbuild.plan.takes import take_rows
 
         return take_rows(self.project, shots)
 

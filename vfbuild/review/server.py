@@ -134,7 +134,7 @@ class BuildRunner:
 
     def _run(self, tier: str, jobs: int, shots: list[str] | None) -> None:
         from vfbuild import api
-        from vfbuild.cli import build_lines
+        from vfbuild.summary import build_lines
 
         try:
             report = api.open(self.root).build(

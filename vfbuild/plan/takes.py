@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,12 +20,37 @@ from vfbuild.errors import VfError
 from vfbuild.store.locks import FILM_LOCK
 
 if TYPE_CHECKING:
-    from vfbuild.api import TakeRow
     from vfbuild.plan.resolve import Resolver
     from vfbuild.project import Project
     from vfbuild.steps import Job, Step, StepState
 
 # A layout name's version and take: `<shot>_<step>_v001_t01.png`, `<shot>_<step>_v001.mp4`.
+
+
+@dataclass(frozen=True)
+class TakeRow:
+    """One take of a shot's step (or one version of a single-output step, or of the film's
+    edit) as the layout holds it: what made it, what it cost, whether it is picked."""
+
+    name: str  # a shot id, or "film"
+    step: str
+    kind: str  # image, video or audio
+    version: int | None  # None: a take of a new recipe, not made yet
+    take: int
+    current: bool  # a take of the recipe shots.yaml asks for now (else an earlier version)
+    picked: bool  # the take the lock pins
+    file: str | None  # film-relative layout path; None while it is not made
+    sha256: str | None
+    key: str | None  # recipe key; None when the store did not make the file
+    provider: str = ""
+    model: str = ""
+    tier: str | None = None
+    seed: int | None = None
+    prompt: str | None = None
+    negative: str | None = None
+    cost: float | None = None  # dollars ledger.csv holds for it; None: no paid job
+
+
 _TAKE_NAME = re.compile(r"^(?P<pre>.+)_v(?P<v>[0-9]{3,})_t(?P<t>[0-9]{2,})(?P<ext>\.[A-Za-z0-9]+)$")
 _OUTPUT_NAME = re.compile(r"^(?P<pre>.+)_v(?P<v>[0-9]{3,})(?P<ext>\.[A-Za-z0-9]+)$")
 
@@ -91,7 +117,6 @@ def _step_rows(
     name: str,
     step: Step,
 ) -> list[TakeRow]:
-    from vfbuild.api import TakeRow
 
     try:
         state = resolver.resolve(name, step.name)
@@ -142,7 +167,6 @@ def _earlier_rows(
     seen: set[tuple[int, int]],
 ) -> list[TakeRow]:
     """The layout files of the versions the lock recorded that are not the current one."""
-    from vfbuild.api import TakeRow
 
     lock = project.locks.get(name)
     versions: set[int | None] = (
