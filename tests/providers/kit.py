@@ -1,11 +1,13 @@
-"""What the provider tests share: input media made with vfbuild's ffmpeg, a recipe's key, and
-the count of jobs a fake was asked to create. (The `journal` fixture is in conftest.py.)"""
+"""What the provider tests share: input media made with vfbuild's ffmpeg, a recipe's key, the
+counts of what a fake was asked (POSTs, creates, downloads), and a job moved to its end. (The
+`journal` fixture is in conftest.py.)"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -43,3 +45,23 @@ def key_of(recipe: dict[str, Any]) -> str:
 def posts(fake: Any) -> int:
     """The requests that could create a job (every POST the fake saw)."""
     return sum(1 for method, _ in fake.log if method == "POST")
+
+
+def creates(fake: Any) -> int:
+    """The requests that asked for a paid job (to a create route, taken or refused)."""
+    return sum(1 for method, path in fake.log if fake.route_kind(method, path) == "create")
+
+
+def downloads(fake: Any) -> int:
+    """The downloads of a result: GETs of the CDN's files, or of a route of kind "download"."""
+    return sum(
+        1
+        for method, path in fake.log
+        if method == "GET"
+        and (path.startswith("/files/") or fake.route_kind(method, path) == "download")
+    )
+
+
+def end_now(job: Any) -> None:
+    """Move a fake's job to its end (done, or failed) at once, instead of waiting its latency."""
+    job.created = time.monotonic() - job.latency
