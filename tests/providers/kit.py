@@ -1,15 +1,21 @@
-"""What the provider tests share: input media made with vfbuild's ffmpeg, a recipe's key, the
-counts of what a fake was asked (POSTs, creates, downloads), and a job moved to its end. (The
-`journal` fixture is in conftest.py.)"""
+"""What the provider tests share: input media made with vfbuild's ffmpeg, a fake served to its
+provider, a recipe and its key, one take made, the counts of what a fake was asked (POSTs,
+creates, downloads), and a job moved to its end. (The `journal` fixture is in conftest.py.)"""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import pytest
+
+PROMPT = "a yellow sports car climbs a snowy mountain road"
 
 
 def ffmpeg(*args: str) -> None:
@@ -36,6 +42,79 @@ def tone(path: Path, seconds: float) -> Path:
     """A WAV of a 440 Hz tone: a line of dialogue, as far as a provider can tell."""
     ffmpeg("-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}", str(path))
     return path
+
+
+@contextlib.contextmanager
+def serving(fake: Any, monkeypatch: pytest.MonkeyPatch, keys: dict[str, str]) -> Iterator[Any]:
+    """`fake`, started, and the environment pointing its provider at it: base URL and keys."""
+    from vfbuild import catalog
+
+    with fake:
+        monkeypatch.setenv(catalog.info(fake.name).base_url_env, fake.url)
+        for name, value in keys.items():
+            monkeypatch.setenv(name, value)
+        yield fake
+
+
+def provider(name: str, film_root: Path | None) -> Any:
+    """Provider `name` as a build makes it, with the retries' waits kept short (test_http.py
+    tests the real ones)."""
+    from vfbuild.providers import get_provider
+
+    prov: Any = get_provider(name, config=None, film_root=film_root)
+    prov.http.backoff = 0.01
+    return prov
+
+
+def recipe(
+    provider: str,
+    step: str,
+    settings: dict[str, Any],
+    *,
+    model: str | None = None,
+    ps: dict[str, Any] | None = None,
+    prompt: str | None = PROMPT,
+    negative: str | None = "blur, low quality",
+    seed: int | None = 7,
+    take: int = 1,
+) -> dict[str, Any]:
+    """A recipe as the planner writes one: the catalog's model for the step unless `model`, the
+    provider's engine, `settings` with the tier's provider settings `ps`."""
+    from vfbuild import catalog
+
+    info = catalog.info(provider)
+    return {
+        "format": 1,
+        "step": step,
+        "provider": provider,
+        "model": model or info.models[step],
+        "engine": {"api": info.load().api},
+        "tier": "draft" if step == "draft" else "final",
+        "settings": {**settings, "provider_settings": ps or {}},
+        "prompt": prompt,
+        "negative": negative,
+        "seed": seed,
+        "take": take,
+        "inputs": {},
+    }
+
+
+def make(
+    prov: Any,
+    recipe: dict[str, Any],
+    inputs: dict[str, Any],
+    out: Path,
+    journal: Any,
+    *,
+    label: str | None = None,
+    **ctx: Any,
+) -> None:
+    """Make one take of `recipe` to `out`, journalled in `journal`, named "s010 <step> t01"."""
+    from vfbuild.providers.base import MakeContext
+
+    label = label or f"s010 {recipe['step']} t{recipe['take']:02d}"
+    context = MakeContext(key=key_of(recipe), label=label, journal=journal, **ctx)
+    prov.make(recipe, inputs, out, context)
 
 
 def key_of(recipe: dict[str, Any]) -> str:

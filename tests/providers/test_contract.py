@@ -42,12 +42,23 @@ from tests.fakes.replicate import KEYS as REPLICATE_KEYS
 from tests.fakes.replicate import ReplicateFake
 from tests.fakes.runway import KEYS as RUNWAY_KEYS
 from tests.fakes.runway import RunwayFake
-from tests.providers.kit import clip, creates, downloads, end_now, key_of, still, tone
+from tests.providers.kit import (
+    clip,
+    creates,
+    downloads,
+    end_now,
+    key_of,
+    make,
+    provider,
+    recipe,
+    serving,
+    still,
+    tone,
+)
 from vfbuild import catalog
 from vfbuild.errors import ProviderError
 from vfbuild.media.probe import probe
 from vfbuild.providers import get_provider
-from vfbuild.providers.base import MakeContext
 from vfbuild.providers.remote import FAILED_STATE, FETCH_TRIES, RemoteJob, RemoteProvider
 from vfbuild.store.journal import (
     FAILED,
@@ -59,7 +70,6 @@ from vfbuild.store.journal import (
 )
 
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-PROMPT = "a yellow sports car climbs a snowy mountain road"
 
 
 @dataclass(frozen=True)
@@ -300,9 +310,8 @@ class World:
 
     def provider(self) -> RemoteProvider:
         """The provider as a new build (a new process) makes it."""
-        prov = get_provider(self.a.name, config=None, film_root=self.root)
+        prov = provider(self.a.name, self.root)
         assert isinstance(prov, RemoteProvider)
-        prov.http.backoff = 0.01  # the retries' waits, kept short (as in test_http.py)
         return prov
 
     def take(self, step: str | None = None, *, seed: int = 7, **settings: Any) -> Take:
@@ -321,20 +330,7 @@ class Take:
             ps |= {"workflow": wf, "workflow_sha256": sha}
         self.w, self.step, self.spec = w, step, spec
         self.prov = w.provider()
-        self.recipe = {
-            "format": 1,
-            "step": step,
-            "provider": w.a.name,
-            "model": catalog.info(w.a.name).models[step],
-            "engine": self.prov.engine(step),
-            "tier": "draft" if step == "draft" else "final",
-            "settings": {**spec.settings, "provider_settings": ps},
-            "prompt": PROMPT,
-            "negative": "blur, low quality",
-            "seed": seed,
-            "take": 1,
-            "inputs": {},
-        }
+        self.recipe = recipe(w.a.name, step, spec.settings, ps=ps, seed=seed)
         self.inputs: dict[str, Any] = {
             role: [w.media[n] for n in names] if isinstance(names, list) else w.media[names]
             for role, names in spec.inputs.items()
@@ -344,8 +340,7 @@ class Take:
         self.out = w.root / f"{self.key[:12]}{'.png' if step == 'keyframe' else '.mp4'}"
 
     def make(self, prov: RemoteProvider | None = None, **ctx: Any) -> None:
-        context = MakeContext(key=self.key, label=self.label, journal=self.w.journal, **ctx)
-        (prov or self.prov).make(self.recipe, self.inputs, self.out, context)
+        make(prov or self.prov, self.recipe, self.inputs, self.out, self.w.journal, **ctx)
 
     def job(self, client_id: str = "") -> RemoteJob:
         return RemoteJob(self.key, self.recipe, self.inputs, self.label, client_id)
@@ -375,10 +370,7 @@ def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, media: dict[str, Path
           ) -> Iterator[World]:  # fmt: skip
     """A provider's fake, started, and a film folder whose environment points at it."""
     a = BY_NAME[name]
-    with a.fake() as fake:
-        monkeypatch.setenv(catalog.info(name).base_url_env, fake.url)
-        for k, v in a.keys.items():
-            monkeypatch.setenv(k, v)
+    with serving(a.fake(), monkeypatch, a.keys) as fake:
         root = tmp_path / "film"
         root.mkdir()
         if a.workflows:
@@ -398,6 +390,21 @@ def keyed(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_p
           media: dict[str, Path]) -> Iterator[World]:  # fmt: skip
     with world(monkeypatch, tmp_path, media, request.param) as one:
         yield one
+
+
+def hold_until_journalled(w: World, take: Take) -> None:
+    """Keep the fake's jobs running until the journal has the take's job id, then end them: a
+    lost job is looked for while it runs, never as it ends (a job that ends while it is looked
+    for is test_a_lost_job_that_ends_while_it_is_looked_for_is_found's)."""
+    w.fake.latency = 60.0
+
+    def end_once_journalled(req: Any) -> None:
+        entry = take.entry()
+        if entry is not None and entry.state == SUBMITTED:
+            for job in list(w.fake.jobs.values()):
+                end_now(job)
+
+    w.fake.on_reply = end_once_journalled
 
 
 def lookups(w: World, take: Take, client_id: str) -> int:
@@ -513,6 +520,7 @@ def test_a_job_journalled_without_its_id_is_found_or_refused(w: World, lost_at: 
     """The build was killed after the journal entry was written: before the POST went out, or
     after it, before the reply came."""
     take = w.take()
+    hold_until_journalled(w, take)
     job_id = take.submit_only(post=lost_at == "after-the-post")
     entry = take.entry()
     assert entry is not None and entry.state == SUBMITTING
@@ -540,6 +548,7 @@ def test_a_dropped_submit_reply_is_found_or_refused(
     name, step = case.split("-")
     with world(monkeypatch, tmp_path, media, name) as w:
         take = w.take(step)
+        hold_until_journalled(w, take)
         w.fake.faults.force("create", "drop")
         if not w.a.can_find:
             with pytest.raises(ProviderError, match=take.label) as e:
