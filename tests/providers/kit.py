@@ -44,6 +44,13 @@ def tone(path: Path, seconds: float) -> Path:
     return path
 
 
+def quick(cls: Any, **kw: Any) -> Any:
+    """A fake of class `cls` whose jobs take 0.1 s and whose Retry-After says 0 s."""
+    from tests.fakes.base import Faults
+
+    return cls(latency=0.1, faults=Faults(retry_after="0"), **kw)
+
+
 @contextlib.contextmanager
 def serving(fake: Any, monkeypatch: pytest.MonkeyPatch, keys: dict[str, str]) -> Iterator[Any]:
     """`fake`, started, and the environment pointing its provider at it: base URL and keys."""
@@ -100,19 +107,12 @@ def recipe(
 
 
 def make(
-    prov: Any,
-    recipe: dict[str, Any],
-    inputs: dict[str, Any],
-    out: Path,
-    journal: Any,
-    *,
-    label: str | None = None,
-    **ctx: Any,
+    prov: Any, recipe: dict[str, Any], inputs: dict[str, Any], out: Path, journal: Any, **ctx: Any
 ) -> None:
-    """Make one take of `recipe` to `out`, journalled in `journal`, named "s010 <step> t01"."""
+    """Make one take of `recipe` to `out`, journalled in `journal`, named "s010 <step> t<take>"."""
     from vfbuild.providers.base import MakeContext
 
-    label = label or f"s010 {recipe['step']} t{recipe['take']:02d}"
+    label = f"s010 {recipe['step']} t{recipe['take']:02d}"
     context = MakeContext(key=key_of(recipe), label=label, journal=journal, **ctx)
     prov.make(recipe, inputs, out, context)
 
@@ -144,3 +144,51 @@ def downloads(fake: Any) -> int:
 def end_now(job: Any) -> None:
     """Move a fake's job to its end (done, or failed) at once, instead of waiting its latency."""
     job.created = time.monotonic() - job.latency
+
+
+class Run:
+    """One take to make: its recipe and key, its input files, a journal (in `root/.vf`), where
+    the take goes, and the provider that makes it."""
+
+    def __init__(self, root: Path, recipe: dict[str, Any], inputs: dict[str, Any]) -> None:
+        from vfbuild.store.journal import Journal
+
+        self.recipe, self.inputs, self.step = recipe, inputs, str(recipe["step"])
+        self.key = key_of(recipe)
+        self.label = f"s010 {self.step} t{recipe['take']:02d}"
+        self.journal = Journal(root / ".vf" / "journal")
+        self.out = root / f"{self.key[:12]}{'.png' if self.step == 'keyframe' else '.mp4'}"
+        self.prov = provider(str(recipe["provider"]), root)
+
+    def make(self, prov: Any = None, **ctx: Any) -> None:
+        """Make the take; `prov`: as another build's provider (a new process) would."""
+        prov = prov or self.prov
+        make(prov, self.recipe, self.inputs, self.out, self.journal, **ctx)
+
+    def job(self, client_id: str = "") -> Any:
+        from vfbuild.providers.remote import RemoteJob
+
+        return RemoteJob(self.key, self.recipe, self.inputs, self.label, client_id)
+
+    def state(self) -> str | None:
+        entry = self.journal.get(self.key)
+        return entry.state if entry else None
+
+
+def small_take(
+    provider: str,
+    root: Path,
+    files: dict[str, Path],
+    step: str,
+    *,
+    model: str | None = None,
+    **ps: Any,
+) -> Run:
+    """A keyframe or a draft at 128x72 by `provider`, of the `files` fixture's inputs (fal's and
+    Replicate's tests): of `model` if given, with provider settings `ps`."""
+    settings: dict[str, Any] = {"width": 128, "height": 72}
+    inputs: dict[str, Any] = {"references": [files["reference"]]}
+    if step == "draft":
+        settings |= {"fps": 24, "duration": 4, "move": "push-in"}
+        inputs = {"keyframe": files["keyframe"]}
+    return Run(root, recipe(provider, step, settings, model=model, ps=ps), inputs)

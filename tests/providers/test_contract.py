@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.base import FakeServer, Faults
+from tests.fakes.base import FakeServer
 from tests.fakes.comfyui import ComfyFake
 from tests.fakes.comfyui import film_providers as comfy_workflows
 from tests.fakes.fal import KEYS as FAL_KEYS
@@ -43,13 +43,13 @@ from tests.fakes.replicate import ReplicateFake
 from tests.fakes.runway import KEYS as RUNWAY_KEYS
 from tests.fakes.runway import RunwayFake
 from tests.providers.kit import (
+    Run,
     clip,
     creates,
     downloads,
     end_now,
-    key_of,
-    make,
     provider,
+    quick,
     recipe,
     serving,
     still,
@@ -94,6 +94,7 @@ def video(w: int, h: int, seconds: float = 4) -> dict[str, Any]:
 REFS = {"references": ["ref"]}
 KF, KF640 = {"keyframe": "kf"}, {"keyframe": "kf_640"}
 CLIP, LIP = {"clip": "clip"}, {"clip": "clip", "audio": "audio"}
+LIP2S = {"clip": "clip_2s", "audio": "audio_2s"}
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ class Adapter:
 
 
 def fake_with(cls: Callable[..., FakeServer], **kw: Any) -> Callable[[], FakeServer]:
-    return lambda: cls(latency=0.1, faults=Faults(retry_after="0"), **kw)
+    return lambda: quick(cls, **kw)
 
 
 def comfy_workflow(step: str) -> str:
@@ -193,9 +194,7 @@ ADAPTERS = [
         KLING_KEYS,
         {
             "draft": Step(video(640, 360), KF640, (1280, 720), 5.0),  # std: 720p
-            "lipsync": Step(
-                video(512, 512, 2), {"clip": "clip_2s", "audio": "audio_2s"}, (512, 512), 2.0
-            ),  # fmt: skip
+            "lipsync": Step(video(512, 512, 2), LIP2S, (512, 512), 2.0),  # Kling's 2-10 s
         },
         main="lipsync",
         job_id=r"\d+",
@@ -318,32 +317,23 @@ class World:
         return Take(self, step or self.a.main, seed, settings)
 
 
-class Take:
-    """One take to make: a recipe, its key, its input files and where it goes."""
+class Take(Run):
+    """One take of a step the adapter lists, in the world's film folder."""
 
     def __init__(self, w: World, step: str, seed: int, provider_settings: dict[str, Any]) -> None:
-        spec = w.a.steps[step]
+        self.w, self.spec = w, w.a.steps[step]
         ps = dict(provider_settings)
         if w.a.workflows:
             wf = comfy_workflow(step)
             sha = hashlib.sha256((w.root / wf).read_bytes()).hexdigest()
             ps |= {"workflow": wf, "workflow_sha256": sha}
-        self.w, self.step, self.spec = w, step, spec
-        self.prov = w.provider()
-        self.recipe = recipe(w.a.name, step, spec.settings, ps=ps, seed=seed)
-        self.inputs: dict[str, Any] = {
+        inputs = {
             role: [w.media[n] for n in names] if isinstance(names, list) else w.media[names]
-            for role, names in spec.inputs.items()
+            for role, names in self.spec.inputs.items()
         }
-        self.key = key_of(self.recipe)
-        self.label = f"s010 {step} t01"
-        self.out = w.root / f"{self.key[:12]}{'.png' if step == 'keyframe' else '.mp4'}"
-
-    def make(self, prov: RemoteProvider | None = None, **ctx: Any) -> None:
-        make(prov or self.prov, self.recipe, self.inputs, self.out, self.w.journal, **ctx)
-
-    def job(self, client_id: str = "") -> RemoteJob:
-        return RemoteJob(self.key, self.recipe, self.inputs, self.label, client_id)
+        super().__init__(
+            w.root, recipe(w.a.name, step, self.spec.settings, ps=ps, seed=seed), inputs
+        )
 
     def entry(self) -> JournalEntry | None:
         return self.w.journal.get(self.key)
@@ -366,8 +356,9 @@ class Take:
 
 
 @contextlib.contextmanager
-def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, media: dict[str, Path], name: str
-          ) -> Iterator[World]:  # fmt: skip
+def world(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, media: dict[str, Path], name: str
+) -> Iterator[World]:
     """A provider's fake, started, and a film folder whose environment points at it."""
     a = BY_NAME[name]
     with serving(a.fake(), monkeypatch, a.keys) as fake:
@@ -379,15 +370,17 @@ def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, media: dict[str, Path
 
 
 @pytest.fixture(params=[a.name for a in ADAPTERS])
-def w(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-      media: dict[str, Path]) -> Iterator[World]:  # fmt: skip
+def w(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, media: Any
+) -> Iterator[World]:
     with world(monkeypatch, tmp_path, media, request.param) as one:
         yield one
 
 
 @pytest.fixture(params=KEYED)
-def keyed(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-          media: dict[str, Path]) -> Iterator[World]:  # fmt: skip
+def keyed(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, media: Any
+) -> Iterator[World]:
     with world(monkeypatch, tmp_path, media, request.param) as one:
         yield one
 
@@ -680,17 +673,21 @@ def test_a_result_that_stays_corrupt_is_not_a_take(w: World) -> None:
     take.check_media()
 
 
-def test_a_refused_input_is_journalled_failed(w: World) -> None:
-    if w.a.refused is None:
-        pytest.skip(f"{w.a.name} refuses a bad workflow instead (test_{w.a.name}.py)")
-    step, settings, says = w.a.refused
-    take = w.take(step, **settings)
-    with pytest.raises(ProviderError) as e:
-        take.make()
-    assert take.label in e.value.message and re.search(says, e.value.message)
-    entry = take.entry()
-    assert entry is not None and entry.state == FAILED  # waits for a fix, or --retry-failed
-    assert w.fake.paid_jobs == 0
+@pytest.mark.parametrize("name", [a.name for a in ADAPTERS if a.refused])
+def test_a_refused_input_is_journalled_failed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, media: dict[str, Path], name: str
+) -> None:
+    """(ComfyUI's refusals are of workflows: test_comfyui.py.)"""
+    with world(monkeypatch, tmp_path, media, name) as w:
+        assert w.a.refused is not None
+        step, settings, says = w.a.refused
+        take = w.take(step, **settings)
+        with pytest.raises(ProviderError) as e:
+            take.make()
+        assert take.label in e.value.message and re.search(says, e.value.message)
+        entry = take.entry()
+        assert entry is not None and entry.state == FAILED  # waits for a fix, or --retry-failed
+        assert w.fake.paid_jobs == 0
 
 
 # -- keys ---------------------------------------------------------------------------------------

@@ -4,106 +4,36 @@ What every remote provider keeps (the journal, faults, keys, cancel) is in test_
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.fakes.base import Faults
 from tests.fakes.fal import KEYS, FalFake, film_providers
-from tests.providers.kit import clip, still, tone
-from vfbuild import catalog
+from tests.providers.kit import Run, small_take
 from vfbuild.errors import ProviderError
 from vfbuild.media.probe import probe
 from vfbuild.providers import get_provider
-from vfbuild.providers.base import MakeContext
-from vfbuild.store.journal import FAILED, Journal
+from vfbuild.store.journal import FAILED
 
 KEY = KEYS["FAL_KEY"]
-MODELS = catalog.info("fal").models
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Any:
-    f = FalFake(latency=0.1, faults=Faults(retry_after="0")).start()
-    monkeypatch.setenv("VF_FAL_BASE_URL", f.url)
-    monkeypatch.setenv("FAL_KEY", KEY)
-    yield f
-    f.stop()
+def fake(serve: Any) -> FalFake:
+    return serve(FalFake, KEYS)
 
 
-@pytest.fixture(scope="module")
-def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A keyframe (128x72), a reference, a 1 s clip (128x72) and a 1 s line of dialogue."""
-    d = tmp_path_factory.mktemp("fal-inputs")
-    return {
-        "keyframe": still(d / "kf.png", "128x72"),
-        "reference": still(d / "ref.png", "64x64"),
-        "clip": clip(d / "clip.mp4", "128x72", 1),
-        "audio": tone(d / "line.wav", 1),
-    }
-
-
-def recipe(step: str, *, seed: int = 7, **provider_settings: Any) -> dict[str, Any]:
-    settings: dict[str, Any] = {"width": 128, "height": 72, "provider_settings": provider_settings}
-    if step in ("draft", "final"):
-        settings |= {"fps": 24, "duration": 4, "move": "push-in"}
-    if step == "upscale":
-        settings |= {"width": 384, "height": 216}
-    return {
-        "format": 1,
-        "step": step,
-        "provider": "fal",
-        "model": MODELS[step],
-        "engine": {"api": "queue"},
-        "tier": "draft" if step == "draft" else "final",
-        "settings": settings,
-        "prompt": "a yellow sports car climbs a snowy mountain road",
-        "negative": "blur, low quality",
-        "seed": seed,
-        "take": 1,
-        "inputs": {},
-    }
-
-
-def inputs(step: str, files: dict[str, Path]) -> dict[str, Any]:
-    return {
-        "keyframe": {"references": [files["reference"]]},
-        "draft": {"keyframe": files["keyframe"]},
-        "final": {"keyframe": files["keyframe"]},
-        "upscale": {"clip": files["clip"]},
-        "lipsync": {"clip": files["clip"], "audio": files["audio"]},
-    }[step]
-
-
-class Run:
-    """One take to make: a recipe, its key, a journal and where the take goes."""
-
-    def __init__(self, tmp: Path, files: dict[str, Path], step: str, **settings: Any) -> None:
-        self.step, self.recipe, self.inputs = step, recipe(step, **settings), inputs(step, files)
-        self.key = hashlib.sha256(repr(self.recipe).encode()).hexdigest()
-        self.label = f"s010 {step} t01"
-        self.journal = Journal(tmp / ".vf" / "journal")
-        self.out = tmp / ("out.png" if step == "keyframe" else "out.mp4")
-        self.prov: Any = get_provider("fal", config=None, film_root=tmp)
-        self.prov.http.backoff = 0.01  # the retries' waits, kept short (as in test_http.py)
-
-    def make(self, **ctx: Any) -> None:
-        context = MakeContext(key=self.key, label=self.label, journal=self.journal, **ctx)
-        self.prov.make(self.recipe, self.inputs, self.out, context)
-
-    def state(self) -> str | None:
-        entry = self.journal.get(self.key)
-        return entry.state if entry else None
+def take(tmp: Path, files: dict[str, Path], step: str, **kw: Any) -> Run:
+    return small_take("fal", tmp, files, step, **kw)
 
 
 # -- its requests ---------------------------------------------------------------------------
 
 
 def test_draft_input_and_owner_app_urls(fake: FalFake, files: dict, tmp_path: Path):
-    run = Run(tmp_path, files, "draft", cfg_scale=0.3)
+    run = take(tmp_path, files, "draft", cfg_scale=0.3)
     run.make()
     (job,) = fake.jobs.values()
     assert job.input["duration"] == "5"
@@ -118,7 +48,7 @@ def test_draft_input_and_owner_app_urls(fake: FalFake, files: dict, tmp_path: Pa
 
 
 def test_keyframe_input(fake: FalFake, files: dict, tmp_path: Path):
-    run = Run(tmp_path, files, "keyframe", safety_tolerance="2")
+    run = take(tmp_path, files, "keyframe", safety_tolerance="2")
     run.make()
     (job,) = fake.jobs.values()
     assert job.input["image_size"] == {"width": 128, "height": 72}
@@ -151,7 +81,7 @@ def test_status_is_streamed_not_polled(
     fake: FalFake, files: dict, tmp_path: Path, keepalive: float
 ):
     fake.latency, fake.keepalive = 0.3, keepalive  # 0.03: `: ping` comments come between events
-    run = Run(tmp_path, files, "draft")
+    run = take(tmp_path, files, "draft")
     run.make()
     # One stream and no status GET: the end was told, not polled for. (No time bound: early
     # polls come every 50 ms, so a bound could not tell the two apart, only flake on a busy box.)
@@ -167,7 +97,7 @@ def test_a_failed_stream_falls_back_to_polling(
     fake: FalFake, files: dict, tmp_path: Path, fault: str
 ):
     fake.faults.force("api", fault)  # the first request after the submit is the stream
-    run = Run(tmp_path, files, "draft")
+    run = take(tmp_path, files, "draft")
     run.make()
     assert fake.faults.injected == [("api", fault)]
     assert any(p.endswith("/status") for m, p in fake.log if m == "GET")
@@ -177,7 +107,7 @@ def test_a_failed_stream_falls_back_to_polling(
 
 def test_a_failed_job_is_reported_from_the_stream(fake: FalFake, files: dict, tmp_path: Path):
     fake.faults.fail_jobs = True
-    run = Run(tmp_path, files, "keyframe")
+    run = take(tmp_path, files, "keyframe")
     with pytest.raises(ProviderError, match="content_policy_violation"):
         run.make()
     assert not any(p.endswith("/status") for m, p in fake.log if m == "GET")
@@ -213,7 +143,7 @@ def test_the_result_is_read_after_the_job_leaves_its_slot(
         return real(self, job_id, job, done)
 
     monkeypatch.setattr(FalProvider, "complete", complete)
-    run = Run(tmp_path, files, "draft")
+    run = take(tmp_path, files, "draft")
     run.make(slot=slot, started=slot.started, transfer=Download(slots))
     assert seen == [0] and slots.used == 0
     assert probe(run.out).has_video

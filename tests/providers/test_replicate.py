@@ -5,7 +5,6 @@ What every remote provider keeps (the journal, faults, keys, cancel) is in test_
 
 from __future__ import annotations
 
-import hashlib
 import time
 from pathlib import Path
 from typing import Any
@@ -13,96 +12,22 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fakes.base import Faults
 from tests.fakes.replicate import KEYS, ReplicateFake, film_providers
-from tests.providers.kit import clip, end_now, still, tone
-from vfbuild import catalog
+from tests.providers.kit import Run, end_now, small_take
 from vfbuild.errors import ProviderError
 from vfbuild.media.probe import probe
-from vfbuild.providers import get_provider
-from vfbuild.providers.base import MakeContext
-from vfbuild.providers.remote import FAILED_STATE, RemoteJob
-from vfbuild.store.journal import Journal
+from vfbuild.providers.remote import FAILED_STATE
 
 KEY = KEYS["REPLICATE_API_TOKEN"]
-MODELS = catalog.info("replicate").models
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Any:
-    f = ReplicateFake(latency=0.1, faults=Faults(retry_after="0")).start()
-    monkeypatch.setenv("VF_REPLICATE_BASE_URL", f.url)
-    monkeypatch.setenv("REPLICATE_API_TOKEN", KEY)
-    yield f
-    f.stop()
+def fake(serve: Any) -> ReplicateFake:
+    return serve(ReplicateFake, KEYS)
 
 
-@pytest.fixture(scope="module")
-def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A keyframe (128x72), a reference, a 1 s clip (128x72) and a 1 s line of dialogue."""
-    d = tmp_path_factory.mktemp("replicate-inputs")
-    return {
-        "keyframe": still(d / "kf.png", "128x72"),
-        "reference": still(d / "ref.png", "64x64"),
-        "clip": clip(d / "clip.mp4", "128x72", 1),
-        "audio": tone(d / "line.wav", 1),
-    }
-
-
-def recipe(step: str, *, seed: int = 7, model: str | None = None, **ps: Any) -> dict[str, Any]:
-    settings: dict[str, Any] = {"width": 128, "height": 72, "provider_settings": ps}
-    if step in ("draft", "final"):
-        settings |= {"fps": 24, "duration": 4, "move": "push-in"}
-    if step == "upscale":
-        settings |= {"width": 1280, "height": 720}
-    return {
-        "format": 1,
-        "step": step,
-        "provider": "replicate",
-        "model": model or MODELS[step],
-        "engine": {"api": "v1"},
-        "tier": "draft" if step == "draft" else "final",
-        "settings": settings,
-        "prompt": "a yellow sports car climbs a snowy mountain road",
-        "negative": "blur, low quality",
-        "seed": seed,
-        "take": 1,
-        "inputs": {},
-    }
-
-
-def inputs(step: str, files: dict[str, Path]) -> dict[str, Any]:
-    return {
-        "keyframe": {"references": [files["reference"]]},
-        "draft": {"keyframe": files["keyframe"]},
-        "final": {"keyframe": files["keyframe"]},
-        "upscale": {"clip": files["clip"]},
-        "lipsync": {"clip": files["clip"], "audio": files["audio"]},
-    }[step]
-
-
-class Run:
-    """One take to make: a recipe, its key, a journal and where the take goes."""
-
-    def __init__(self, tmp: Path, files: dict[str, Path], step: str, **kw: Any) -> None:
-        self.step, self.recipe, self.inputs = step, recipe(step, **kw), inputs(step, files)
-        self.key = hashlib.sha256(repr(self.recipe).encode()).hexdigest()
-        self.label = f"s010 {step} t01"
-        self.journal = Journal(tmp / ".vf" / "journal")
-        self.out = tmp / ("out.png" if step == "keyframe" else "out.mp4")
-        self.prov: Any = get_provider("replicate", config=None, film_root=tmp)
-        self.prov.http.backoff = 0.01  # the retries' waits, kept short (as in test_http.py)
-
-    def make(self, **ctx: Any) -> None:
-        context = MakeContext(key=self.key, label=self.label, journal=self.journal, **ctx)
-        self.prov.make(self.recipe, self.inputs, self.out, context)
-
-    def job(self) -> RemoteJob:
-        return RemoteJob(self.key, self.recipe, self.inputs, self.label, "")
-
-    def state(self) -> str | None:
-        entry = self.journal.get(self.key)
-        return entry.state if entry else None
+def take(tmp: Path, files: dict[str, Path], step: str, **kw: Any) -> Run:
+    return small_take("replicate", tmp, files, step, **kw)
 
 
 def other_predictions(fake: ReplicateFake, n: int) -> None:
@@ -120,8 +45,8 @@ def other_predictions(fake: ReplicateFake, n: int) -> None:
 
 
 def test_inputs(fake: ReplicateFake, files: dict, tmp_path: Path):
-    Run(tmp_path, files, "keyframe").make()
-    Run(tmp_path, files, "draft", sample_steps=20).make()
+    take(tmp_path, files, "keyframe").make()
+    take(tmp_path, files, "draft", sample_steps=20).make()
     kf, draft = (j.input for j in sorted(fake.jobs.values(), key=lambda j: j.created))
     assert kf["width"] == 128 and kf["height"] == 72 and kf["aspect_ratio"] == "custom"
     assert kf["seed"] == 7 and kf["output_format"] == "png"
@@ -139,7 +64,7 @@ def test_pinned_version_uses_the_predictions_endpoint(
     fake: ReplicateFake, files: dict, tmp_path: Path
 ):
     name = "black-forest-labs/flux-1.1-pro"
-    run = Run(tmp_path, files, "keyframe", model=f"{name}:{fake.version_of(name)}")
+    run = take(tmp_path, files, "keyframe", model=f"{name}:{fake.version_of(name)}")
     run.make()
     assert ("POST", "/v1/predictions") in fake.log
     (job,) = fake.jobs.values()
@@ -148,7 +73,7 @@ def test_pinned_version_uses_the_predictions_endpoint(
 
 
 def test_list_output(fake: ReplicateFake, files: dict, tmp_path: Path):
-    run = Run(tmp_path, files, "keyframe", model="black-forest-labs/flux-dev")
+    run = take(tmp_path, files, "keyframe", model="black-forest-labs/flux-dev")
     run.make()  # flux-dev answers a list of URLs: the first is the take
     assert probe(run.out).is_image
 
@@ -183,19 +108,18 @@ def test_film_providers_is_a_valid_config(fake: ReplicateFake, tmp_path: Path):
 
 def test_lost_job_on_a_late_page(fake: ReplicateFake, files: dict, tmp_path: Path):
     fake.page_size = 2
-    run = Run(tmp_path, files, "keyframe")
+    run = take(tmp_path, files, "keyframe")
     run.prov.submit(run.job())
     other_predictions(fake, 5)  # newer predictions push ours to the third page
-    run.journal.begin(
-        run.key, provider="replicate", model=run.recipe["model"], label=run.label, cost=None
-    )
+    model = run.recipe["model"]
+    run.journal.begin(run.key, provider="replicate", model=model, label=run.label, cost=None)
     run.make()
     assert fake.paid_jobs == 6
     assert sum(1 for m, p in fake.log if (m, p) == ("GET", "/v1/predictions")) == 3
 
 
 def test_expired_output_is_a_failed_job(fake: ReplicateFake, files: dict, tmp_path: Path):
-    run = Run(tmp_path, files, "keyframe")
+    run = take(tmp_path, files, "keyframe")
     job_id = run.prov.submit(run.job())
     fake.expire(job_id)
     end_now(fake.jobs[job_id])
@@ -217,7 +141,7 @@ def test_the_fake_refuses_as_replicate_does(fake: ReplicateFake):
 
 
 def test_unknown_version_is_clear(fake: ReplicateFake, files: dict, tmp_path: Path):
-    run = Run(tmp_path, files, "keyframe", model="black-forest-labs/flux-1.1-pro:" + "0" * 64)
+    run = take(tmp_path, files, "keyframe", model="black-forest-labs/flux-1.1-pro:" + "0" * 64)
     with pytest.raises(ProviderError, match="does not exist"):
         run.make()
     assert fake.paid_jobs == 0
@@ -225,7 +149,7 @@ def test_unknown_version_is_clear(fake: ReplicateFake, files: dict, tmp_path: Pa
 
 def test_unknown_model_is_named(fake: ReplicateFake, files: dict, tmp_path: Path):
     fake.missing_models.add("nobody/no-such-model")
-    run = Run(tmp_path, files, "keyframe", model="nobody/no-such-model")
+    run = take(tmp_path, files, "keyframe", model="nobody/no-such-model")
     with pytest.raises(ProviderError, match="replicate has no model 'nobody/no-such-model'") as e:
         run.make()
     assert "replicate.com" in (e.value.hint or "")

@@ -4,7 +4,6 @@ What every remote provider keeps (the journal, faults, keys, cancel) is in test_
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,18 +11,17 @@ import httpx
 import pytest
 
 import vfbuild.providers.runway as runway
-from tests.fakes.base import Faults
 from tests.fakes.runway import KEYS, RunwayFake
+from tests.providers import kit
 from tests.providers.kit import clip, creates, key_of, still
 from vfbuild.errors import ProviderError
 from vfbuild.media.probe import probe
-from vfbuild.providers import get_provider
-from vfbuild.providers.base import MakeContext
 from vfbuild.providers.remote import QUEUED, RemoteJob
 from vfbuild.providers.runway import RunwayProvider, nearest_ratio
 from vfbuild.store.journal import Journal
 
 KEY = KEYS["RUNWAYML_API_SECRET"]
+PROMPT = "a yellow car climbs a snowy road, slow push in"
 
 
 @pytest.fixture(scope="module")
@@ -33,51 +31,16 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunwayFake]:
-    with RunwayFake(latency=0.1, faults=Faults(retry_after="0"), strict_media=True) as f:
-        monkeypatch.setenv("VF_RUNWAY_BASE_URL", f.url)
-        monkeypatch.setenv("RUNWAYML_API_SECRET", KEY)
-        yield f  # type: ignore[misc]
-
-
-@pytest.fixture
-def prov(fake: RunwayFake, tmp_path: Path) -> RunwayProvider:
-    p = get_provider("runway", config=None, film_root=tmp_path)
-    assert isinstance(p, RunwayProvider)
-    p.http.backoff = 0.01  # the retries' waits, kept short (as in test_http.py)
-    return p
+def fake(serve: Any) -> RunwayFake:
+    return serve(RunwayFake, KEYS, strict_media=True)
 
 
 def recipe(
-    step: str = "draft",
-    *,
-    size: tuple[int, int] = (640, 360),
-    duration: float = 4.0,
-    seed: int = 1,
-    ps: dict[str, Any] | None = None,
-    prompt: str = "a yellow car climbs a snowy road, slow push in",
+    step: str = "draft", *, size: tuple[int, int] = (640, 360), seed: int = 1, **ps: Any
 ) -> dict[str, Any]:
-    return {
-        "format": 1,
-        "step": step,
-        "provider": "runway",
-        "model": "upscale_v1" if step == "upscale" else "gen4_turbo",
-        "engine": {"api": "2024-11-06"},
-        "tier": "draft" if step == "draft" else "final",
-        "settings": {
-            "width": size[0],
-            "height": size[1],
-            "fps": 24,
-            "duration": duration,
-            "move": "push-in",
-            "provider_settings": ps or {},
-        },
-        "prompt": prompt,
-        "negative": "blur",
-        "seed": seed,
-        "take": 1,
-        "inputs": {},
-    }
+    w, h = size
+    settings = {"width": w, "height": h, "fps": 24, "duration": 4.0, "move": "push-in"}
+    return kit.recipe("runway", step, settings, ps=ps, prompt=PROMPT, negative="blur", seed=seed)
 
 
 def inputs_for(step: str, media: dict[str, Path]) -> dict[str, Any]:
@@ -92,12 +55,7 @@ def make(
     journal: Journal,
     **ctx: Any,
 ) -> None:
-    prov.make(
-        r,
-        inputs_for(r["step"], media),
-        out,
-        MakeContext(key=key_of(r), label=f"s010 {r['step']} t01", journal=journal, **ctx),
-    )
+    kit.make(prov, r, inputs_for(r["step"], media), out, journal, **ctx)
 
 
 # -- each step makes real media ---------------------------------------------------------------
@@ -109,28 +67,21 @@ def test_draft_renders_at_the_nearest_ratio(
     out = tmp_path / "draft.mp4"
     progress: list[float] = []
     make(prov, recipe(seed=2**32 + 7), media, out, journal, progress=progress.append)
-    info = probe(out)
-    assert info.has_video and not info.is_image
-    assert (info.width, info.height) == (1280, 720)
-    assert info.duration == pytest.approx(5.0, abs=0.1)
     (job,) = fake.jobs.values()
     assert job.input == {
         "model": "gen4_turbo",
         "ratio": "1280:720",
         "duration": 5,
         "seed": 7,  # seeds wrap into Runway's 32-bit range
-        "promptText": "a yellow car climbs a snowy road, slow push in",
-    }
-    assert fake.paid_jobs == 1
+        "promptText": PROMPT,
+    }  # the take (1280x720, 5 s) is test_contract.py's
     assert all(0 <= p <= 1 for p in progress)
 
 
 def test_final_portrait_and_settings_pass_through(
     prov: RunwayProvider, fake: RunwayFake, media: dict[str, Path], journal: Journal, tmp_path: Path
 ) -> None:
-    r = recipe(
-        "final", size=(1080, 1440), ps={"contentModeration": {"publicFigureThreshold": "low"}}
-    )
+    r = recipe("final", size=(1080, 1440), contentModeration={"publicFigureThreshold": "low"})
     make(prov, r, media, tmp_path / "final.mp4", journal)
     assert (probe(tmp_path / "final.mp4").width, probe(tmp_path / "final.mp4").height) == (
         832,
@@ -244,5 +195,5 @@ def test_too_long_a_prompt_is_refused_before_sending(
     prov: RunwayProvider, fake: RunwayFake, media: dict[str, Path], journal: Journal, tmp_path: Path
 ) -> None:
     with pytest.raises(ProviderError, match="at most 1000"):
-        make(prov, recipe(prompt="word " * 250), media, tmp_path / "o.mp4", journal)
+        make(prov, recipe() | {"prompt": "word " * 250}, media, tmp_path / "o.mp4", journal)
     assert creates(fake) == 0
