@@ -212,6 +212,9 @@ class FakeServer:
         # Called after a create made its job and before its reply goes out (a test kills the
         # client there: the job is taken, and the client never learns its id).
         self.on_create: Callable[[], None] | None = None
+        # Called with each request to the API once its reply is made and before it goes out
+        # (a test moves a job on there: it ends between two of the client's questions).
+        self.on_reply: Callable[[Request], None] | None = None
         # Kind of job (the fake's own names: "upscale", "lipsync", "i2v"…) -> overrides queued
         # for its next jobs, one each; the jobs they spoiled, by id.
         self.result_override: dict[str, list[str]] = {}
@@ -260,6 +263,11 @@ class FakeServer:
         """`pattern` is a regex over the path with named groups; `kind` is "create" for the
         POST that starts a paid job, "api" for other calls."""
         self._routes.append((method, re.compile(pattern + "$"), handler, kind))
+
+    def route_kind(self, method: str, path: str) -> str | None:
+        """The kind ("create", "api", "download") of the route a request to the API takes, as
+        the faults see it; None where no route matches (the CDN's paths, a 404)."""
+        return next((k for m, p, _, k in self._routes if m == method and p.match(path)), None)
 
     def check_auth(self, req: Request) -> Reply | None:
         """None if the request may go on, else the provider's 401 reply."""
@@ -527,6 +535,8 @@ class FakeServer:
                             r.headers.setdefault("Retry-After", fake.faults.retry_after)
                         return self._send(r)
                     reply, kind = fake._dispatch(req)
+                    if fake.on_reply is not None:
+                        fake.on_reply(req)
                     if kind == "create" and fake.create_delay:
                         time.sleep(fake.create_delay)  # the job exists; its reply is on its way
                     if kind == "create" and fake.on_create is not None:

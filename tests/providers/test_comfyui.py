@@ -1,10 +1,12 @@
-"""The ComfyUI provider against the fake ComfyUI: workflows, uploads, the journal, faults."""
+"""The ComfyUI provider against the fake ComfyUI: workflows, uploads, its refusals, and finding a
+job by the prompt id we chose.
+
+What every remote provider keeps (the journal, faults, cancel) is in test_contract.py."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import time
 from pathlib import Path
 from typing import Any, cast
 
@@ -12,15 +14,15 @@ import pytest
 
 from tests.fakes.base import Faults
 from tests.fakes.comfyui import ComfyFake, film_providers
-from tests.providers.kit import clip, key_of, still, tone
+from tests.providers.kit import clip, end_now, key_of, still, tone
 from vfbuild import catalog
 from vfbuild.errors import ProviderError
 from vfbuild.media.probe import probe
 from vfbuild.providers import get_provider
 from vfbuild.providers.base import MakeContext
 from vfbuild.providers.comfyui import ComfyProvider
-from vfbuild.providers.remote import FAILED_STATE, QUEUED, RUNNING, RemoteJob
-from vfbuild.store.journal import FAILED, SUBMITTED, SUBMITTING, Journal
+from vfbuild.providers.remote import FAILED_STATE, RUNNING, RemoteJob
+from vfbuild.store.journal import FAILED, SUBMITTED, Journal
 
 LABEL = "s010 draft t01"
 PROMPT = "a yellow sports car climbs a snowy mountain road"
@@ -284,30 +286,6 @@ def test_unknown_node_class(root: Path, fake: ComfyFake) -> None:
     assert fake.paid_jobs == 0
 
 
-def test_failed_job_waits_for_retry_failed(root: Path, fake: ComfyFake, media: dict) -> None:
-    r, inputs = draft(root, media)
-    out = root / "out.mp4"
-    fake.faults.fail_jobs = True
-    with pytest.raises(ProviderError) as e:
-        make(root, r, inputs, out)
-    assert LABEL in e.value.message and "out of memory" in e.value.message
-    assert "node 3 (KSampler)" in e.value.message
-    journal = Journal(root / ".vf" / "journal")
-    first = journal.get(key_of(r))
-    assert first is not None and first.state == FAILED and fake.paid_jobs == 1
-
-    seen = len(fake.log)
-    with pytest.raises(ProviderError, match="failed this job before"):
-        make(root, r, inputs, out)
-    assert len(fake.log) == seen  # not a single request
-
-    fake.faults.fail_jobs = False
-    make(root, r, inputs, out, retry_failed=True)
-    assert fake.paid_jobs == 2 and probe(out).has_video
-    again = journal.get(key_of(r))
-    assert again is not None and again.attempt == 2 and again.client_id != first.client_id
-
-
 def test_wrong_output_kind_is_explained(root: Path, fake: ComfyFake, media: dict) -> None:
     # A keyframe workflow used for a video step saves a PNG, not an MP4.
     wf = json.loads((root / "workflows/keyframe.json").read_text())
@@ -371,79 +349,12 @@ def _submit_only(root: Path, r: dict[str, Any], inputs: dict[str, Any]) -> tuple
     return journal, job_id
 
 
-def test_journalled_job_resumes_by_polling(root: Path, fake: ComfyFake, media: dict) -> None:
-    r, inputs = draft(root, media)
-    journal, job_id = _submit_only(root, r, inputs)
-    entry = journal.get(key_of(r))
-    assert entry is not None
-    journal.update(entry, state=SUBMITTED, job_id=job_id)
-    make(root, r, inputs, root / "out.mp4")
-    assert fake.paid_jobs == 1 and probe(root / "out.mp4").has_video
-    assert fake.log.count(("POST", "/prompt")) == 1
-
-
-def test_lost_reply_after_crash_is_found(root: Path, fake: ComfyFake, media: dict) -> None:
-    r, inputs = draft(root, media)
-    journal, _ = _submit_only(root, r, inputs)  # the id never reached the journal
-    assert journal.get(key_of(r)).state == SUBMITTING  # type: ignore[union-attr]
-    make(root, r, inputs, root / "out.mp4")
-    assert fake.paid_jobs == 1
-    assert journal.get(key_of(r)).state == SUBMITTED  # type: ignore[union-attr]
-
-
 def test_lost_reply_found_after_it_finished(root: Path, fake: ComfyFake, media: dict) -> None:
     r, inputs = draft(root, media)
-    _submit_only(root, r, inputs)
-    time.sleep(0.15)  # done: only the history knows it now
+    _, job_id = _submit_only(root, r, inputs)
+    end_now(fake.jobs[job_id])  # done: only the history knows it now
     make(root, r, inputs, root / "out.mp4")
     assert fake.paid_jobs == 1
-
-
-def test_crash_before_the_post_submits_once(root: Path, fake: ComfyFake, media: dict) -> None:
-    r, inputs = draft(root, media)
-    journal = Journal(root / ".vf" / "journal")
-    entry = journal.begin(key_of(r), provider="comfyui", model="workflow", label=LABEL, cost=0)
-    make(root, r, inputs, root / "out.mp4")
-    assert fake.paid_jobs == 1
-    assert list(fake.prompts) == [entry.client_id]  # the same id, kept across the crash
-
-
-def test_dropped_create_reply_is_found(root: Path, fake: ComfyFake, media: dict) -> None:
-    r, inputs = draft(root, media)
-    fake.faults.force("create", "drop")
-    make(root, r, inputs, root / "out.mp4")
-    assert fake.paid_jobs == 1 and ("create", "drop") in fake.faults.injected
-    assert fake.log.count(("POST", "/prompt")) == 1
-
-
-def test_500_on_create_submits_again_once(root: Path, fake: ComfyFake, media: dict) -> None:
-    r, inputs = draft(root, media)
-    fake.faults.force("create", "500")  # refused before the job was made
-    make(root, r, inputs, root / "out.mp4")
-    assert fake.paid_jobs == 1 and fake.log.count(("POST", "/prompt")) == 2
-
-
-def test_429_retry_after_is_honoured(root: Path, fake: ComfyFake, media: dict) -> None:
-    r, inputs = draft(root, media)
-    fake.faults.retry_after = "0.25"
-    fake.faults.force("create", "429")
-    fake.faults.force("api", "429")
-    t = time.monotonic()
-    make(root, r, inputs, root / "out.mp4")
-    assert time.monotonic() - t >= 0.5
-    assert fake.paid_jobs == 1
-
-
-def test_truncated_and_corrupt_downloads_are_retried(
-    root: Path, fake: ComfyFake, media: dict
-) -> None:
-    r, inputs = draft(root, media)
-    fake.faults.force("download", "truncate", "corrupt")
-    out = root / "out.mp4"
-    make(root, r, inputs, out)
-    assert ("download", "truncate") in fake.faults.injected
-    assert ("download", "corrupt") in fake.faults.injected
-    assert probe(out).has_video and fake.paid_jobs == 1
 
 
 def test_random_faults_never_pay_twice(root: Path, fake: ComfyFake, media: dict) -> None:
@@ -459,27 +370,21 @@ def test_random_faults_never_pay_twice(root: Path, fake: ComfyFake, media: dict)
 # -- cancel ---------------------------------------------------------------------------------
 
 
-def test_cancel_pending_deletes_running_interrupts(
+def test_cancel_interrupts_a_running_job(
     root: Path, media: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A queued job is deleted from the queue (test_contract.py); a running one is interrupted,
+    and only it."""
     with ComfyFake(latency=10.0, faults=Faults(retry_after="0")) as slow:
         monkeypatch.setenv("VF_COMFYUI_BASE_URL", slow.url)
         prov = provider(root)
         r, inputs = draft(root, media)
-        a = RemoteJob("a" * 64, r, inputs, LABEL, "00000000-0000-4000-8000-00000000000a")
-        b = RemoteJob("b" * 64, {**r, "seed": 5}, inputs, LABEL,
-                      "00000000-0000-4000-8000-00000000000b")  # fmt: skip
-        ida = prov.submit(a)  # queued for its first 2 s
-        assert prov.poll(ida, a).state == QUEUED
-        prov.cancel(ida, a)
-        assert ("POST", "/queue") in slow.log and slow.interrupts == []
-        assert prov.poll(ida, a).state == FAILED_STATE  # deleted: ComfyUI forgets it
-
+        b = RemoteJob("b" * 64, r, inputs, LABEL, "00000000-0000-4000-8000-00000000000b")
         idb = prov.submit(b)
         slow.jobs[idb].created -= 5.0  # half way: running
         assert prov.poll(idb, b).state == RUNNING
         prov.cancel(idb, b)
-        assert slow.interrupts == [idb]
+        assert slow.interrupts == [idb] and ("POST", "/queue") not in slow.log
         result = prov.poll(idb, b)
         assert result.state == FAILED_STATE and "interrupted at node 3" in (result.error or "")
 

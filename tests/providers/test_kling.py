@@ -1,9 +1,11 @@
-"""The Kling provider against its fake: JWT auth, image2video, lip-sync, and the journal."""
+"""The Kling provider against its fake: JWT auth, image2video, lip-sync, account codes.
+
+What every remote provider keeps (the journal, faults, keys, the look-up of a lost reply by our
+external_task_id) is in test_contract.py."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,16 +13,13 @@ import httpx
 import jwt
 import pytest
 
-from tests.fakes.base import Faults
 from tests.fakes.kling import KEYS, KlingFake
+from tests.providers import kit
 from tests.providers.kit import clip, key_of, posts, still, tone
 from vfbuild.errors import ProviderError
 from vfbuild.media.probe import probe
-from vfbuild.providers import get_provider, remote
-from vfbuild.providers.base import MakeContext
 from vfbuild.providers.kling import KlingProvider, clip_seconds
-from vfbuild.providers.remote import RemoteJob
-from vfbuild.store.journal import FAILED, SUBMITTED, SUBMITTING, Journal
+from vfbuild.store.journal import Journal
 
 AK, SK = KEYS["KLING_ACCESS_KEY"], KEYS["KLING_SECRET_KEY"]
 
@@ -39,70 +38,22 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[KlingFake]:
-    with KlingFake(latency=0.1, faults=Faults(retry_after="0"), strict_media=True) as f:
-        monkeypatch.setenv("VF_KLING_BASE_URL", f.url)
-        for k, v in KEYS.items():
-            monkeypatch.setenv(k, v)
-        yield f  # type: ignore[misc]
+def fake(serve: Any) -> KlingFake:
+    return serve(KlingFake, KEYS, strict_media=True)
 
 
-@pytest.fixture
-def prov(fake: KlingFake, tmp_path: Path) -> KlingProvider:
-    p = get_provider("kling", config=None, film_root=tmp_path)
-    assert isinstance(p, KlingProvider)
-    p.http.backoff = 0.01  # the retries' waits, kept short (as in test_http.py)
-    return p
-
-
-def recipe(
-    step: str = "draft", *, duration: float = 4.0, seed: int = 1, ps: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    tier = "draft" if step == "draft" else "final"
-    return {
-        "format": 1,
-        "step": step,
-        "provider": "kling",
-        "model": "kling-lipsync" if step == "lipsync" else "kling-v2-1",
-        "engine": {"api": "v1"},
-        "tier": tier,
-        "settings": {
-            "width": 640,
-            "height": 360,
-            "fps": 24,
-            "duration": duration,
-            "move": "push-in",
-            "provider_settings": ps or {},
-        },
-        "prompt": "a yellow car climbs a snowy road, slow push in",
-        "negative": "blur, artifacts",
-        "seed": seed,
-        "take": 1,
-        "inputs": {},
-    }
-
-
-def inputs_for(step: str, media: dict[str, Path]) -> dict[str, Any]:
-    if step == "lipsync":
-        return {"clip": media["clip"], "audio": media["audio"]}
-    return {"keyframe": media["keyframe"]}
+def recipe(step: str = "draft", *, seed: int = 1, **ps: Any) -> dict[str, Any]:
+    settings = {"width": 640, "height": 360, "fps": 24, "duration": 4.0, "move": "push-in"}
+    prompt = "a yellow car climbs a snowy road, slow push in"
+    negative = "blur, artifacts"
+    return kit.recipe("kling", step, settings, ps=ps, prompt=prompt, negative=negative, seed=seed)
 
 
 def make(
-    prov: KlingProvider,
-    r: dict[str, Any],
-    media: dict[str, Path],
-    out: Path,
-    journal: Journal,
-    **ctx: Any,
+    prov: KlingProvider, r: dict[str, Any], media: dict[str, Path], out: Path, journal: Journal
 ) -> None:
-    label = f"s010 {r['step']} t01"
-    prov.make(
-        r,
-        inputs_for(r["step"], media),
-        out,
-        MakeContext(key=key_of(r), label=label, journal=journal, **ctx),
-    )
+    roles = ("clip", "audio") if r["step"] == "lipsync" else ("keyframe",)
+    kit.make(prov, r, {role: media[role] for role in roles}, out, journal)
 
 
 # -- each step makes real media ---------------------------------------------------------------
@@ -112,17 +63,12 @@ def test_draft_is_a_std_5s_clip_at_720p(
     prov: KlingProvider, fake: KlingFake, media: dict[str, Path], journal: Journal, tmp_path: Path
 ) -> None:
     out = tmp_path / "draft.mp4"
-    make(prov, recipe("draft"), media, out, journal)
-    info = probe(out)
-    assert info.has_video and not info.is_image
-    assert (info.width, info.height) == (1280, 720)  # std: 720p at the keyframe's 16:9
-    assert info.duration == pytest.approx(5.0, abs=0.1)
+    make(prov, recipe("draft"), media, out, journal)  # 720p, 5 s: test_contract.py
     (job,) = fake.jobs.values()
     assert job.input["mode"] == "std" and job.input["duration"] == "5"
     assert job.input["model_name"] == "kling-v2-1"
     assert job.input["negative_prompt"] == "blur, artifacts"
     assert job.input["external_task_id"] == journal.get(key_of(recipe("draft"))).client_id
-    assert fake.paid_jobs == 1
     assert len(fake.tokens_seen) == 1  # one cached JWT for every request
 
 
@@ -130,7 +76,7 @@ def test_final_is_pro_at_1080p_and_settings_pass_through(
     prov: KlingProvider, fake: KlingFake, media: dict[str, Path], journal: Journal, tmp_path: Path
 ) -> None:
     out = tmp_path / "final.mp4"
-    make(prov, recipe("final", ps={"cfg_scale": 0.7}), media, out, journal)
+    make(prov, recipe("final", cfg_scale=0.7), media, out, journal)
     info = probe(out)
     assert (info.width, info.height) == (1920, 1080)
     (job,) = fake.jobs.values()
@@ -140,7 +86,7 @@ def test_final_is_pro_at_1080p_and_settings_pass_through(
 def test_mode_from_settings_overrides_the_tier(
     prov: KlingProvider, fake: KlingFake, media: dict[str, Path], journal: Journal, tmp_path: Path
 ) -> None:
-    make(prov, recipe("final", ps={"mode": "std"}), media, tmp_path / "f.mp4", journal)
+    make(prov, recipe("final", mode="std"), media, tmp_path / "f.mp4", journal)
     (job,) = fake.jobs.values()
     assert job.input["mode"] == "std"
     assert probe(tmp_path / "f.mp4").height == 720
@@ -168,22 +114,6 @@ def test_lipsync_returns_the_clip_with_the_audio(
 
 
 # -- keys and the JWT -----------------------------------------------------------------------
-
-
-def test_missing_key_errors_before_any_request(
-    fake: KlingFake,
-    media: dict[str, Path],
-    journal: Journal,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.delenv("KLING_SECRET_KEY")
-    prov = get_provider("kling", config=None, film_root=tmp_path)
-    with pytest.raises(ProviderError, match="KLING_SECRET_KEY") as e:
-        make(prov, recipe(), media, tmp_path / "o.mp4", journal)  # type: ignore[arg-type]
-    assert "nothing was submitted" in e.value.message
-    assert fake.log == []
-    assert fake.paid_jobs == 0
 
 
 def _token(**claims: Any) -> str:
@@ -245,147 +175,7 @@ def test_token_is_signed_cached_and_renewed(
     ] == pytest.approx(now + 3400, abs=2)
 
 
-def test_wrong_secret_is_a_clear_auth_error_and_no_job(
-    fake: KlingFake,
-    media: dict[str, Path],
-    journal: Journal,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("KLING_SECRET_KEY", "kling-test-sk-WRONG-5e0c1d2b3a4f")
-    prov = get_provider("kling", config=None, film_root=tmp_path)
-    r = recipe()
-    with pytest.raises(ProviderError) as e:
-        make(prov, r, media, tmp_path / "o.mp4", journal)  # type: ignore[arg-type]
-    assert "401" in e.value.message and "1002" in e.value.message
-    assert "KLING_SECRET_KEY" in (e.value.hint or "")
-    assert "WRONG" not in e.value.message + (e.value.hint or "")
-    assert journal.get(key_of(r)) is None  # nothing was created: the next build submits
-    assert fake.paid_jobs == 0
-
-
-def test_keys_and_tokens_never_leak(
-    prov: KlingProvider, fake: KlingFake, media: dict[str, Path], journal: Journal, tmp_path: Path
-) -> None:
-    make(prov, recipe(seed=1), media, tmp_path / "a.mp4", journal)
-    fake.faults.fail_jobs = True
-    with pytest.raises(ProviderError) as e:
-        make(prov, recipe(seed=2), media, tmp_path / "b.mp4", journal)
-    secrets = [AK, SK, *fake.tokens_seen]
-    assert fake.tokens_seen
-    texts = [e.value.message, e.value.hint or "", str(e.value)]
-    texts += [p.read_text() for p in journal.folder.glob("*.json")]
-    for text in texts:
-        for s in secrets:
-            assert s not in text
-    assert fake.cdn_auth_seen == []
-
-
-# -- the journal ----------------------------------------------------------------------------
-
-
-def test_failed_job_waits_for_retry_failed(
-    prov: KlingProvider, fake: KlingFake, media: dict[str, Path], journal: Journal, tmp_path: Path
-) -> None:
-    fake.faults.fail_jobs = True
-    r = recipe()
-    with pytest.raises(ProviderError, match="s010 draft t01") as e:
-        make(prov, r, media, tmp_path / "o.mp4", journal)
-    assert "risk control" in e.value.message
-    entry = journal.get(key_of(r))
-    assert entry is not None and entry.state == FAILED
-    assert fake.paid_jobs == 1
-
-    seen = len(fake.log)
-    with pytest.raises(ProviderError, match="failed this job before"):
-        make(prov, r, media, tmp_path / "o.mp4", journal)
-    assert len(fake.log) == seen  # no request at all
-
-    fake.faults.fail_jobs = False
-    make(prov, r, media, tmp_path / "o.mp4", journal, retry_failed=True)
-    assert fake.paid_jobs == 2
-    assert probe(tmp_path / "o.mp4").has_video
-    # A new attempt asks for a new external_task_id: Kling refuses a reused one.
-    ids = {j.extra["external_task_id"] for j in fake.jobs.values()}
-    assert len(ids) == 2
-
-
-def test_journalled_job_resumes_by_polling(
-    prov: KlingProvider, fake: KlingFake, media: dict[str, Path], journal: Journal, tmp_path: Path
-) -> None:
-    r = recipe()
-    key = key_of(r)
-    entry = journal.begin(key, provider="kling", model="kling-v2-1", label="s010", cost=0.28)
-    job = RemoteJob(key, r, inputs_for("draft", media), "s010 draft t01", entry.client_id)
-    task_id = prov.submit(job)  # ... and the build was killed here
-    journal.update(entry, state=SUBMITTED, job_id=task_id)
-    assert fake.paid_jobs == 1
-
-    make(prov, r, media, tmp_path / "o.mp4", journal)
-    assert fake.paid_jobs == 1
-    assert posts(fake) == 1
-    assert probe(tmp_path / "o.mp4").has_video
-
-
-def test_lost_create_reply_is_found_by_external_task_id(
-    prov: KlingProvider, fake: KlingFake, media: dict[str, Path], journal: Journal, tmp_path: Path
-) -> None:
-    fake.faults.force("create", "drop")  # the task is created, then the reply is lost
-    r = recipe()
-    make(prov, r, media, tmp_path / "o.mp4", journal)
-    assert fake.paid_jobs == 1
-    client_id = journal.get(key_of(r)).client_id
-    assert ("GET", f"/v1/videos/image2video/{client_id}") in fake.log
-    assert probe(tmp_path / "o.mp4").has_video
-
-
-def test_crash_before_the_reply_is_found_on_the_next_build(
-    prov: KlingProvider, fake: KlingFake, media: dict[str, Path], journal: Journal, tmp_path: Path
-) -> None:
-    r = recipe()
-    key = key_of(r)
-    entry = journal.begin(key, provider="kling", model="kling-v2-1", label="s010", cost=0.28)
-    prov.submit(RemoteJob(key, r, inputs_for("draft", media), "s010", entry.client_id))
-    assert journal.get(key).state == SUBMITTING  # killed before the id was written
-
-    make(prov, r, media, tmp_path / "o.mp4", journal)
-    assert fake.paid_jobs == 1
-    assert journal.get(key).job_id in fake.jobs
-
-
-def test_journalled_job_the_provider_never_got_is_submitted(
-    prov: KlingProvider, fake: KlingFake, media: dict[str, Path], journal: Journal, tmp_path: Path
-) -> None:
-    r = recipe()
-    journal.begin(key_of(r), provider="kling", model="kling-v2-1", label="s010", cost=0.28)
-    make(prov, r, media, tmp_path / "o.mp4", journal)
-    assert fake.paid_jobs == 1
-    assert [p for m, p in fake.log if m == "GET"][0].endswith(journal.get(key_of(r)).client_id)
-
-
-def test_lipsync_lost_reply_is_found_too(
-    prov: KlingProvider, fake: KlingFake, media: dict[str, Path], journal: Journal, tmp_path: Path
-) -> None:
-    fake.faults.force("create", "drop")
-    make(prov, recipe("lipsync"), media, tmp_path / "o.mp4", journal)
-    assert fake.paid_jobs == 1
-    assert probe(tmp_path / "o.mp4").has_audio
-
-
 # -- faults ---------------------------------------------------------------------------------
-
-
-def test_429_retry_after_is_honoured(
-    prov: KlingProvider, fake: KlingFake, media: dict[str, Path], journal: Journal, tmp_path: Path
-) -> None:
-    fake.faults.retry_after = "0.6"
-    fake.faults.force("create", "429")  # Kling's 1302 on the create: this module waits
-    fake.faults.force("api", "429")  # ... and on a poll: the shared client waits
-    start = time.monotonic()
-    make(prov, recipe(), media, tmp_path / "o.mp4", journal)
-    assert time.monotonic() - start >= 1.2
-    assert fake.paid_jobs == 1
-    assert ("create", "429") in fake.faults.injected and ("api", "429") in fake.faults.injected
 
 
 def test_account_problem_stops_at_once(
@@ -399,52 +189,6 @@ def test_account_problem_stops_at_once(
     assert "top up" in (e.value.hint or "")
     assert posts(fake) == 1  # not retried: waiting cannot fix an empty account
     assert journal.get(key_of(r)) is None
-    assert fake.paid_jobs == 0
-
-
-def test_server_errors_on_polls_are_retried(
-    prov: KlingProvider, fake: KlingFake, media: dict[str, Path], journal: Journal, tmp_path: Path
-) -> None:
-    fake.faults.force("api", "500", "503", "drop")
-    make(prov, recipe(), media, tmp_path / "o.mp4", journal)
-    assert fake.paid_jobs == 1
-
-
-def test_truncated_and_corrupt_downloads_are_retried(
-    prov: KlingProvider, fake: KlingFake, media: dict[str, Path], journal: Journal, tmp_path: Path
-) -> None:
-    fake.faults.force("download", "truncate", "corrupt")
-    out = tmp_path / "o.mp4"
-    make(prov, recipe(), media, out, journal)
-    info = probe(out)
-    assert info.has_video and info.width == 1280
-    assert ("download", "truncate") in fake.faults.injected
-    assert ("download", "corrupt") in fake.faults.injected
-    assert fake.paid_jobs == 1
-
-
-def test_always_corrupt_download_is_an_error_and_the_job_stays_journalled(
-    prov: KlingProvider, fake: KlingFake, media: dict[str, Path], journal: Journal, tmp_path: Path
-) -> None:
-    fake.faults.force("download", *["corrupt"] * remote.FETCH_TRIES)
-    r = recipe()
-    with pytest.raises(ProviderError, match="not usable media"):
-        make(prov, r, media, tmp_path / "o.mp4", journal)
-    assert journal.get(key_of(r)).state == SUBMITTED
-    make(prov, r, media, tmp_path / "o.mp4", journal)  # downloads again, pays nothing
-    assert fake.paid_jobs == 1
-    assert probe(tmp_path / "o.mp4").has_video
-
-
-def test_bad_parameter_is_a_clear_error(
-    prov: KlingProvider, fake: KlingFake, media: dict[str, Path], journal: Journal, tmp_path: Path
-) -> None:
-    r = recipe(ps={"cfg_scale": 5})
-    with pytest.raises(ProviderError) as e:
-        make(prov, r, media, tmp_path / "o.mp4", journal)
-    msg = e.value.message
-    assert "s010 draft t01" in msg and "1201" in msg and "cfg_scale" in msg
-    assert journal.get(key_of(r)).state == FAILED
     assert fake.paid_jobs == 0
 
 

@@ -1,9 +1,10 @@
-"""The Luma provider against its fake: Photon keyframes, Ray video, and finding lost jobs."""
+"""The Luma provider against its fake: Photon keyframes, Ray video, and which generation a lost
+reply's take is (Luma has no seed: takes of one shot send the same request).
+
+What every remote provider keeps (the journal, faults, keys) is in test_contract.py."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,16 +12,13 @@ import httpx
 import pytest
 
 import vfbuild.providers.luma as luma
-from tests.fakes.base import Faults
 from tests.fakes.luma import KEYS, LumaFake
+from tests.providers import kit
 from tests.providers.kit import key_of, posts, still
 from vfbuild.errors import ProviderError
-from vfbuild.media.probe import probe
-from vfbuild.providers import get_provider, remote
-from vfbuild.providers.base import MakeContext
 from vfbuild.providers.luma import LumaProvider, nearest_aspect, resolution_for
 from vfbuild.providers.remote import RemoteJob
-from vfbuild.store.journal import FAILED, SUBMITTED, Journal
+from vfbuild.store.journal import Journal
 
 KEY = KEYS["LUMAAI_API_KEY"]
 
@@ -35,55 +33,20 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[LumaFake]:
-    with LumaFake(latency=0.1, faults=Faults(retry_after="0")) as f:
-        monkeypatch.setenv("VF_LUMA_BASE_URL", f.url)
-        monkeypatch.setenv("LUMAAI_API_KEY", KEY)
-        yield f  # type: ignore[misc]
-
-
-@pytest.fixture
-def prov(fake: LumaFake, tmp_path: Path) -> LumaProvider:
-    return new_provider(tmp_path)
-
-
-def new_provider(tmp_path: Path) -> LumaProvider:
-    p = get_provider("luma", config=None, film_root=tmp_path)
-    assert isinstance(p, LumaProvider)
-    p.http.backoff = 0.01  # the retries' waits, kept short (as in test_http.py)
-    return p
+def fake(serve: Any) -> LumaFake:
+    return serve(LumaFake, KEYS)
 
 
 def recipe(
-    step: str = "draft",
-    *,
-    size: tuple[int, int] = (640, 360),
-    duration: float = 4.0,
-    seed: int = 1,
-    ps: dict[str, Any] | None = None,
+    step: str = "draft", *, size: tuple[int, int] = (640, 360), seed: int = 1, **ps: Any
 ) -> dict[str, Any]:
-    model = {"keyframe": "photon-1", "draft": "ray-flash-2", "final": "ray-2"}[step]
-    return {
-        "format": 1,
-        "step": step,
-        "provider": "luma",
-        "model": model,
-        "engine": {"api": "dream-machine/v1"},
-        "tier": "draft" if step == "draft" else "final",
-        "settings": {
-            "width": size[0],
-            "height": size[1],
-            "fps": 24,
-            "duration": None if step == "keyframe" else duration,
-            "move": "push-in",
-            "provider_settings": ps or {},
-        },
-        "prompt": "a yellow car on a snowy mountain road, aerial wide shot",
-        "negative": "blur",
-        "seed": seed,
-        "take": seed,
-        "inputs": {},
-    }
+    """Take `seed` of `step` (Luma takes no seed: takes differ by their number alone)."""
+    settings: dict[str, Any] = {"width": size[0], "height": size[1], "fps": 24, "move": "push-in"}
+    settings["duration"] = None if step == "keyframe" else 4.0
+    prompt = "a yellow car on a snowy mountain road, aerial wide shot"
+    return kit.recipe(
+        "luma", step, settings, ps=ps, prompt=prompt, negative="blur", seed=seed, take=seed
+    )
 
 
 def inputs_for(step: str, media: dict[str, Path], refs: int = 1) -> dict[str, Any]:
@@ -99,15 +62,8 @@ def make(
     out: Path,
     journal: Journal,
     refs: int = 1,
-    **ctx: Any,
 ) -> None:
-    label = f"s010 {r['step']} t{r['take']:02d}"
-    prov.make(
-        r,
-        inputs_for(r["step"], media, refs),
-        out,
-        MakeContext(key=key_of(r), label=label, journal=journal, **ctx),
-    )
+    kit.make(prov, r, inputs_for(r["step"], media, refs), out, journal)
 
 
 def submit_only(prov: LumaProvider, r: dict[str, Any], journal: Journal, media: Any) -> str:
@@ -124,9 +80,7 @@ def test_keyframe_is_a_photon_png(
     prov: LumaProvider, fake: LumaFake, media: dict[str, Path], journal: Journal, tmp_path: Path
 ) -> None:
     out = tmp_path / "kf.png"
-    make(prov, recipe("keyframe", size=(1280, 720)), media, out, journal)
-    info = probe(out)
-    assert info.is_image and (info.width, info.height) == (1920, 1080)
+    make(prov, recipe("keyframe", size=(1280, 720)), media, out, journal)  # 1080p: test_contract.py
     (job,) = fake.jobs.values()
     assert job.kind == "image"
     assert job.input["model"] == "photon-1" and job.input["format"] == "png"
@@ -140,11 +94,7 @@ def test_draft_is_ray_at_540p(
     prov: LumaProvider, fake: LumaFake, media: dict[str, Path], journal: Journal, tmp_path: Path
 ) -> None:
     out = tmp_path / "draft.mp4"
-    make(prov, recipe("draft"), media, out, journal)
-    info = probe(out)
-    assert info.has_video and not info.is_image
-    assert (info.width, info.height) == (960, 540)
-    assert info.duration == pytest.approx(5.0, abs=0.1)
+    make(prov, recipe("draft"), media, out, journal)  # 960x540, 5 s: test_contract.py
     (job,) = fake.jobs.values()
     assert {k: job.input[k] for k in ("model", "duration", "resolution", "aspect_ratio")} == {
         "model": "ray-flash-2",
@@ -159,12 +109,8 @@ def test_draft_is_ray_at_540p(
 def test_final_settings_pass_through(
     prov: LumaProvider, fake: LumaFake, media: dict[str, Path], journal: Journal, tmp_path: Path
 ) -> None:
-    r = recipe("final", size=(1280, 720), ps={"loop": True})
-    make(prov, r, media, tmp_path / "final.mp4", journal)
-    assert (probe(tmp_path / "final.mp4").width, probe(tmp_path / "final.mp4").height) == (
-        1280,
-        720,
-    )
+    r = recipe("final", size=(1280, 720), loop=True)
+    make(prov, r, media, tmp_path / "final.mp4", journal)  # 1280x720: test_contract.py
     (job,) = fake.jobs.values()
     assert job.input["loop"] is True and job.input["resolution"] == "720p"
 
@@ -205,113 +151,13 @@ def test_credits(
 # -- keys -----------------------------------------------------------------------------------
 
 
-def test_missing_key_errors_before_any_request(
-    fake: LumaFake,
-    media: dict[str, Path],
-    journal: Journal,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.delenv("LUMAAI_API_KEY")
-    with pytest.raises(ProviderError, match="LUMAAI_API_KEY not set"):
-        make(new_provider(tmp_path), recipe(), media, tmp_path / "o.mp4", journal)
-    assert fake.log == []
-
-
-def test_wrong_key_is_a_clear_error(
-    fake: LumaFake,
-    media: dict[str, Path],
-    journal: Journal,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("LUMAAI_API_KEY", "luma-not-the-right-key-0000")
-    r = recipe()
-    with pytest.raises(ProviderError, match="HTTP 401") as e:
-        make(new_provider(tmp_path), r, media, tmp_path / "o.mp4", journal)
-    assert "Invalid API key" in e.value.message and "LUMAAI_API_KEY" in (e.value.hint or "")
-    assert "luma-not-the-right-key-0000" not in e.value.message
-    assert journal.get(key_of(r)) is None
-    r2 = httpx.get(f"{fake.url}/dream-machine/v1/credits")
-    assert r2.status_code == 401 and r2.json() == {"detail": "Invalid API key provided"}
-
-
-def test_the_key_never_leaks(
-    prov: LumaProvider, fake: LumaFake, media: dict[str, Path], journal: Journal, tmp_path: Path
-) -> None:
-    make(prov, recipe(seed=1), media, tmp_path / "a.mp4", journal)
-    fake.faults.fail_jobs = True
-    with pytest.raises(ProviderError) as e:
-        make(prov, recipe(seed=2), media, tmp_path / "b.mp4", journal)
-    texts = [e.value.message, e.value.hint or "", str(e.value)]
-    texts += [p.read_text() for p in journal.folder.glob("*.json")]
-    assert all(KEY not in t for t in texts)
-    assert fake.cdn_auth_seen == []
+def test_the_fake_refuses_a_wrong_key_as_luma_does(fake: LumaFake) -> None:
+    """(What the provider makes of it is test_contract.py's.)"""
+    r = httpx.get(f"{fake.url}/dream-machine/v1/credits")
+    assert r.status_code == 401 and r.json() == {"detail": "Invalid API key provided"}
 
 
 # -- the journal ----------------------------------------------------------------------------
-
-
-def test_failed_job_waits_for_retry_failed(
-    prov: LumaProvider, fake: LumaFake, media: dict[str, Path], journal: Journal, tmp_path: Path
-) -> None:
-    fake.faults.fail_jobs = True
-    r = recipe()
-    with pytest.raises(ProviderError, match="s010 draft t01") as e:
-        make(prov, r, media, tmp_path / "o.mp4", journal)
-    assert "could not complete" in e.value.message
-    assert journal.get(key_of(r)).state == FAILED
-
-    seen = len(fake.log)
-    with pytest.raises(ProviderError, match="failed this job before"):
-        make(prov, r, media, tmp_path / "o.mp4", journal)
-    assert len(fake.log) == seen
-
-    fake.faults.fail_jobs = False
-    make(prov, r, media, tmp_path / "o.mp4", journal, retry_failed=True)
-    assert fake.paid_jobs == 2
-    assert probe(tmp_path / "o.mp4").has_video
-
-
-def test_journalled_job_resumes_by_polling(
-    prov: LumaProvider, fake: LumaFake, media: dict[str, Path], journal: Journal, tmp_path: Path
-) -> None:
-    r = recipe()
-    gen_id = submit_only(prov, r, journal, media)
-    journal.update(journal.get(key_of(r)), state=SUBMITTED, job_id=gen_id)
-    make(new_provider(tmp_path), r, media, tmp_path / "o.mp4", journal)
-    assert fake.paid_jobs == 1 and posts(fake) == 1
-
-
-def test_lost_create_reply_is_found_in_the_list(
-    prov: LumaProvider, fake: LumaFake, media: dict[str, Path], journal: Journal, tmp_path: Path
-) -> None:
-    fake.faults.force("create", "drop")
-    r = recipe()
-    make(prov, r, media, tmp_path / "o.mp4", journal)
-    assert fake.paid_jobs == 1
-    (gen_id,) = fake.jobs
-    assert journal.get(key_of(r)).job_id == gen_id
-    assert any(p == "/dream-machine/v1/generations" for m, p in fake.log if m == "GET")
-
-
-def test_crash_before_the_reply_is_found_on_the_next_build(
-    prov: LumaProvider, fake: LumaFake, media: dict[str, Path], journal: Journal, tmp_path: Path
-) -> None:
-    r = recipe("keyframe")
-    gen_id = submit_only(prov, r, journal, media)  # ... killed before the id was written
-    make(new_provider(tmp_path), r, media, tmp_path / "kf.png", journal)
-    assert fake.paid_jobs == 1
-    assert journal.get(key_of(r)).job_id == gen_id
-
-
-def test_a_journalled_job_luma_never_got_is_submitted(
-    prov: LumaProvider, fake: LumaFake, media: dict[str, Path], journal: Journal, tmp_path: Path
-) -> None:
-    r = recipe()
-    journal.begin(key_of(r), provider="luma", model="ray-flash-2", label="s010", cost=0.3)
-    make(prov, r, media, tmp_path / "o.mp4", journal)
-    assert fake.paid_jobs == 1
 
 
 def test_lost_takes_never_share_a_generation(
@@ -323,11 +169,10 @@ def test_lost_takes_never_share_a_generation(
     make(prov, t1, media, tmp_path / "1.mp4", journal)
     g1 = journal.get(key_of(t1)).job_id
     g2 = submit_only(prov, t2, journal, media)
-    time.sleep(0.01)
-    g3 = submit_only(prov, t3, journal, media)
+    g3 = submit_only(prov, t3, journal, media)  # the same request, maybe the same millisecond
     assert fake.paid_jobs == 3
 
-    after = new_provider(tmp_path)  # the next build
+    after = kit.provider("luma", tmp_path)  # the next build
     make(after, t3, media, tmp_path / "3.mp4", journal)
     make(after, t2, media, tmp_path / "2.mp4", journal)
     got = {journal.get(key_of(t)).job_id for t in (t1, t2, t3)}
@@ -356,9 +201,9 @@ def test_an_older_identical_generation_is_not_taken(
 ) -> None:
     r = recipe()
     job = RemoteJob(key_of(r), r, inputs_for("draft", media), "elsewhere", "")
-    old = new_provider(tmp_path).submit(job)  # the same request, made before this build
+    old = kit.provider("luma", tmp_path).submit(job)  # the same request, made before this build
+    fake.jobs[old].extra["created_at"] = "2020-01-01T00:00:00.000Z"
     monkeypatch.setattr(luma, "FIND_SLACK", 0.0)
-    time.sleep(0.05)
     journal.begin(key_of(r), provider="luma", model="ray-flash-2", label="s010", cost=0.3)
     make(prov, r, media, tmp_path / "o.mp4", journal)
     assert journal.get(key_of(r)).job_id != old
@@ -373,61 +218,3 @@ def test_cancel_deletes_the_generation(prov: LumaProvider, fake: LumaFake, media
     assert ("DELETE", f"/dream-machine/v1/generations/{gen_id}") in fake.log
     with pytest.raises(ProviderError, match="HTTP 404"):
         prov.poll(gen_id, job)
-
-
-# -- faults ---------------------------------------------------------------------------------
-
-
-def test_429_retry_after_is_honoured(
-    prov: LumaProvider, fake: LumaFake, media: dict[str, Path], journal: Journal, tmp_path: Path
-) -> None:
-    fake.faults.retry_after = "0.6"
-    fake.faults.force("create", "429")
-    fake.faults.force("api", "429")
-    start = time.monotonic()
-    make(prov, recipe(), media, tmp_path / "o.mp4", journal)
-    assert time.monotonic() - start >= 1.2
-    assert fake.paid_jobs == 1
-
-
-def test_a_500_on_the_create_is_looked_up_then_sent_again(
-    prov: LumaProvider, fake: LumaFake, media: dict[str, Path], journal: Journal, tmp_path: Path
-) -> None:
-    # A 500 leaves it unknown whether the generation was made: the list says it was not.
-    fake.faults.force("create", "500")
-    fake.faults.force("api", "503", "drop")
-    make(prov, recipe(), media, tmp_path / "o.mp4", journal)
-    assert fake.paid_jobs == 1 and posts(fake) == 2
-
-
-def test_truncated_and_corrupt_downloads_are_retried(
-    prov: LumaProvider, fake: LumaFake, media: dict[str, Path], journal: Journal, tmp_path: Path
-) -> None:
-    fake.faults.force("download", "truncate", "corrupt")
-    make(prov, recipe("keyframe"), media, tmp_path / "kf.png", journal)
-    assert probe(tmp_path / "kf.png").is_image
-    assert {("download", "truncate"), ("download", "corrupt")} <= set(fake.faults.injected)
-
-
-def test_always_corrupt_download_is_an_error_and_the_job_stays_journalled(
-    prov: LumaProvider, fake: LumaFake, media: dict[str, Path], journal: Journal, tmp_path: Path
-) -> None:
-    fake.faults.force("download", *["corrupt"] * remote.FETCH_TRIES)
-    r = recipe()
-    with pytest.raises(ProviderError, match="not usable media"):
-        make(prov, r, media, tmp_path / "o.mp4", journal)
-    assert journal.get(key_of(r)).state == SUBMITTED
-    make(prov, r, media, tmp_path / "o.mp4", journal)
-    assert fake.paid_jobs == 1
-
-
-def test_bad_setting_is_a_clear_error(
-    prov: LumaProvider, fake: LumaFake, media: dict[str, Path], journal: Journal, tmp_path: Path
-) -> None:
-    r = recipe(ps={"resolution": "8k"})
-    with pytest.raises(ProviderError) as e:
-        make(prov, r, media, tmp_path / "o.mp4", journal)
-    msg = e.value.message
-    assert "s010 draft t01" in msg and "HTTP 422" in msg and "resolution:" in msg
-    assert journal.get(key_of(r)).state == FAILED
-    assert fake.paid_jobs == 0

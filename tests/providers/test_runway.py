@@ -1,9 +1,9 @@
-"""The Runway provider against its fake: image-to-video, upscale, uploads, and the journal."""
+"""The Runway provider against its fake: image-to-video, upscale, uploads, its headers.
+
+What every remote provider keeps (the journal, faults, keys, cancel) is in test_contract.py."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,18 +11,17 @@ import httpx
 import pytest
 
 import vfbuild.providers.runway as runway
-from tests.fakes.base import Faults
 from tests.fakes.runway import KEYS, RunwayFake
-from tests.providers.kit import clip, key_of, still
+from tests.providers import kit
+from tests.providers.kit import clip, creates, key_of, still
 from vfbuild.errors import ProviderError
 from vfbuild.media.probe import probe
-from vfbuild.providers import get_provider, remote
-from vfbuild.providers.base import MakeContext
-from vfbuild.providers.remote import FAILED_STATE, QUEUED, RemoteJob
+from vfbuild.providers.remote import QUEUED, RemoteJob
 from vfbuild.providers.runway import RunwayProvider, nearest_ratio
-from vfbuild.store.journal import FAILED, SUBMITTED, SUBMITTING, Journal
+from vfbuild.store.journal import Journal
 
 KEY = KEYS["RUNWAYML_API_SECRET"]
+PROMPT = "a yellow car climbs a snowy road, slow push in"
 
 
 @pytest.fixture(scope="module")
@@ -32,51 +31,16 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunwayFake]:
-    with RunwayFake(latency=0.1, faults=Faults(retry_after="0"), strict_media=True) as f:
-        monkeypatch.setenv("VF_RUNWAY_BASE_URL", f.url)
-        monkeypatch.setenv("RUNWAYML_API_SECRET", KEY)
-        yield f  # type: ignore[misc]
-
-
-@pytest.fixture
-def prov(fake: RunwayFake, tmp_path: Path) -> RunwayProvider:
-    p = get_provider("runway", config=None, film_root=tmp_path)
-    assert isinstance(p, RunwayProvider)
-    p.http.backoff = 0.01  # the retries' waits, kept short (as in test_http.py)
-    return p
+def fake(serve: Any) -> RunwayFake:
+    return serve(RunwayFake, KEYS, strict_media=True)
 
 
 def recipe(
-    step: str = "draft",
-    *,
-    size: tuple[int, int] = (640, 360),
-    duration: float = 4.0,
-    seed: int = 1,
-    ps: dict[str, Any] | None = None,
-    prompt: str = "a yellow car climbs a snowy road, slow push in",
+    step: str = "draft", *, size: tuple[int, int] = (640, 360), seed: int = 1, **ps: Any
 ) -> dict[str, Any]:
-    return {
-        "format": 1,
-        "step": step,
-        "provider": "runway",
-        "model": "upscale_v1" if step == "upscale" else "gen4_turbo",
-        "engine": {"api": "2024-11-06"},
-        "tier": "draft" if step == "draft" else "final",
-        "settings": {
-            "width": size[0],
-            "height": size[1],
-            "fps": 24,
-            "duration": duration,
-            "move": "push-in",
-            "provider_settings": ps or {},
-        },
-        "prompt": prompt,
-        "negative": "blur",
-        "seed": seed,
-        "take": 1,
-        "inputs": {},
-    }
+    w, h = size
+    settings = {"width": w, "height": h, "fps": 24, "duration": 4.0, "move": "push-in"}
+    return kit.recipe("runway", step, settings, ps=ps, prompt=PROMPT, negative="blur", seed=seed)
 
 
 def inputs_for(step: str, media: dict[str, Path]) -> dict[str, Any]:
@@ -91,17 +55,7 @@ def make(
     journal: Journal,
     **ctx: Any,
 ) -> None:
-    prov.make(
-        r,
-        inputs_for(r["step"], media),
-        out,
-        MakeContext(key=key_of(r), label=f"s010 {r['step']} t01", journal=journal, **ctx),
-    )
-
-
-def creates(fake: RunwayFake) -> int:
-    return sum(1 for m, p in fake.log if m == "POST" and p in ("/v1/image_to_video",
-                                                              "/v1/video_upscale"))  # fmt: skip
+    kit.make(prov, r, inputs_for(r["step"], media), out, journal, **ctx)
 
 
 # -- each step makes real media ---------------------------------------------------------------
@@ -113,28 +67,21 @@ def test_draft_renders_at_the_nearest_ratio(
     out = tmp_path / "draft.mp4"
     progress: list[float] = []
     make(prov, recipe(seed=2**32 + 7), media, out, journal, progress=progress.append)
-    info = probe(out)
-    assert info.has_video and not info.is_image
-    assert (info.width, info.height) == (1280, 720)
-    assert info.duration == pytest.approx(5.0, abs=0.1)
     (job,) = fake.jobs.values()
     assert job.input == {
         "model": "gen4_turbo",
         "ratio": "1280:720",
         "duration": 5,
         "seed": 7,  # seeds wrap into Runway's 32-bit range
-        "promptText": "a yellow car climbs a snowy road, slow push in",
-    }
-    assert fake.paid_jobs == 1
+        "promptText": PROMPT,
+    }  # the take (1280x720, 5 s) is test_contract.py's
     assert all(0 <= p <= 1 for p in progress)
 
 
 def test_final_portrait_and_settings_pass_through(
     prov: RunwayProvider, fake: RunwayFake, media: dict[str, Path], journal: Journal, tmp_path: Path
 ) -> None:
-    r = recipe(
-        "final", size=(1080, 1440), ps={"contentModeration": {"publicFigureThreshold": "low"}}
-    )
+    r = recipe("final", size=(1080, 1440), contentModeration={"publicFigureThreshold": "low"})
     make(prov, r, media, tmp_path / "final.mp4", journal)
     assert (probe(tmp_path / "final.mp4").width, probe(tmp_path / "final.mp4").height) == (
         832,
@@ -213,20 +160,6 @@ def test_an_upload_cut_short_leaves_no_journal_entry_and_one_upload_serves_all_t
 # -- keys and headers -----------------------------------------------------------------------
 
 
-def test_missing_key_errors_before_any_request(
-    fake: RunwayFake,
-    media: dict[str, Path],
-    journal: Journal,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.delenv("RUNWAYML_API_SECRET")
-    prov = get_provider("runway", config=None, film_root=tmp_path)
-    with pytest.raises(ProviderError, match="RUNWAYML_API_SECRET not set"):
-        make(prov, recipe(), media, tmp_path / "o.mp4", journal)  # type: ignore[arg-type]
-    assert fake.log == []
-
-
 def test_fake_requires_the_version_header_and_the_key(fake: RunwayFake) -> None:
     url = f"{fake.url}/v1/tasks/00000000-0000-0000-0000-000000000000"
     auth = {"Authorization": f"Bearer {KEY}"}
@@ -242,172 +175,25 @@ def test_fake_requires_the_version_header_and_the_key(fake: RunwayFake) -> None:
     assert r.status_code == 404 and r.json() == {"error": "Task not found"}
 
 
-def test_wrong_key_is_a_clear_error_and_no_job(
-    fake: RunwayFake,
-    media: dict[str, Path],
-    journal: Journal,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("RUNWAYML_API_SECRET", "key_" + "0" * 128)
-    prov = get_provider("runway", config=None, film_root=tmp_path)
-    r = recipe()
-    with pytest.raises(ProviderError, match="HTTP 401") as e:
-        make(prov, r, media, tmp_path / "o.mp4", journal)  # type: ignore[arg-type]
-    assert "RUNWAYML_API_SECRET" in (e.value.hint or "")
-    assert "0" * 128 not in e.value.message
-    assert journal.get(key_of(r)) is None
-    assert fake.paid_jobs == 0
-
-
-def test_the_key_never_leaks(
-    prov: RunwayProvider, fake: RunwayFake, media: dict[str, Path], journal: Journal, tmp_path: Path
-) -> None:
-    make(prov, recipe(seed=1), media, tmp_path / "a.mp4", journal)
-    fake.faults.fail_jobs = True
-    with pytest.raises(ProviderError) as e:
-        make(prov, recipe(seed=2), media, tmp_path / "b.mp4", journal)
-    texts = [e.value.message, e.value.hint or "", str(e.value)]
-    texts += [p.read_text() for p in journal.folder.glob("*.json")]
-    assert all(KEY not in t for t in texts)
-    assert fake.cdn_auth_seen == []
-
-
 # -- the journal ----------------------------------------------------------------------------
 
 
-def test_failed_job_waits_for_retry_failed(
-    prov: RunwayProvider, fake: RunwayFake, media: dict[str, Path], journal: Journal, tmp_path: Path
+def test_a_throttled_task_is_waiting_not_failing(
+    prov: RunwayProvider, fake: RunwayFake, media: dict[str, Path]
 ) -> None:
-    fake.faults.fail_jobs = True
-    r = recipe()
-    with pytest.raises(ProviderError, match="s010 draft t01") as e:
-        make(prov, r, media, tmp_path / "o.mp4", journal)
-    assert "INTERNAL.BAD_OUTPUT.CODE01" in e.value.message
-    assert journal.get(key_of(r)).state == FAILED
-
-    seen = len(fake.log)
-    with pytest.raises(ProviderError, match="failed this job before") as e:
-        make(prov, r, media, tmp_path / "o.mp4", journal)
-    assert "--retry-failed" in (e.value.hint or "")
-    assert len(fake.log) == seen
-
-    fake.faults.fail_jobs = False
-    make(prov, r, media, tmp_path / "o.mp4", journal, retry_failed=True)
-    assert fake.paid_jobs == 2
-    assert probe(tmp_path / "o.mp4").has_video
-
-
-def test_journalled_job_resumes_by_polling(
-    prov: RunwayProvider, fake: RunwayFake, media: dict[str, Path], journal: Journal, tmp_path: Path
-) -> None:
-    r = recipe()
-    key = key_of(r)
-    entry = journal.begin(key, provider="runway", model="gen4_turbo", label="s010", cost=0.25)
-    task_id = prov.submit(RemoteJob(key, r, inputs_for("draft", media), "s010", entry.client_id))
-    journal.update(entry, state=SUBMITTED, job_id=task_id)
-
-    make(prov, r, media, tmp_path / "o.mp4", journal)
-    assert fake.paid_jobs == 1 and creates(fake) == 1
-    assert probe(tmp_path / "o.mp4").has_video
-
-
-def test_lost_create_reply_stops_and_names_the_recipe(
-    prov: RunwayProvider, fake: RunwayFake, media: dict[str, Path], journal: Journal, tmp_path: Path
-) -> None:
-    fake.faults.force("create", "drop")  # Runway made the task; the reply was lost
-    r = recipe()
-    with pytest.raises(ProviderError, match="s010 draft t01") as e:
-        make(prov, r, media, tmp_path / "o.mp4", journal)
-    assert "reply was lost" in e.value.message and "--resubmit" in (e.value.hint or "")
-    assert journal.get(key_of(r)).state == SUBMITTING
-    assert fake.paid_jobs == 1
-
-    seen = len(fake.log)
-    with pytest.raises(ProviderError, match="s010 draft t01") as e:
-        make(prov, r, media, tmp_path / "o.mp4", journal)
-    assert key_of(r)[:12] in e.value.message and "--resubmit" in (e.value.hint or "")
-    assert len(fake.log) == seen  # Runway cannot be asked: nothing was sent
-
-    make(prov, r, media, tmp_path / "o.mp4", journal, resubmit=True)
-    assert fake.paid_jobs == 2
-    assert probe(tmp_path / "o.mp4").has_video
-
-
-def test_cancel_deletes_the_task(
-    prov: RunwayProvider, fake: RunwayFake, media: dict[str, Path], tmp_path: Path
-) -> None:
-    fake.latency = 5.0
-    fake.throttled = True
+    """(Cancel is test_contract.py's.)"""
+    fake.latency, fake.throttled = 60.0, True  # queued for its first 12 s
     r = recipe()
     job = RemoteJob(key_of(r), r, inputs_for("draft", media), "s010 draft t01", "")
-    task_id = prov.submit(job)
-    assert prov.poll(task_id, job).state == QUEUED  # THROTTLED is waiting, not failing
-    prov.cancel(task_id, job)
-    result = prov.poll(task_id, job)
-    assert result.state == FAILED_STATE and "cancelled" in (result.error or "")
-    assert ("DELETE", f"/v1/tasks/{task_id}") in fake.log
+    assert prov.poll(prov.submit(job), job).state == QUEUED
 
 
 # -- faults ---------------------------------------------------------------------------------
-
-
-def test_429_retry_after_is_honoured(
-    prov: RunwayProvider, fake: RunwayFake, media: dict[str, Path], journal: Journal, tmp_path: Path
-) -> None:
-    fake.faults.retry_after = "0.6"
-    fake.faults.force("create", "429")  # refused, not taken: safe to send again
-    fake.faults.force("api", "429")
-    start = time.monotonic()
-    make(prov, recipe(), media, tmp_path / "o.mp4", journal)
-    assert time.monotonic() - start >= 1.2
-    assert fake.paid_jobs == 1
-
-
-def test_server_errors_on_polls_are_retried(
-    prov: RunwayProvider, fake: RunwayFake, media: dict[str, Path], journal: Journal, tmp_path: Path
-) -> None:
-    fake.faults.force("api", "500", "503", "drop")
-    make(prov, recipe(), media, tmp_path / "o.mp4", journal)
-    assert fake.paid_jobs == 1
-
-
-def test_truncated_and_corrupt_downloads_are_retried(
-    prov: RunwayProvider, fake: RunwayFake, media: dict[str, Path], journal: Journal, tmp_path: Path
-) -> None:
-    fake.faults.force("download", "truncate", "corrupt")
-    make(prov, recipe(), media, tmp_path / "o.mp4", journal)
-    assert probe(tmp_path / "o.mp4").width == 1280
-    assert {("download", "truncate"), ("download", "corrupt")} <= set(fake.faults.injected)
-
-
-def test_always_corrupt_download_is_an_error_and_the_job_stays_journalled(
-    prov: RunwayProvider, fake: RunwayFake, media: dict[str, Path], journal: Journal, tmp_path: Path
-) -> None:
-    fake.faults.force("download", *["corrupt"] * remote.FETCH_TRIES)
-    r = recipe()
-    with pytest.raises(ProviderError, match="not usable media"):
-        make(prov, r, media, tmp_path / "o.mp4", journal)
-    assert journal.get(key_of(r)).state == SUBMITTED
-    make(prov, r, media, tmp_path / "o.mp4", journal)
-    assert fake.paid_jobs == 1
-
-
-def test_bad_setting_is_a_clear_error(
-    prov: RunwayProvider, fake: RunwayFake, media: dict[str, Path], journal: Journal, tmp_path: Path
-) -> None:
-    r = recipe(ps={"ratio": "1:1"})
-    with pytest.raises(ProviderError) as e:
-        make(prov, r, media, tmp_path / "o.mp4", journal)
-    assert "s010 draft t01" in e.value.message and "HTTP 400" in e.value.message
-    assert "ratio: Invalid enum value" in e.value.message
-    assert journal.get(key_of(r)).state == FAILED
-    assert fake.paid_jobs == 0
 
 
 def test_too_long_a_prompt_is_refused_before_sending(
     prov: RunwayProvider, fake: RunwayFake, media: dict[str, Path], journal: Journal, tmp_path: Path
 ) -> None:
     with pytest.raises(ProviderError, match="at most 1000"):
-        make(prov, recipe(prompt="word " * 250), media, tmp_path / "o.mp4", journal)
+        make(prov, recipe() | {"prompt": "word " * 250}, media, tmp_path / "o.mp4", journal)
     assert creates(fake) == 0
