@@ -36,6 +36,7 @@ from typing import Any, TypeGuard
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from vfbuild.errors import UsageError, VfError
+from vfbuild.media.types import MEDIA_TYPES, OCTET_STREAM
 from vfbuild.review import page
 from vfbuild.review.thumbs import Thumbs
 from vfbuild.store import layout, vfdir
@@ -52,23 +53,6 @@ MEDIA_FOLDERS = frozenset(
         layout.EDIT,
     }
 )
-MEDIA_TYPES = {
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".webp": "image/webp",
-    ".gif": "image/gif",
-    ".tif": "image/tiff",
-    ".tiff": "image/tiff",
-    ".mp4": "video/mp4",
-    ".mov": "video/quicktime",
-    ".webm": "video/webm",
-    ".wav": "audio/wav",
-    ".mp3": "audio/mpeg",
-    ".m4a": "audio/mp4",
-    ".otio": "application/json",
-    ".edl": "text/plain; charset=utf-8",
-}
 MAX_BODY = 64 * 1024
 EVENTS_KEPT = 5000
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -407,7 +391,7 @@ class ReviewHandler(BaseHTTPRequestHandler):
         if file is None:
             self._not_found()
             return
-        ctype = MEDIA_TYPES.get(file.suffix.lower(), "application/octet-stream")
+        ctype = MEDIA_TYPES.get(file.suffix.lower(), OCTET_STREAM)
         size = file.stat().st_size
         start, end = 0, size - 1
         status = 200
