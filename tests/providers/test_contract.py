@@ -564,15 +564,7 @@ def test_a_dropped_submit_reply_is_found_or_refused(
 @pytest.mark.parametrize(
     "name",
     [
-        pytest.param(
-            a.name,
-            marks=pytest.mark.xfail(
-                a.name == "comfyui",
-                strict=True,
-                reason="ComfyProvider.find asks the history, then the queue, once: a job that "
-                "ends between the two is in neither answer, and is submitted (paid) again",
-            ),
-        )
+        a.name
         for a in ADAPTERS
         if a.can_find
     ],
