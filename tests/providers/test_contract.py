@@ -563,11 +563,7 @@ def test_a_dropped_submit_reply_is_found_or_refused(
 
 @pytest.mark.parametrize(
     "name",
-    [
-        a.name
-        for a in ADAPTERS
-        if a.can_find
-    ],
+    [a.name for a in ADAPTERS if a.can_find],
 )
 def test_a_lost_job_that_ends_while_it_is_looked_for_is_found(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, media: dict[str, Path], name: str
