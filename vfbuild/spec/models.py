@@ -80,6 +80,18 @@ class Tiers(Strict):
     _even = field_validator("draft", "final")(_check_even)
 
 
+class Loudness(Strict):
+    """The sound the film is mastered to (EBU R128), which `vf qc` holds the edit to."""
+
+    integrated: float = Field(
+        -14.0, ge=-70, le=0, description="Integrated loudness in LUFS (-14 for most platforms)."
+    )
+    true_peak: float = Field(-1.0, ge=-20, le=0, description="Highest true peak in dBTP.")
+    tolerance: float = Field(
+        1.0, gt=0, le=10, description="LU the integrated loudness may be off its target."
+    )
+
+
 class FilmSettings(Strict):
     title: str = Field(min_length=1, description="The film's title; names the edit files.")
     fps: int = Field(24, description="Frames per second of every clip and of the edit: 24 or 30.")
@@ -102,6 +114,11 @@ class FilmSettings(Strict):
         le=600,
         description="Longest allowed shot in seconds. Clips are generated at most 10 s long; "
         "a longer shot loops its clip in the edit.",
+    )
+
+    loudness: Loudness = Field(
+        default_factory=Loudness,
+        description="The loudness target `vf qc` checks the edit against.",
     )
 
     _even = field_validator("delivery")(_check_even)

@@ -1,0 +1,52 @@
+"""What the build does after it records a single output: for a new edit version, write its
+timeline beside it and run the quick QC, whose warnings become the build's notes.
+
+The build calls `after_output` for every output it records, each build (recording is
+idempotent): an edit version whose .otio is there costs one stat.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from vfbuild.finish.cut import EDIT_STEP
+
+if TYPE_CHECKING:
+    from vfbuild.project import Project
+    from vfbuild.steps import Job
+
+
+@dataclass(frozen=True)
+class Said:
+    lines: tuple[str, ...] = ()  # progress lines
+    notes: tuple[str, ...] = field(default=())  # for the build's report
+
+
+def after_output(project: Project, job: Job, version: int, file: str) -> Said:
+    """`file`: where the output was put in the layout (film-relative)."""
+    if job.step != EDIT_STEP:
+        return Said()
+    from vfbuild.finish.cut import cut_from_recipe
+    from vfbuild.finish.files import put_new
+    from vfbuild.finish.qc import FAIL, check_cut
+    from vfbuild.finish.timeline import timeline_path, to_json
+
+    cut = cut_from_recipe(project, version, file, job.recipe.as_dict())
+    rel = timeline_path(cut)
+    path = project.root / rel
+    if path.exists():
+        return Said()
+    put_new(path, to_json(cut).encode("utf-8"))
+    report = check_cut(project, cut, quick=True)
+    notes = [
+        f"qc: {c.shot} {c.check}: {c.value} ({c.verdict}{': ' + c.hint if c.hint else ''})"
+        for c in report.checks
+        if c.verdict in (FAIL, "warn")
+    ]
+    if notes:
+        notes.append(
+            f"qc: `vf qc --version {version}` checks black and frozen frames, dialogue and "
+            "loudness too"
+        )
+    return Said(lines=(f"  timeline {rel}",), notes=tuple(notes))
