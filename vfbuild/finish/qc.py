@@ -41,6 +41,8 @@ ASPECT_TOLERANCE = 0.01
 SILENT_DBFS = -60.0  # a dialogue shot whose loudest 100 ms stays below this is silent
 NO_PROGRAMME_LUFS = -70.0  # ebur128's absolute gate: nothing to measure below it
 HDR_TRC = ("smpte2084", "arib-std-b67")
+DEFAULT_LUFS, DEFAULT_TRUE_PEAK = -14.0, -1.0  # social platforms' usual master
+TOLERANCE = 1.0  # LU either side of the integrated target
 HDR_PRIMARIES = ("bt2020",)
 
 
@@ -89,10 +91,13 @@ def report_path(cut: Cut) -> str:
 
 
 def target_of(project: Project) -> Target:
-    setting = getattr(project.film.film, "loudness", None)
-    if setting is None:
-        return Target(-14.0, -1.0, 1.0)
-    return Target(float(setting.integrated), float(setting.true_peak), float(setting.tolerance))
+    """The film's loudness target (`film.loudness`, `film.true_peak`), within TOLERANCE."""
+    film = project.film.film
+    return Target(
+        float(getattr(film, "loudness", DEFAULT_LUFS)),
+        float(getattr(film, "true_peak", DEFAULT_TRUE_PEAK)),
+        TOLERANCE,
+    )
 
 
 def check_cut(project: Project, cut: Cut, *, quick: bool = False) -> QcReport:

@@ -80,18 +80,6 @@ class Tiers(Strict):
     _even = field_validator("draft", "final")(_check_even)
 
 
-class Loudness(Strict):
-    """The sound the film is mastered to (EBU R128), which `vf qc` holds the edit to."""
-
-    integrated: float = Field(
-        -14.0, ge=-70, le=0, description="Integrated loudness in LUFS (-14 for most platforms)."
-    )
-    true_peak: float = Field(-1.0, ge=-20, le=0, description="Highest true peak in dBTP.")
-    tolerance: float = Field(
-        1.0, gt=0, le=10, description="LU the integrated loudness may be off its target."
-    )
-
-
 class FilmSettings(Strict):
     title: str = Field(min_length=1, description="The film's title; names the edit files.")
     fps: int = Field(24, description="Frames per second of every clip and of the edit: 24 or 30.")
@@ -116,10 +104,14 @@ class FilmSettings(Strict):
         "a longer shot loops its clip in the edit.",
     )
 
-    loudness: Loudness = Field(
-        default_factory=Loudness,
-        description="The loudness target `vf qc` checks the edit against.",
+    loudness: float = Field(
+        -14.0,
+        ge=-40,
+        le=-5,
+        description="Integrated loudness the mix is normalised to, in LUFS: -14 for social "
+        "platforms, -23 for broadcast (EBU R128). Used only when the film has a mix.",
     )
+    true_peak: float = Field(-1.0, ge=-9, le=0, description="The mix's highest true peak, in dBTP.")
 
     _even = field_validator("delivery")(_check_even)
 
