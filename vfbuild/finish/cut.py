@@ -125,7 +125,12 @@ def edit_version(project: Project, version: int | None = None) -> tuple[int, str
                 "the film has no edit yet", hint="run `vf build` (a rough cut needs keyframes)"
             )
         return out.version, out.file, dict(out.recipe)
-    rel = layout.edit_path(title, version)
+    # The edit is an .mp4, or a mezzanine of another container (a ProRes .mov).
+    stem = layout.edit_path(title, version).rsplit(".", 1)[0]
+    rel = next(
+        (f"{stem}{e}" for e in (".mp4", ".mov", ".mkv") if (project.root / f"{stem}{e}").is_file()),
+        f"{stem}.mp4",
+    )
     path = project.root / rel
     if not path.is_file():
         raise UsageError(
@@ -161,7 +166,7 @@ def cut_from_recipe(
     film = project.film
     s = recipe.get("settings") or {}
     fps = int(s.get("fps") or film.film.fps)
-    entries = edit_clips(recipe)
+    entries = edit_clips(project, recipe)
     shots = _shots_of(project, film, [e["sha256"] for e in entries])
     costs = _costs(project)
     clips: list[CutClip] = []
@@ -183,12 +188,37 @@ def cut_from_recipe(
     )
 
 
-def edit_clips(recipe: dict[str, Any]) -> list[dict[str, Any]]:
-    """The edit recipe's clips in film order: `{sha256, still, duration}` each."""
-    clips = (recipe.get("inputs") or {}).get("clips")
-    if not isinstance(clips, list):
+def edit_clips(project: Project, recipe: dict[str, Any]) -> list[dict[str, Any]]:
+    """The edit recipe's clips in film order: `{sha256, still, duration}` each. An edit made
+    of clips names them; an edit joined from per-shot segments names the segments, whose own
+    recipes name their clips (`inputs.clip`, `inputs.still`, `settings.duration`)."""
+    inputs = recipe.get("inputs") or {}
+    clips = inputs.get("clips")
+    if isinstance(clips, list):
+        return [c for c in clips if isinstance(c, dict) and isinstance(c.get("sha256"), str)]
+    segments = inputs.get("segments")
+    if not isinstance(segments, list):
         raise UsageError("the edit's recipe names no clips", hint="build the film again")
-    return [c for c in clips if isinstance(c, dict) and isinstance(c.get("sha256"), str)]
+    fps = int((recipe.get("settings") or {}).get("fps") or project.film.film.fps)
+    out = []
+    for seg in segments:
+        if not isinstance(seg, dict) or not isinstance(seg.get("sha256"), str):
+            continue
+        found = project.index.recipe_for_sha(seg["sha256"])
+        made = found[1] if found is not None else {}
+        own = made.get("inputs") or {}
+        seconds = (made.get("settings") or {}).get("duration")
+        if not isinstance(seconds, (int, float)):
+            seconds = int(seg.get("frames") or 1) / fps
+        out.append(
+            {
+                "sha256": own.get("clip") if isinstance(own.get("clip"), str) else seg["sha256"],
+                "still": bool(own.get("still")),
+                "duration": float(seconds),
+                "segment": seg["sha256"],
+            }
+        )
+    return out
 
 
 def frames_of(seconds: float, fps: int) -> int:
