@@ -38,7 +38,7 @@ FILM = "film"  # the shot column of the edit's own checks
 ALLOWED_FPS = (24, 30)
 LONG_SHOT = 10.0  # seconds: generated clips drift and loop past this
 ASPECT_TOLERANCE = 0.01
-SILENT_DBFS = -60.0  # a dialogue shot whose loudest 100 ms stays below this is silent
+SILENT_DBFS = -50.0  # a dialogue shot whose loudest 100 ms stays below this is silent
 NO_PROGRAMME_LUFS = -70.0  # ebur128's absolute gate: nothing to measure below it
 HDR_TRC = ("smpte2084", "arib-std-b67")
 DEFAULT_LUFS, DEFAULT_TRUE_PEAK = -14.0, -1.0  # social platforms' usual master
@@ -242,8 +242,10 @@ def _clip_checks(
                 add("black frames", _spans(pic.black), FAIL, "black in the shot: regenerate it")
             else:
                 add("black frames", "none", PASS)
-            if pic.frozen:
-                add("frozen frames", _spans(pic.frozen), WARN, "a held picture: intended?")
+            # A black span is still as well: it is reported once, as black.
+            frozen = [f for f in pic.frozen if not _inside(f, pic.black)]
+            if frozen:
+                add("frozen frames", _spans(frozen), WARN, "a held picture: intended?")
             else:
                 add("frozen frames", "none", PASS)
     if clip.dialogue:
@@ -351,6 +353,11 @@ def _edit_checks(
         "" if sound.true_peak <= target.true_peak else f"over {target.true_peak:g} dBTP: limit it",
     )
     return out
+
+
+def _inside(span: Any, within: Any) -> bool:
+    slack = 0.1  # the detectors' edges fall a frame or two apart
+    return any(span.start >= w.start - slack and span.end <= w.end + slack for w in within)
 
 
 def _aspect(text: str) -> float:

@@ -62,8 +62,12 @@ class Sound:
     frames: tuple[tuple[float, float], ...] = field(default=())
 
     def peak_between(self, start: float, end: float) -> float:
-        """The loudest 100 ms frame's true peak between `start` and `end` seconds."""
-        inside = [p for t, p in self.frames if start < t - 0.05 < end]
+        """The loudest 100 ms frame's true peak between `start` and `end` seconds: frames
+        wholly inside, a frame's length in from each cut (an encoder's frame at a cut spreads
+        the next shot's onset back into this one); every frame that meets a short span."""
+        inside = [p for t, p in self.frames if start + 0.1 <= t - 0.1 and t <= end - 0.1]
+        if not inside:
+            inside = [p for t, p in self.frames if start < t and t - 0.1 < end]
         return max(inside, default=-math.inf)
 
 
