@@ -202,14 +202,14 @@ def export_version(
     (`06_Edit/<film>_vNNN.<suffix>`). The version's own .otio is written if it is missing
     and never replaced: exporting `otio` with no `out` answers with it."""
     from vfbuild.finish.cut import cut_of
-    from vfbuild.finish.files import put_new
+    from vfbuild.finish.files import put_stored
     from vfbuild.finish.timeline import timeline_path, to_json
 
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}", hint=f"one of: {', '.join(FORMATS)}")
     cut = cut_of(project, version)
     own = project.root / timeline_path(cut)
-    put_new(own, to_json(cut).encode("utf-8"))
+    put_stored(project, timeline_path(cut), to_json(cut).encode("utf-8"))
     if out is None:
         if fmt == "otio":
             return ExportResult(fmt, own, cut.version, len(cut.clips))

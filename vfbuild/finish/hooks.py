@@ -28,7 +28,7 @@ def after_output(project: Project, job: Job, version: int, file: str) -> Said:
     if job.step != EDIT_STEP:
         return Said()
     from vfbuild.finish.cut import cut_from_recipe
-    from vfbuild.finish.files import put_new
+    from vfbuild.finish.files import put_stored
     from vfbuild.finish.qc import FAIL, check_cut
     from vfbuild.finish.timeline import timeline_path, to_json
 
@@ -37,7 +37,7 @@ def after_output(project: Project, job: Job, version: int, file: str) -> Said:
     path = project.root / rel
     if path.exists():
         return Said()
-    put_new(path, to_json(cut).encode("utf-8"))
+    put_stored(project, rel, to_json(cut).encode("utf-8"))
     report = check_cut(project, cut, quick=True)
     notes = [
         f"qc: {c.shot} {c.check}: {c.value} ({c.verdict}{': ' + c.hint if c.hint else ''})"
