@@ -147,6 +147,16 @@ def test_the_edit_warns_of_what_a_probe_finds(films: dict[str, vfbuild.Film]) ->
     notes = [n for n in report.notes if n.startswith("qc:")]
     assert notes[0].startswith("qc: s010 frame rate: 30 fps (fail")
     assert "`vf qc --version 1`" in notes[-1] and len(notes) == 2
+    # A new version from the same clips (another grain) probes none of them again.
+    yaml = root / "shots.yaml"
+    yaml.write_text(yaml.read_text().replace("grain: 0\n", "grain: 0.1\n"))
+    memory.register(memory.MemoryProvider(lambda job: _clip(job, True)))
+    try:
+        again = vfbuild.open(root).build()
+    finally:
+        memory.unregister()
+    assert again.ok and (root / "06_Edit" / "QC_Film_v002.otio").is_file()
+    assert not [n for n in again.notes if n.startswith("qc:")]
 
 
 def test_vf_qc_strict_json_and_the_report_kept_per_version(

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from vfbuild.finish.cut import EDIT_STEP
 
 if TYPE_CHECKING:
+    from vfbuild.finish.cut import Cut
     from vfbuild.project import Project
     from vfbuild.steps import Job
 
@@ -38,7 +39,9 @@ def after_output(project: Project, job: Job, version: int, file: str) -> Said:
     if path.exists():
         return Said()
     put_stored(project, rel, to_json(cut).encode("utf-8"))
-    report = check_cut(project, cut, quick=True)
+    # The clips of the version before were checked when it was made: only the new ones are
+    # probed (a one-shot change of a long film probes one clip, not every one).
+    report = check_cut(project, cut, quick=True, skip=_clips_before(project, cut))
     notes = [
         f"qc: {c.shot} {c.check}: {c.value} ({c.verdict}{': ' + c.hint if c.hint else ''})"
         for c in report.checks
@@ -50,3 +53,27 @@ def after_output(project: Project, job: Job, version: int, file: str) -> Said:
             "loudness too"
         )
     return Said(lines=(f"  timeline {rel}",), notes=tuple(notes))
+
+
+def _clips_before(project: Project, cut: Cut) -> frozenset[str]:
+    """The sha256 of each clip of the previous version's timeline (none if it has none)."""
+    import json
+
+    if cut.version <= 1:
+        return frozenset()
+    stem = cut.stem.rsplit("_v", 1)[0]
+    path = project.root / timeline_path_for(stem, cut.version - 1)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        video = doc["tracks"]["children"][0]["children"]
+        return frozenset(
+            c["metadata"]["vfbuild"]["sha256"]
+            for c in video
+            if c.get("OTIO_SCHEMA", "").startswith("Clip")
+        )
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return frozenset()
+
+
+def timeline_path_for(stem: str, version: int) -> str:
+    return f"{stem}_v{version:03d}.otio"

@@ -100,8 +100,11 @@ def target_of(project: Project) -> Target:
     )
 
 
-def check_cut(project: Project, cut: Cut, *, quick: bool = False) -> QcReport:
-    """Every check of the cut's clips and of the edit (only the probe's with `quick`)."""
+def check_cut(
+    project: Project, cut: Cut, *, quick: bool = False, skip: frozenset[str] = frozenset()
+) -> QcReport:
+    """Every check of the cut's clips and of the edit (only the probe's with `quick`); the
+    clips whose sha256 is in `skip` (checked before) are left out."""
     from vfbuild.media.probe import probe
 
     root = project.root
@@ -122,6 +125,8 @@ def check_cut(project: Project, cut: Cut, *, quick: bool = False) -> QcReport:
 
         sound = measure_sound(edit_path)
     for clip, start in zip(cut.clips, starts, strict=True):
+        if clip.sha256 in skip:
+            continue
         checks += _clip_checks(root, clip, fps, aspect, cut, quick, sound, start / fps, edit_info)
     if edit_info is not None:
         checks += _edit_checks(cut, edit_info, fps, aspect, sound, target_of(project), quick)
