@@ -172,7 +172,8 @@ def _fcp_comments(tl: otio.schema.Timeline) -> None:
         clip.metadata["fcp_xml"] = {
             "comments": {
                 "mastercomment1": f"{meta['shot']} {meta['step']} {version}{take}",
-                "mastercomment2": f"{meta['provider']}/{meta['model']} seed {meta['seed']}",
+                "mastercomment2": f"{meta['provider']}/{meta['model']}"
+                + (f" seed {meta['seed']}" if meta.get("seed") is not None else ""),
                 "mastercomment3": f"recipe {meta['recipe_key']}",
                 "mastercomment4": f"cost ${meta['cost']:.4f}",
             }
