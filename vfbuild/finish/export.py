@@ -10,6 +10,9 @@ OpenTimelineIO's adapters.
   comments; absolute file URLs.
 - `fcpxml` (fcpx_xml): video and connected sound, markers; absolute file URLs.
 
+Each is made from the version's own .otio (what the build wrote when it made the version; it
+is written from the version's recipe first if it is missing).
+
 Final Cut's and Premiere's XML name media by absolute `file://` URLs (a moved film is
 relinked in the editor); the .otio and .otioz travel with the film.
 """
@@ -26,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from vfbuild.errors import TimelineError, UsageError
 from vfbuild.finish.cut import Cut
-from vfbuild.finish.timeline import START_HOURS, clip_name, timeline_of
+from vfbuild.finish.timeline import START_HOURS, timeline_of
 
 if TYPE_CHECKING:
     import opentimelineio as otio
@@ -62,18 +65,24 @@ def default_name(cut: Cut, fmt: str) -> str:
 
 
 def export(cut: Cut, fmt: str, root: Path, out: Path) -> ExportResult:
-    """Write `cut` as `fmt` at `out` (atomically; an existing file is replaced: an export is
-    made again from the version's data, unlike the version's own .otio)."""
+    """Write `cut` as `fmt` at `out` (atomically; an existing export is replaced)."""
+    return export_timeline(timeline_of(cut), fmt, root, out)
+
+
+def export_timeline(tl: otio.schema.Timeline, fmt: str, root: Path, out: Path) -> ExportResult:
+    """Write a version's timeline (its media URLs relative to `root`/06_Edit) as `fmt`."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}", hint=f"one of: {', '.join(FORMATS)}")
     out = out.resolve()
-    tl = timeline_of(cut)
+    tl = copy.deepcopy(tl)
+    own = tl.metadata.get("vfbuild") or {}
+    clips = list(_video(tl))
     notes: list[str] = []
     _point(tl, root / "06_Edit", out.parent, absolute=fmt in ("fcp7xml", "fcpxml", "otioz"))
-    stills = [c.shot for c in cut.clips if c.still]
+    stills = [_meta(c).get("shot", c.name) for c in clips if _meta(c).get("still")]
     try:
         if fmt == "edl":
-            text = edl_text(tl, cut)
+            text = edl_text(tl, int(own.get("fps") or _rate(tl)))
             _write(out, text.encode("utf-8"))
             notes.append(
                 "an EDL holds the video track only: the dialogue and music tracks are left out"
@@ -102,7 +111,23 @@ def export(cut: Cut, fmt: str, root: Path, out: Path) -> ExportResult:
             f"OpenTimelineIO could not write {out.name} as {fmt}: {e}",
             hint="the .otio beside the edit has the whole timeline; try `--format otio`",
         ) from None
-    return ExportResult(fmt, out, cut.version, len(cut.clips), tuple(notes))
+    return ExportResult(fmt, out, int(own.get("version") or 0), len(clips), tuple(notes))
+
+
+def _video(tl: otio.schema.Timeline) -> list[Any]:
+    import opentimelineio as otio
+
+    tracks = [t for t in tl.tracks if t.kind == otio.schema.TrackKind.Video][:1]
+    return [c for t in tracks for c in t if isinstance(c, otio.schema.Clip)]
+
+
+def _meta(clip: Any) -> dict[str, Any]:
+    meta = clip.metadata.get("vfbuild")
+    return dict(meta) if meta else {}
+
+
+def _rate(tl: otio.schema.Timeline) -> int:
+    return round(tl.tracks[0].duration().rate) if len(tl.tracks) else 24
 
 
 def _point(tl: otio.schema.Timeline, edit_dir: Path, out_dir: Path, *, absolute: bool) -> None:
@@ -123,7 +148,7 @@ def _string(tl: otio.schema.Timeline, adapter: str, **kw: Any) -> str:
     return str(otio.adapters.write_to_string(tl, adapter, **kw))
 
 
-def edl_text(tl: otio.schema.Timeline, cut: Cut) -> str:
+def edl_text(tl: otio.schema.Timeline, fps: int) -> str:
     """The video track as a CMX 3600 EDL, its record timecode from 01:00:00:00 (the adapter
     writes from zero), a reel per clip version (never cut to 8 characters, where
     `s010_draft_v001_t02` and `…_t03` would meet), a `* STILL` note under each held image."""
@@ -132,9 +157,12 @@ def edl_text(tl: otio.schema.Timeline, cut: Cut) -> str:
     video = copy.deepcopy(tl)
     video.tracks[:] = [t for t in video.tracks if t.kind == otio.schema.TrackKind.Video][:1]
     text = _string(video, "cmx_3600", reelname_len=None)
-    fps = cut.fps
     shift = START_HOURS * 3600 * fps
-    stills = {clip_name(c): c for c in cut.clips if c.still}
+    stills = {
+        c.name: (_meta(c).get("file", c.name), round(c.source_range.duration.value))
+        for c in _video(video)
+        if _meta(c).get("still")
+    }
     lines: list[str] = []
     for line in text.splitlines():
         m = _EVENT.match(line)
@@ -146,9 +174,7 @@ def edl_text(tl: otio.schema.Timeline, cut: Cut) -> str:
         if line.startswith("* FROM CLIP NAME:"):
             current = line.split(":", 1)[1].strip()
             if current in stills:
-                lines.append(
-                    f"* STILL: {stills[current].file} HELD FOR {stills[current].frames} FRAMES"
-                )
+                lines.append(f"* STILL: {stills[current][0]} HELD FOR {stills[current][1]} FRAMES")
     if lines and lines[0].startswith("TITLE:"):
         lines.insert(1, "FCM: NON-DROP FRAME")
     return "\n".join(lines) + "\n"
@@ -209,12 +235,24 @@ def export_version(
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}", hint=f"one of: {', '.join(FORMATS)}")
     cut = cut_of(project, version)
-    own = project.root / timeline_path(cut)
-    put_stored(project, timeline_path(cut), to_json(cut).encode("utf-8"))
+    rel = timeline_path(cut)
+    own = project.root / rel
+    if not put_stored(project, rel, to_json(cut).encode("utf-8")):
+        import opentimelineio as otio
+
+        # The version's own timeline, as the build wrote it when it made the version.
+        try:
+            tl = otio.adapters.read_from_file(str(own), "otio_json")
+        except Exception as e:  # noqa: BLE001 - OTIO's own errors have no common root
+            raise TimelineError(
+                f"{rel} cannot be read: {e}", hint="move it aside and export again"
+            ) from None
+    else:
+        tl = timeline_of(cut)
     if out is None:
         if fmt == "otio":
             return ExportResult(fmt, own, cut.version, len(cut.clips))
         out = project.root / default_name(cut, fmt)
     elif out.resolve() == own.resolve():
         return ExportResult(fmt, own, cut.version, len(cut.clips))
-    return export(cut, fmt, project.root, out)
+    return export_timeline(tl, fmt, project.root, out)
