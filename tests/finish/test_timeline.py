@@ -242,3 +242,32 @@ def test_vf_export_on_the_command_line(film: Path, tmp_path: Path) -> None:
     assert "Traceback" not in missing.stderr
     bad = vf(film, "export", "--format", "aaf", check=False)
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
+
+
+def test_an_edit_joined_from_segments_is_read_through_their_recipes(tmp_path: Path) -> None:
+    """An edit whose recipe names per-shot segments (not clips) leads to each segment's clip
+    through the segment's own recipe: the timeline shows the clip, not the segment."""
+    from types import SimpleNamespace
+
+    from vfbuild.finish.cut import edit_clips
+    from vfbuild.store.index import RecipeIndex
+    from vfbuild.store.objects import Artifact
+
+    index = RecipeIndex(tmp_path / "recipes")
+    clip_a, clip_b, seg_a, seg_b = (c * 64 for c in "abcd")
+    for seg, clip, still, seconds in ((seg_a, clip_a, False, 1.5), (seg_b, clip_b, True, 2.0)):
+        recipe = {
+            "step": "segment",
+            "settings": {"duration": seconds, "fps": FPS},
+            "inputs": {"clip": clip, "still": still},
+        }
+        index.record(seg[:63] + "0", Artifact(seg, ".mp4", 1), recipe)
+    project = SimpleNamespace(index=index, film=None)
+    edit = {
+        "settings": {"fps": FPS},
+        "inputs": {"segments": [{"sha256": seg_a, "frames": 36}, {"sha256": seg_b, "frames": 48}]},
+    }
+    assert edit_clips(project, edit) == [  # type: ignore[arg-type]
+        {"sha256": clip_a, "still": False, "duration": 1.5, "segment": seg_a},
+        {"sha256": clip_b, "still": True, "duration": 2.0, "segment": seg_b},
+    ]
