@@ -26,6 +26,8 @@ from vfbuild.fsutil import find_film_root
 from vfbuild.plan.takes import TakeRow
 
 if TYPE_CHECKING:
+    from vfbuild.finish.export import ExportResult
+    from vfbuild.finish.qc import QcReport
     from vfbuild.plan.events import BuildEvent
     from vfbuild.plan.pick import PickResult
     from vfbuild.project import Project
@@ -322,6 +324,28 @@ class Film:
         from vfbuild.plan import jobs
 
         return jobs.lost_rows(self.project, shots)
+
+    # -- finishing -------------------------------------------------------------------------
+
+    def export(
+        self, format: str = "otio", *, version: int | None = None, out: str | Path | None = None
+    ) -> ExportResult:
+        """An edit version's timeline (None: the latest) as otio, otioz, edl, fcpxml or
+        fcp7xml, written to `out` or beside the version in 06_Edit/ (`vfbuild.finish.export`)."""
+        from vfbuild.finish.export import export_version
+
+        return export_version(self.project, format, version, Path(out) if out else None)
+
+    def qc(self, *, version: int | None = None, quick: bool = False) -> QcReport:
+        """Check an edit version (None: the latest) and every clip in it against the QC list
+        (`vfbuild.finish.qc`); the report is kept as `06_Edit/<film>_vNNN.qc.json` (written
+        once per version). `quick`: only what probing tells, nothing written."""
+        from vfbuild.finish.cut import cut_of
+        from vfbuild.finish.qc import check_cut, keep
+
+        cut = cut_of(self.project, version)
+        report = check_cut(self.project, cut, quick=quick)
+        return report if quick else keep(self.project, cut, report)
 
     # -- writing ---------------------------------------------------------------------------
 

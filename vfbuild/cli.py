@@ -265,6 +265,32 @@ def cmd_review(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    result = _film(args).export(args.format, version=args.version, out=args.o)
+    print(f"{result.format}: {result.file} (edit v{result.version:03d}, {result.clips} clip(s))")
+    for note in result.notes:
+        print(f"note: {note}")
+    return 0
+
+
+def cmd_qc(args: argparse.Namespace) -> int:
+    from vfbuild.finish.qc import table
+
+    report = _film(args).qc(version=args.version)
+    if args.json:
+        from vfbuild import jsonout
+
+        print(jsonout.dumps(jsonout.qc_record(report)))
+    else:
+        print("\n".join(table(report)))
+        kept = "written" if report.written else "kept (written before)"
+        print(
+            f"{report.film} v{report.version:03d}: {len(report.failures)} failure(s), "
+            f"{len(report.warnings)} warning(s); report {kept}: {report.file}"
+        )
+    return 1 if args.strict and report.failures else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="vf",
@@ -368,6 +394,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="write the page as read-only files in DIR instead of serving it",
     )
     p.set_defaults(func=cmd_review)
+
+    p = command("export", help="an edit version's timeline for an editor (OTIO, EDL, XML)")
+    p.add_argument(
+        "--format",
+        choices=("otio", "otioz", "edl", "fcpxml", "fcp7xml"),
+        default="otio",
+        help="otio (default; Resolve imports it), otioz (with the media), edl (CMX 3600), "
+        "fcpxml (Final Cut Pro), fcp7xml (Premiere, Resolve)",
+    )
+    p.add_argument("--version", type=int, help="the edit version (default: the latest)")
+    p.add_argument("-o", metavar="FILE", help="write here (default: beside the edit in 06_Edit/)")
+    p.set_defaults(func=cmd_export)
+
+    p = command("qc", help="check the edit and every clip in it: rate, size, colour, black, sound")
+    p.add_argument("--version", type=int, help="the edit version (default: the latest)")
+    p.add_argument("--strict", action="store_true", help="exit 1 when a check fails")
+    _json_option(p, "qc")
+    p.set_defaults(func=cmd_qc)
 
     p = command("pick", help="pick a take: locks framing in locks/SHOT.yaml")
     p.add_argument("shot")

@@ -14,6 +14,7 @@ Every exception vfbuild raises is defined here:
     ├── StoreError          the store refused a write or found a corrupt object
     ├── StepFailed          some takes of a step failed (each already reported)
     ├── PinnedMissing       a pick's artifact is gone and its provider cannot remake its bytes
+    ├── TimelineError       a timeline could not be written in the format asked for
     └── ProviderError       a provider could not make a take
         ├── SubmitUnknown   a submit went out and its reply was lost: the job may exist
         ├── HttpStatusError a provider answered with an HTTP error status
@@ -168,3 +169,7 @@ class LedgerError(VfError):
     """A row of ledger.csv cannot be read: `vf cost` would not tell the truth."""
 
     exit_code = 2
+
+
+class TimelineError(VfError):
+    """A timeline could not be written in the format asked for."""

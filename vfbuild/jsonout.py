@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from vfbuild.api import BuildReport, CostReport, Graph, Plan, StatusRow
     from vfbuild.errors import VfError
+    from vfbuild.finish.qc import QcReport
     from vfbuild.store.journal import JournalEntry
     from vfbuild.store.ledger import LedgerRow
 
 Record = dict[str, object]
 VERSION = 1
-COMMANDS = ("plan", "status", "cost", "jobs", "build", "graph")
+COMMANDS = ("plan", "status", "cost", "jobs", "build", "graph", "qc")
 
 
 def schema(command: str) -> str:
@@ -189,3 +190,10 @@ def graph_record(graph: Graph) -> Record:
         ],
         "edges": [list(e) for e in graph.edges],
     }
+
+
+def qc_record(report: QcReport) -> Record:
+    """`vf qc --json`: the same document as the version's .qc.json."""
+    from vfbuild.finish.qc import record
+
+    return record(report)

@@ -205,6 +205,7 @@ def test_new_motion_prompt_makes_a_new_draft_version_and_waits_for_a_pick(
         "03_Generations/v3_final/s020_final_v002.mp4",
         "05_Upscaled/s020_upscale_v002.mp4",
         "06_Edit/Tiny_Film_v004.mp4",
+        "06_Edit/Tiny_Film_v004.otio",  # its timeline
     ], out
     assert made_count(out) == 3  # final, upscale, edit: no keyframe, draft or other shot
     assert all(final[k] == v for k, v in after.items())

@@ -313,6 +313,13 @@ class StepRunner:
                     recipe=job.recipe.as_dict(),
                 ),
             )
+            from vfbuild.finish.hooks import after_output
+
+            said = after_output(self.p, job, version, target)  # the edit's timeline, quick QC
+            for line in said.lines:
+                self.events.say(line)
+            with self.events.lock:
+                self.events.notes.extend(said.notes)
         if job.recipe.prompt:
             r = job.recipe
             self.p.prompts.append(

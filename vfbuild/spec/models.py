@@ -104,6 +104,15 @@ class FilmSettings(Strict):
         "a longer shot loops its clip in the edit.",
     )
 
+    loudness: float = Field(
+        -14.0,
+        ge=-40,
+        le=-5,
+        description="Integrated loudness the mix is normalised to, in LUFS: -14 for social "
+        "platforms, -23 for broadcast (EBU R128). Used only when the film has a mix.",
+    )
+    true_peak: float = Field(-1.0, ge=-9, le=0, description="The mix's highest true peak, in dBTP.")
+
     _even = field_validator("delivery")(_check_even)
 
     @field_validator("fps")
