@@ -131,6 +131,8 @@ class ReplicateFake(FakeServer):
             )
         if status == 503:
             return problem(503, "Service Unavailable", "Replicate is temporarily unavailable.")
+        if status == 422:  # a refused input: Seedance's answer to a recognisable face
+            return problem(422, "Input validation failed", "- image: the image shows a real person")
         return problem(status, "Internal Server Error", "Something went wrong on our end.")
 
     # -- predictions ------------------------------------------------------------------------

@@ -56,7 +56,7 @@ from tests.providers.kit import (
     tone,
 )
 from vfbuild import catalog
-from vfbuild.errors import ProviderError
+from vfbuild.errors import InputRefused, ProviderError
 from vfbuild.media.probe import probe
 from vfbuild.providers import get_provider
 from vfbuild.providers.remote import FAILED_STATE, FETCH_TRIES, RemoteJob, RemoteProvider
@@ -688,6 +688,45 @@ def test_a_refused_input_is_journalled_failed(
         entry = take.entry()
         assert entry is not None and entry.state == FAILED  # waits for a fix, or --retry-failed
         assert w.fake.paid_jobs == 0
+
+
+# Providers whose published refusal of an input is an HTTP 422 (Kling's is a service code:
+# test_kling.py; Runway's and ComfyUI's a 400).
+REFUSES_WITH_422 = ["fal", "replicate", "luma"]
+
+
+@pytest.mark.parametrize("name", REFUSES_WITH_422)
+def test_a_422_is_an_input_refusal_and_is_never_sent_again(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, media: dict[str, Path], name: str
+) -> None:
+    """A refusal of the input (Seedance's recognisable face) is deterministic: raised as
+    `InputRefused` (what a `fallback:` acts on), sent once, paid never, and not sent again by
+    the next build unless `--retry-failed`."""
+    with world(monkeypatch, tmp_path, media, name) as w:
+        w.fake.faults.force("create", "422")
+        take = w.take()
+        with pytest.raises(InputRefused) as e:
+            take.make()
+        assert take.label in e.value.message and e.value.status == 422
+        assert creates(w.fake) == 1 and w.fake.paid_jobs == 0  # not retried
+        entry = take.entry()
+        assert entry is not None and entry.state == FAILED
+        with pytest.raises(ProviderError, match="failed this job before"):
+            take.make(w.provider())
+        assert creates(w.fake) == 1
+
+
+def test_a_5xx_is_retried_on_the_same_provider_not_refused(w: World) -> None:
+    """A fault is not a refusal: a 503 on the submit is sent again, 500s on the status are
+    asked again, and the take is made and paid once."""
+    w.fake.faults.retry_after = "0"
+    w.fake.faults.force("create", "503")
+    w.fake.faults.force("api", "500", "500")
+    take = w.take()
+    take.make()
+    assert creates(w.fake) == 2 and w.fake.paid_jobs == 1
+    assert [f for _, f in w.fake.faults.injected] == ["503", "500", "500"]
+    take.check_media()
 
 
 # -- keys ---------------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from vfbuild.providers.remote import (
     RemoteJob,
     RemoteProvider,
     parse_ratio,
+    refusal_class,
 )
 from vfbuild.store.journal import Journal
 
@@ -324,7 +325,7 @@ def _explain(
         hint = "fix what Luma names (shots.yaml provider settings, or the input images)"
         if unhosted:
             hint += f"; {UNHOSTED_HINT}"
-    return HttpStatusError(
+    return refusal_class(e)(
         f"{job.label}: luma {what} refused (HTTP {e.status}): {detail}",
         status=e.status,
         body=e.body,

@@ -49,7 +49,6 @@ from vfbuild.providers.remote import (
     QUEUED,
     RUNNING,
     SUCCEEDED,
-    URL_ROLES,
     Poll,
     RemoteJob,
     RemoteProvider,
@@ -100,7 +99,7 @@ class ReplicateProvider(RemoteProvider):
         if job.step == "keyframe":
             refs = job.files("references")
             return refs[:1] if "flux-1.1-pro" in split_model(job.model)[0].lower() else []
-        return [job.file(r) for r in URL_ROLES.get(job.step, ())]
+        return job.roles()
 
     def input_for(self, job: RemoteJob) -> dict[str, Any]:
         s = job.settings
