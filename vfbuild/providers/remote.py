@@ -187,7 +187,7 @@ class RemoteProvider:
         self.base_url = os.environ.get(info.base_url_env) or base_url or info.base_url or ""
         self.film_root = film_root
         self.http = Http(self.name, self.base_url, self.auth_headers, timeout=timeout)
-        for k in info.env_keys:
+        for k in (*info.env_keys, *info.alt_keys):
             add_secret(os.environ.get(k))
         self._warming = threading.Lock()
         self._warmed: set[str] = set()
@@ -235,8 +235,9 @@ class RemoteProvider:
             raise ProviderError(
                 f"{self.name}: {' and '.join(missing)} not set in the environment; nothing was "
                 "submitted",
-                hint=f"export {missing[0]}=… (keys are read only from the environment, never "
-                "from files in the film)",
+                hint=f"export {missing[0]}=…"
+                + "".join(f", or {k}=… alone" for k in self.info.alt_keys)
+                + " (keys are read only from the environment, never from files in the film)",
             )
 
     # -- input files ------------------------------------------------------------------------
