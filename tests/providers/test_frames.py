@@ -112,3 +112,88 @@ def test_existing_fal_requests_are_unchanged(fal: Any, frames: dict[str, Path], 
     (job,) = fal.jobs.values()
     assert set(job.input) == {"prompt", "image_url", "duration", "negative_prompt"}
     assert job.input["duration"] == "5"
+
+
+# -- Replicate --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def replicate(serve: Any) -> Any:
+    from tests.fakes import replicate as fake
+
+    return serve(fake.ReplicateFake, fake.KEYS)
+
+
+@pytest.mark.parametrize(
+    ("model", "first", "last", "duration"),
+    [
+        ("google/veo-3.1", "image", "last_frame", 6),
+        ("bytedance/seedance-1-pro", "image", "last_frame_image", 5),
+        ("minimax/hailuo-02", "first_frame_image", "last_frame_image", 6),
+    ],
+)
+def test_each_replicate_model_gets_its_own_fields(
+    replicate: Any, frames: dict[str, Path], tmp_path: Path, model: str, first: str, last: str,
+    duration: int,
+) -> None:  # fmt: skip
+    run = clip_run(tmp_path, "replicate", model, frames)
+    run.make()
+    (job,) = replicate.jobs.values()
+    assert decode_data_uri(job.input[first]) == frames["first"].read_bytes()
+    assert decode_data_uri(job.input[last]) == frames["last"].read_bytes()
+    assert job.input["duration"] == duration
+    assert probe(run.out).duration == pytest.approx(duration, abs=0.2)
+
+
+def test_kling_2_1_on_replicate_takes_its_end_image_in_pro_mode_only(
+    replicate: Any, frames: dict[str, Path], tmp_path: Path
+) -> None:
+    run = clip_run(tmp_path, "replicate", "kwaivgi/kling-v2.1", frames)
+    with pytest.raises(ProviderError, match="mode: pro"):
+        run.make()
+    assert replicate.paid_jobs == 0
+    pro = Run(
+        tmp_path,
+        recipe("replicate", "draft", VIDEO, model="kwaivgi/kling-v2.1", ps={"mode": "pro"}),
+        {"keyframe": frames["first"], "last": frames["last"]},
+    )
+    pro.make()
+    (job,) = replicate.jobs.values()
+    assert job.input["mode"] == "pro" and "end_image" in job.input and "seed" not in job.input
+
+
+def test_a_lost_replicate_reply_with_a_last_frame_is_found(
+    replicate: Any, frames: dict[str, Path], tmp_path: Path
+) -> None:
+    """The look-up compares the new file fields too (a `data:` URI comes back as a URL)."""
+    replicate.faults.force("create", "drop")
+    clip_run(tmp_path, "replicate", "google/veo-3.1", frames).make()
+    assert replicate.paid_jobs == 1
+
+
+# -- Luma -------------------------------------------------------------------------------------
+
+
+def test_first_and_last_frame_reach_luma_as_keyframes(
+    serve: Any, frames: dict[str, Path], tmp_path: Path
+) -> None:
+    from tests.fakes import luma as fake
+
+    luma = serve(fake.LumaFake, fake.KEYS)
+    big = {"first": tmp_path / "f.png", "last": tmp_path / "l.png"}
+    still(big["first"], "640x360")
+    from tests.providers.kit import ffmpeg
+
+    ffmpeg("-f", "lavfi", "-i", "color=c=blue:size=640x360", "-frames:v", "1", str(big["last"]))
+    settings = {**VIDEO, "width": 640, "height": 360}
+    run = Run(
+        tmp_path,
+        recipe("luma", "draft", settings),
+        {"keyframe": big["first"], "last": big["last"]},
+    )
+    run.make()
+    (job,) = luma.jobs.values()
+    keyframes = job.input["keyframes"]
+    assert set(keyframes) == {"frame0", "frame1"}
+    assert decode_data_uri(keyframes["frame1"]["url"]) == big["last"].read_bytes()
+    assert luma.paid_jobs == 1
