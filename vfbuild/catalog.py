@@ -119,6 +119,14 @@ REGISTRY: dict[str, ProviderInfo] = {
             models={"keyframe": "photon-1", "draft": "ray-flash-2", "final": "ray-2"},
         ),
         ProviderInfo(
+            "sync",
+            frozenset({"lipsync"}),
+            "vfbuild.providers.syncso:SyncProvider",
+            env_keys=("SYNC_API_KEY",),
+            base_url="https://api.sync.so",
+            models={"lipsync": "lipsync-2"},
+        ),
+        ProviderInfo(
             "manual",
             _ALL,
             "vfbuild.providers.manual:ManualProvider",
