@@ -24,6 +24,8 @@ class ProviderInfo:
     base_url: str | None = None  # default endpoint; film config and VF_<NAME>_BASE_URL override
     models: dict[str, str] = field(default_factory=dict)  # default model per step
     remote: bool = True
+    # Keys that stand alone for all of `env_keys` (Kling's single API key for its older pair).
+    alt_keys: tuple[str, ...] = ()
 
     @property
     def base_url_env(self) -> str:
@@ -36,6 +38,8 @@ class ProviderInfo:
         return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
 
     def missing_keys(self) -> list[str]:
+        if any(os.environ.get(k) for k in self.alt_keys):
+            return []
         return [k for k in self.env_keys if not os.environ.get(k)]
 
 
@@ -94,6 +98,7 @@ REGISTRY: dict[str, ProviderInfo] = {
             frozenset({"video", "lipsync"}),
             "vfbuild.providers.kling:KlingProvider",
             env_keys=("KLING_ACCESS_KEY", "KLING_SECRET_KEY"),
+            alt_keys=("KLING_API_KEY",),
             base_url="https://api-singapore.klingai.com",
             models={"draft": "kling-v2-1", "final": "kling-v2-1", "lipsync": "kling-lipsync"},
         ),
@@ -112,6 +117,14 @@ REGISTRY: dict[str, ProviderInfo] = {
             env_keys=("LUMAAI_API_KEY",),
             base_url="https://api.lumalabs.ai",
             models={"keyframe": "photon-1", "draft": "ray-flash-2", "final": "ray-2"},
+        ),
+        ProviderInfo(
+            "sync",
+            frozenset({"lipsync"}),
+            "vfbuild.providers.syncso:SyncProvider",
+            env_keys=("SYNC_API_KEY",),
+            base_url="https://api.sync.so",
+            models={"lipsync": "lipsync-2"},
         ),
         ProviderInfo(
             "manual",

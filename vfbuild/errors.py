@@ -18,6 +18,7 @@ Every exception vfbuild raises is defined here:
     └── ProviderError       a provider could not make a take
         ├── SubmitUnknown   a submit went out and its reply was lost: the job may exist
         ├── HttpStatusError a provider answered with an HTTP error status
+        │   └── InputRefused    …refusing the input itself (a 422, a recognisable face)
         └── ResultRejected  a take came back, but not as its step asked: never stored
 
 A manual take waiting for the user's file is not an error: it is a result (`Awaiting`).
@@ -142,6 +143,12 @@ class HttpStatusError(ProviderError):
         super().__init__(message, hint=hint)
         self.status = status
         self.body = body
+
+
+class InputRefused(HttpStatusError):
+    """A provider refused a job's input deterministically (HTTP 422, a face it will not
+    animate, a prompt its policy refuses): the same request would be refused again, so it is
+    never retried, and another provider may be asked instead (a `fallback:`)."""
 
 
 class PinnedMissing(VfError):

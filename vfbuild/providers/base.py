@@ -73,6 +73,7 @@ class Provider(Protocol):
     declares_cost: bool  # its cost per take is the film's `cost_per_take`, not a price table
     versions_early: bool  # needs its take's version before making it (to name the file)
     by_hand: bool  # its takes are files a person saves in the film's inbox
+    takes_last_frame: bool = False  # sends a clip's last frame (the `last` input) too
 
     def model(self, step: str, configured: str | None) -> str: ...
 

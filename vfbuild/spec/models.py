@@ -129,7 +129,7 @@ class ProviderChoice(Strict):
     use: str = Field(
         "local",
         description="Provider: local (offline previz), fal, replicate, comfyui, kling, runway, "
-        "luma, or manual (files you make by hand and drop in inbox/).",
+        "luma, sync (sync.so lip-sync), or manual (files you make by hand and drop in inbox/).",
     )
     model: str | None = Field(None, description="The provider's model id (a tier may override).")
     base_url: str | None = Field(
