@@ -42,6 +42,8 @@ class Music(Step):
         if spec is None:  # not in this film: nothing to make
             return r.finish(state)
         need = asked_seconds(r.film)
+        if r.frozen:  # the music the locked mix was made with, exactly
+            return self._frozen(r, state, need)
         jobs = self._jobs(r, need)
         if spec.fit == "trim":
             last = last_music_seconds(r)
@@ -58,6 +60,25 @@ class Music(Step):
         if picked is not None:
             picked.picked = True
         state.jobs = jobs
+        return r.finish(state)
+
+    def _frozen(self, r: Resolution, state: StepState, need: float) -> StepState:
+        from vfbuild.errors import FrozenError
+
+        out = r.locks.output(FILM_LOCK, "mix")
+        music = out.recipe.get("inputs", {}).get("music") if out is not None else None
+        if not isinstance(music, dict):
+            raise FrozenError(
+                "--frozen needs the music the film's mix was made with; locks/_film.yaml "
+                "pins no mix with music",
+                hint="run `vf build` without --frozen to make it, then commit the locks",
+            )
+        seconds = float(music.get("seconds") or need)
+        picked = self._picked(r, self._jobs(r, seconds))
+        if picked is None:
+            raise FrozenError("--frozen: the music's pick is not one of its takes")
+        picked.picked, picked.pinned_sha256 = True, str(music["sha256"])
+        state.jobs = [picked]
         return r.finish(state)
 
     def _jobs(self, r: Resolution, seconds: float) -> list[Job]:

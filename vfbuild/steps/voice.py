@@ -66,13 +66,10 @@ class Voice(Step):
         return r.finish(state)
 
     def targets(self, job: Job, title: str, version: int) -> list[str]:
-        # Dialogue lives in 04_Audio (the seeds' layout); the picked reading in v2_selected.
-        paths = [
-            f"{layout.AUDIO}/{layout.take_name(job.name, job.step, version, job.take, job.ext)}"
-        ]
-        if job.picked:
-            paths.append(layout.selected_path(job.name, job.step, version, job.take, job.ext))
-        return paths
+        # Takes where every step's are (`vf pick` names them there), and beside the film's
+        # other sound in 04_Audio (the seeds' layout).
+        name = layout.take_name(job.name, job.step, version, job.take, job.ext)
+        return [*super().targets(job, title, version), f"{layout.AUDIO}/{name}"]
 
 
 def chosen_take(r: Resolution, shot: Shot, state: StepState) -> Job | None:

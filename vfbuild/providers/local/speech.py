@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import subprocess
+import sys
 import threading
 import wave
 from pathlib import Path
@@ -57,16 +59,20 @@ class _Engine:
             ctypes.c_void_p,
             ctypes.c_void_p,
         ]
-        data = espeakng_loader.get_data_path().encode()
-        self.rate: int = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data, 0)
-        if self.rate <= 0:
-            raise MediaError("eSpeak NG did not start", hint=f"its data is at {data.decode()}")
-        self.version = (lib.espeak_Info(None) or b"?").decode()
+        self.data = espeakng_loader.get_data_path().encode()
+        self.lib = lib
         self.chunks: list[bytes] = []
         # Kept on the engine: ctypes must not free the callback while the library holds it.
         self._callback = _CALLBACK(self._hear)
-        lib.espeak_SetSynthCallback(self._callback)
-        self.lib = lib
+        self.rate = self._start()
+        self.version = (lib.espeak_Info(None) or b"?").decode()
+
+    def _start(self) -> int:
+        rate: int = self.lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, self.data, 0)
+        if rate <= 0:
+            raise MediaError("eSpeak NG did not start", hint=f"its data is at {self.data!r}")
+        self.lib.espeak_SetSynthCallback(self._callback)
+        return rate
 
     def _hear(self, wav: Any, n: int, events: Any) -> int:
         if wav and n > 0:
@@ -117,7 +123,28 @@ def take_params(settings: dict[str, Any], take: int) -> tuple[int, int]:
 
 
 def speak(out: Path, text: str, *, voice: str, rate: int, pitch: int) -> float:
-    """Read `text` aloud into a mono 16-bit wav at `out`; returns its length in seconds."""
+    """Read `text` aloud into a mono 16-bit wav at `out`; returns its length in seconds.
+
+    Each reading runs in a fresh process: the synthesiser carries state from one reading to
+    the next (the same line read twice in one process gave two different files, and a
+    re-initialised engine too), while fresh processes agree to the byte."""
+    code = "from vfbuild.providers.local.speech import _main; _main()"
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", code, str(out), voice, str(rate), str(pitch)],
+            input=text.encode("utf-8"),
+            capture_output=True,
+            timeout=120,
+        )
+    except (OSError, subprocess.SubprocessError) as e:
+        raise MediaError("cannot start the local voice (eSpeak NG)", hint=str(e)) from e
+    if proc.returncode != 0:
+        last = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["?"]
+        raise MediaError(f"the local voice could not read {text[:40]!r}", hint=last[0])
+    return float(proc.stdout.decode().strip() or 0)
+
+
+def _speak_here(out: Path, text: str, *, voice: str, rate: int, pitch: int) -> float:
     with _lock:
         engine = _engine()
         samples = engine.speak(text, voice, rate, pitch)
@@ -130,3 +157,15 @@ def speak(out: Path, text: str, *, voice: str, rate: int, pitch: int) -> float:
         w.setframerate(sample_rate)
         w.writeframes(samples)
     return float(len(samples) / 2 / sample_rate)
+
+
+def _main() -> None:
+    """One reading: argv is OUT VOICE RATE PITCH, the text comes on stdin."""
+    out, voice, rate, pitch = sys.argv[1:5]
+    text = sys.stdin.buffer.read().decode("utf-8")
+    try:
+        seconds = _speak_here(Path(out), text, voice=voice, rate=int(rate), pitch=int(pitch))
+    except MediaError as e:
+        print(f"{e.message}{f' ({e.hint})' if e.hint else ''}", file=sys.stderr)
+        raise SystemExit(1) from None
+    print(f"{seconds:.6f}")

@@ -1,0 +1,169 @@
+"""Sound, end to end on a tiny film (issue 17): a `line:` with no `audio:` file is read aloud
+by the local voice (eSpeak NG), lip-sync uses the chosen reading, a previz music bed plays
+under the film and ducks under the line, and the edit is normalised to the film's loudness.
+Changing the line re-makes only the voice and what follows from it; changing the music's
+prompt only the music and what follows from it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+import vfbuild
+from tests.e2e.film import make_film
+from vfbuild.fsutil import sha256_file
+from vfbuild.media import mix
+from vfbuild.media.probe import probe
+from vfbuild.store.locks import FILM_LOCK
+
+LINE = "Winter was long. Spring was worth the drive."
+SHOT = "s030"
+
+
+def _edit_yaml(film: Path, change: object) -> None:
+    yaml = YAML()
+    doc = yaml.load(film / "shots.yaml")
+    change(doc)  # type: ignore[operator]
+    yaml.dump(doc, film / "shots.yaml")
+
+
+def _spoken(doc: dict) -> None:  # type: ignore[type-arg]
+    doc["characters"]["driver"] = {"voice": {"id": "en+m3"}}
+    doc["music"] = {"prompt": "warm hopeful strings", "takes": 2, "pick": 2}
+    shot = doc["shots"][2]
+    shot["duration"] = 3.5
+    shot["dialogue"] = {"line": LINE, "voice": "driver"}
+
+
+@pytest.fixture(scope="module")
+def film(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = make_film(tmp_path_factory.mktemp("sound") / "film")
+    _edit_yaml(root, _spoken)
+    f = vfbuild.open(root)
+    assert f.build(tier="draft").ok
+    for shot in ("s010", "s020", SHOT):
+        f.pick(shot, "keyframe", 1)
+    assert f.build(tier="draft").ok
+    for shot in ("s010", "s020", SHOT):
+        f.pick(shot, "draft", 1)
+    report = f.build()
+    assert report.ok, report.errors
+    return root
+
+
+def _output(root: Path, name: str, step: str) -> tuple[str, dict]:  # type: ignore[type-arg]
+    out = vfbuild.open(root).project.locks.output(name, step)
+    assert out is not None, (name, step)
+    return out.file, out.recipe
+
+
+def test_the_line_is_read_aloud_and_lip_sync_uses_the_reading(film: Path) -> None:
+    takes = sorted((film / "04_Audio").glob(f"{SHOT}_voice_v001_t*.wav"))
+    assert [t.name for t in takes] == [f"{SHOT}_voice_v001_t01.wav"]
+    info = probe(takes[0])
+    # eSpeak NG at 160 words a minute: nine words and two full stops, about 3 s of speech.
+    expected = len(LINE.split()) * 60 / 160
+    assert info.has_audio and 0.7 * expected < (info.audio_duration or 0) < 1.4 * expected
+    loud = mix.measure(takes[0])
+    assert loud.integrated > -30, loud  # speech, not silence
+    _, lipsync = _output(film, SHOT, "lipsync")
+    assert lipsync["inputs"]["audio"] == sha256_file(takes[0])
+
+
+def test_the_music_ducks_under_the_line_and_the_edit_meets_its_loudness(film: Path) -> None:
+    mix_file, mix_recipe = _output(film, FILM_LOCK, "mix")
+    music = mix_recipe["inputs"]["music"]
+    assert music["seconds"] == 6.0  # the cut: 1 + 1.5 + 3.5 s
+    picked = film / "04_Audio" / "Tiny_Film_music_v001_t02.wav"  # `pick: 2`
+    store = vfbuild.open(film).project.store
+    assert sha256_file(picked) == music["sha256"]
+    assert (film / "04_Audio" / "Tiny_Film_music_v001_t01.wav").is_file()
+
+    line = mix_recipe["inputs"]["dialogue"][0]
+    assert line["start"] == pytest.approx(2.5)
+    voice = store.path(line["sha256"])
+    stem = film / "music_stem.wav"
+    mix.render_music_stem(
+        stem,
+        dialogue=[mix.Placed(line["start"], voice, line["length"])],
+        music=mix.Music(picked, music["gain"], music["duck"]),
+        seconds=6.0,
+    )
+    speech = probe(voice).audio_duration or 0
+    during = mix.rms_db(stem, line["start"] + 0.3, line["start"] + speech - 0.2)
+    before = mix.rms_db(stem, 0.3, line["start"] - 0.2)
+    assert before - during >= 8.0, (before, during)
+
+    edit_file, _ = _output(film, FILM_LOCK, "edit")
+    edit = film / edit_file
+    assert probe(edit).has_audio
+    assert abs(mix.measure(edit).integrated - -14.0) <= 1.0
+    assert abs(mix.measure(film / mix_file).integrated - -14.0) <= 1.0
+
+
+def test_a_changed_line_remakes_the_voice_lipsync_mix_and_edit_only(film: Path) -> None:
+    def change(doc: dict) -> None:  # type: ignore[type-arg]
+        doc["shots"][2]["dialogue"]["line"] = "Spring was worth it."
+
+    _edit_yaml(film, change)
+    report = vfbuild.open(film).build()
+    assert report.ok, report.errors
+    assert sorted(report.made) == sorted([f"{SHOT} voice t01", f"{SHOT} lipsync", "mix", "edit"]), (
+        report.made
+    )
+
+
+def test_a_changed_music_prompt_remakes_the_music_mix_and_edit_only(film: Path) -> None:
+    def change(doc: dict) -> None:  # type: ignore[type-arg]
+        doc["music"]["prompt"] = "a lonely cello in the snow"
+
+    _edit_yaml(film, change)
+    report = vfbuild.open(film).build()
+    assert report.ok, report.errors
+    assert sorted(report.made) == ["edit", "mix", "music t01", "music t02"], report.made
+
+
+def test_a_shorter_cut_keeps_music_that_still_fits(film: Path) -> None:
+    def shorter(doc: dict) -> None:  # type: ignore[type-arg]
+        doc["shots"][1]["duration"] = 1.0
+
+    _edit_yaml(film, shorter)
+    f = vfbuild.open(film)
+    report = f.build()
+    assert report.ok, report.errors
+    assert "music t01" not in report.made and "music t02" not in report.made, report.made
+    _, mix_recipe = _output(film, FILM_LOCK, "mix")
+    assert mix_recipe["settings"]["seconds"] == pytest.approx(5.5)
+    assert mix_recipe["inputs"]["music"]["seconds"] == 6.0  # trimmed, with a fade
+
+    def longer(doc: dict) -> None:  # type: ignore[type-arg]
+        doc["shots"][1]["duration"] = 3.0
+
+    _edit_yaml(film, longer)
+    report = vfbuild.open(film).build()
+    assert report.ok, report.errors
+    assert {"music t01", "music t02"} <= set(report.made)  # too short now: asked again
+    _, mix_recipe = _output(film, FILM_LOCK, "mix")
+    assert mix_recipe["inputs"]["music"]["seconds"] == 8.0
+
+
+def test_the_local_voice_is_deterministic_across_processes(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pathlib import Path; from vfbuild.providers.local import speech;"
+        "speech.speak(Path(sys.argv[1]), 'Winter was long.', voice='en+m3', rate=160, pitch=50)"
+    )
+    outs = []
+    for i in range(2):
+        out = tmp_path / f"v{i}.wav"
+        subprocess.run([sys.executable, "-c", code, str(out)], check=True)
+        outs.append(out.read_bytes())
+    from vfbuild.providers.local import speech
+
+    speech.speak(tmp_path / "here.wav", "Winter was long.", voice="en+m3", rate=160, pitch=50)
+    assert outs[0] == outs[1] == (tmp_path / "here.wav").read_bytes()
+    assert len(outs[0]) > 20_000
