@@ -167,3 +167,67 @@ def test_the_local_voice_is_deterministic_across_processes(tmp_path: Path) -> No
     speech.speak(tmp_path / "here.wav", "Winter was long.", voice="en+m3", rate=160, pitch=50)
     assert outs[0] == outs[1] == (tmp_path / "here.wav").read_bytes()
     assert len(outs[0]) > 20_000
+
+
+def test_voice_and_music_jobs_killed_mid_request_are_never_paid_twice(tmp_path: Path) -> None:
+    """The kill -9 loop on ElevenLabs, whose calls answer with the audio itself: vf is killed
+    after ElevenLabs made a generation and before its reply; the next build finds it in the
+    history instead of asking (and paying) again."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.e2e.remote import remote_film
+    from vfbuild.store.journal import Journal
+    from vfbuild.store.ledger import Ledger
+
+    with remote_film(tmp_path, "elevenlabs", latency=0.05) as film:
+        doc = YAML().load(film.root / "shots.yaml")
+        doc["characters"]["driver"] = {"voice": {"id": "fake-driver-voice"}}
+        doc["music"] = {"prompt": "warm hopeful strings", "takes": 2, "pick": 1}
+        doc["shots"][2]["dialogue"] = {"line": LINE, "voice": "driver", "takes": 2, "pick": 1}
+        for shot in doc["shots"]:
+            shot["keyframe"]["takes"] = 1
+        YAML().dump(doc, film.root / "shots.yaml")
+        planned, _ = film.planned("--tier", "draft")
+        assert planned == 4  # two readings, two pieces
+        victim: list[subprocess.Popen[bytes]] = []
+        creates = [0]
+
+        def kill_on_create() -> None:
+            creates[0] += 1
+            if creates[0] in (1, 3) and victim and victim[-1].poll() is None:
+                os.kill(victim[-1].pid, signal.SIGKILL)
+                victim[-1].wait()
+
+        film.fake.on_create = kill_on_create
+        cmd = [sys.executable, "-m", "vfbuild", "-C", str(film.root), "build", "--tier", "draft"]
+        for _ in range(6):
+            proc = subprocess.Popen(
+                cmd, env={**os.environ, **film.env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            )
+            victim.append(proc)
+            _, err = proc.communicate(timeout=120)
+            if proc.returncode == 0:
+                break
+            assert proc.returncode in (1, -signal.SIGKILL), err
+        assert proc.returncode == 0, err
+        assert film.fake.paid_jobs == planned == creates[0]
+        rows = Ledger(film.root).rows()
+        assert len(rows) == 4 and len({r.recipe_key for r in rows}) == 4
+        assert {e.state for e in Journal(film.root / ".vf" / "journal").entries()} == {"ledgered"}
+        assert ("GET", "/v1/history") in film.fake.log  # the lost replies were looked up
+        # and the film speaks ElevenLabs' reading over its music
+        assert (film.root / f"04_Audio/{SHOT}_voice_v001_t01.mp3").is_file()
+        assert film.vf("build", "--tier", "draft").returncode == 0
+        assert film.fake.paid_jobs == 4
+        assert KEY_NOT_IN(film.root, film.keys["ELEVENLABS_API_KEY"])
+
+
+def KEY_NOT_IN(root: Path, key: str) -> bool:  # noqa: N802
+    """The key is in no file the build wrote."""
+    for p in root.rglob("*"):
+        if p.is_file() and p.stat().st_size < 5_000_000 and key.encode() in p.read_bytes():
+            return False
+    return True
