@@ -6,6 +6,7 @@ prompt only the music and what follows from it."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -231,3 +232,44 @@ def KEY_NOT_IN(root: Path, key: str) -> bool:  # noqa: N802
         if p.is_file() and p.stat().st_size < 5_000_000 and key.encode() in p.read_bytes():
             return False
     return True
+
+
+def test_voice_and_music_made_by_hand_come_through_the_inbox(tmp_path: Path) -> None:
+    """`use: manual` for tools with no API (Suno's web app, a recording session): the build
+    asks for the files in inbox/, and takes the ones dropped there as the takes."""
+    from tests.e2e.film import vf
+    from vfbuild.media.ffmpeg import ffmpeg_exe
+
+    film = make_film(tmp_path / "film")
+
+    def manual(doc: dict) -> None:  # type: ignore[type-arg]
+        _spoken(doc)
+        doc["music"]["takes"], doc["music"]["pick"] = 1, 1
+        doc.insert(1, "providers", {"voice": {"use": "manual"}, "music": {"use": "manual"}})
+
+    _edit_yaml(film, manual)
+    first = vf(film, "build", "--tier", "draft")
+    assert "waiting for your files" in first.stdout, first.stdout
+    voice_inbox = film / "inbox" / SHOT / "voice"
+    music_inbox = film / "inbox" / "film" / "music"
+    request = (voice_inbox / f"{SHOT}_voice_v001_t01.request.md").read_text()
+    assert LINE in request
+
+    def drop(dest: Path, seconds: float) -> None:
+        subprocess.run(
+            [ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i",
+             f"sine=frequency=330:duration={seconds}", str(dest)],
+            check=True,
+        )  # fmt: skip
+
+    drop(voice_inbox / f"{SHOT}_voice_v001_t01.mp3", 2.5)
+    # The film's steps follow the shots' (a file still awaited holds them back): the music is
+    # asked for once the voice is in.
+    second = vf(film, "build", "--tier", "draft")
+    assert f"made {SHOT} voice t01 (manual" in second.stdout, second.stdout
+    assert (film / "04_Audio" / f"{SHOT}_voice_v001_t01.wav").is_file()
+    assert (music_inbox / "Tiny_Film_music_v001_t01.request.md").is_file()
+    drop(music_inbox / "Tiny_Film_music_v001_t01.wav", 6.0)
+    third = vf(film, "build", "--tier", "draft")
+    assert "made music t01 (manual" in third.stdout and "made mix" in third.stdout, third.stdout
+    assert probe(film / "04_Audio" / "Tiny_Film_music_v001_t01.wav").has_audio

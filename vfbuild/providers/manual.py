@@ -71,6 +71,8 @@ class ManualProvider:
     ) -> Awaiting | None:
         step = recipe["step"]
         shot = ctx.label.split()[0]
+        if shot == step:  # a film step's take (`music t01`): the film's own inbox
+            shot = "film"
         folder = self.film_root / INBOX / shot / step
         stem = Path(ctx.expected_name).stem
         exts = (
