@@ -48,6 +48,11 @@ class Voice(Step):
         if voice is not None and voice.sample is not None:
             inputs["sample"] = r.input_sha(voice.sample)
             state.inputs["sample"] = r.root / voice.sample
+            if r.provider(self.name).name == "local":
+                state.notes.append(
+                    f"eSpeak NG cannot clone {voice.sample}: the line is read in "
+                    f"{voice.id or 'its default voice'}"
+                )
         if r.frozen:
             return r.frozen_pick(shot, self.name, state)
         base = dict(
