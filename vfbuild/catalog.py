@@ -48,13 +48,15 @@ EMBEDDED = "local"
 
 _ALL = frozenset({"keyframe", "video", "upscale", "lipsync"})
 _ALL_STEPS = ("keyframe", "draft", "final", "upscale", "lipsync")
+# The sound slots (voice and music steps), served by local, manual and elevenlabs.
+_SOUND = frozenset({"voice", "music"})
 
 REGISTRY: dict[str, ProviderInfo] = {
     p.name: p
     for p in (
         ProviderInfo(
             "local",
-            _ALL,
+            _ALL | _SOUND,
             "vfbuild.providers.local:LocalProvider",
             remote=False,
         ),
@@ -128,10 +130,18 @@ REGISTRY: dict[str, ProviderInfo] = {
         ),
         ProviderInfo(
             "manual",
-            _ALL,
+            _ALL | _SOUND,
             "vfbuild.providers.manual:ManualProvider",
-            models={s: "by hand" for s in _ALL_STEPS},
+            models={s: "by hand" for s in (*_ALL_STEPS, "voice", "music")},
             remote=False,
+        ),
+        ProviderInfo(
+            "elevenlabs",
+            _SOUND,
+            "vfbuild.providers.elevenlabs:ElevenLabsProvider",
+            env_keys=("ELEVENLABS_API_KEY",),
+            base_url="https://api.elevenlabs.io",
+            models={"voice": "eleven_multilingual_v2", "music": "music_v1"},
         ),
     )
 }

@@ -25,6 +25,7 @@ FAKES = {
     "kling": ("tests.fakes.kling", "KlingFake"),
     "runway": ("tests.fakes.runway", "RunwayFake"),
     "luma": ("tests.fakes.luma", "LumaFake"),
+    "elevenlabs": ("tests.fakes.elevenlabs", "ElevenLabsFake"),
 }
 
 

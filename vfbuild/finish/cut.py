@@ -400,6 +400,14 @@ def _dialogue(project: Project, film: Film, clips: list[CutClip], fps: int) -> l
         shot = film.shot_map.get(clip.shot)
         if shot is not None and shot.dialogue is not None:
             rel = shot.dialogue.audio
+            if rel is None:
+                # A line read by the voice step: its picked reading, where the layout has it.
+                voice = project.locks.pick(clip.shot, "voice")
+                if voice is None:
+                    at += clip.frames
+                    continue
+                rel = voice.file if (project.root / voice.file).is_file() else None
+                rel = rel or _object_rel(project, voice.sha256)
             seconds = clip.frames / fps
             try:
                 info = probe(project.root / rel)

@@ -103,8 +103,8 @@ def _blocks_downstream(state: StepState, failed: set[str]) -> bool:
 
 def job_label(job: Job) -> str:
     """How a job is named to the user: `s010 draft t02`, `s010 final`, `edit`."""
-    if job.name == FILM_LOCK:
-        return job.step
+    if job.name == FILM_LOCK:  # the film's music takes: `music t02`
+        return job.step + ("" if job.is_output else f" t{job.take:02d}")
     return f"{job.name} {job.step}" + ("" if job.is_output else f" t{job.take:02d}")
 
 

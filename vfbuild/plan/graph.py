@@ -77,13 +77,13 @@ def plan_tasks(project: Project, shots: list[str] | None, tier: str) -> list[Tas
         for step in steps.shot_steps(film, film.shot(sid)):
             if step.tier in wanted:
                 # A step follows the step it reads, else the one before it in the shot.
-                up = step.upstream if step.upstream in made else None
+                up = step.upstream if step.upstream in made and not step.after_previous else None
                 out.append(TaskSpec(sid, step.name, task_name(sid, up) if up else prev))
                 prev = task_name(sid, step.name)
                 made.add(step.name)
     if not shots:
         out.extend(
-            TaskSpec(FILM_LOCK, s.name, None) for s in steps.film_steps() if s.tier in wanted
+            TaskSpec(FILM_LOCK, s.name, None) for s in steps.film_steps(film) if s.tier in wanted
         )
     return out
 
@@ -193,6 +193,8 @@ def run_build(
             if task_name(name, step) not in chosen:
                 continue
             deps = film_deps if spec.film_step else [upstream] if upstream else []
+            if spec.film_step:  # and after the film steps before it (the mix, the edit)
+                film_deps = [*film_deps, task_name(name, step)]
             # A step started early always runs: its action waits for it and reports it.
             started = (name, step) in runner.early
             tasks.append(

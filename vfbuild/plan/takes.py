@@ -69,7 +69,7 @@ def take_rows(project: Project, shots: list[str] | None = None) -> list[TakeRow]
         for step in steps.shot_steps(project.film, shot):
             rows += _step_rows(project, resolver, lister, costs, shot.id, step)
     if wanted is None:
-        for step in steps.film_steps():
+        for step in steps.film_steps(project.film):
             rows += _step_rows(project, resolver, lister, costs, FILM_LOCK, step)
     project.hashes.save()  # earlier versions' files, hashed once (stat-cached)
     return rows

@@ -27,7 +27,39 @@ _CHARACTER_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 
 def semantic_issues(film: Film, root: Path) -> list[Issue]:
     """Checks that need the whole film or the filesystem."""
-    return _duplicate_ids(film) + _long_shots(film) + path_issues(film, root)
+    return _duplicate_ids(film) + _long_shots(film) + _sound_issues(film) + path_issues(film, root)
+
+
+def _sound_issues(film: Film) -> list[Issue]:
+    """A dialogue's `voice:` names a character with a voice; a keyframe shows only characters
+    with a reference image."""
+    issues = []
+    voiced = [n for n, c in film.characters.items() if c.voice is not None]
+    for i, shot in enumerate(film.shots):
+        d = shot.dialogue
+        if d is not None and d.voice is not None:
+            c = film.characters.get(d.voice)
+            if c is None or c.voice is None:
+                issues.append(
+                    Issue(
+                        ("shots", i, "dialogue", "voice"),
+                        f"'{d.voice}' is not a character with a `voice:`",
+                        hint=f"characters with a voice: {', '.join(voiced)}"
+                        if voiced
+                        else "give the character a `voice: {id: ...}` under `characters:`",
+                    )
+                )
+        for j, ref in enumerate(shot.keyframe.references):
+            c = film.characters.get(ref)
+            if c is not None and c.reference is None:
+                issues.append(
+                    Issue(
+                        ("shots", i, "keyframe", "references", j),
+                        f"character '{ref}' has no `reference:` image to show",
+                        hint=f"add `reference: references/....png` to characters.{ref}",
+                    )
+                )
+    return issues
 
 
 def _duplicate_ids(film: Film) -> list[Issue]:
@@ -70,13 +102,24 @@ def path_issues(film: Film, root: Path) -> list[Issue]:
     for name in ("style", "negative"):
         issues += checker.text(("film", name), getattr(film.film, name))
     for name, character in film.characters.items():
-        issues += checker.file(
-            ("characters", name, "reference"),
-            character.reference,
-            REFERENCES_DIR,
-            "reference image",
-        )
-    for slot in ("keyframe", "video", "upscale", "lipsync"):
+        if character.reference is not None:
+            issues += checker.file(
+                ("characters", name, "reference"),
+                character.reference,
+                REFERENCES_DIR,
+                "reference image",
+            )
+        if character.voice is not None and character.voice.sample is not None:
+            issues += checker.file(
+                ("characters", name, "voice", "sample"),
+                character.voice.sample,
+                REFERENCES_DIR,
+                "voice sample",
+                AUDIO_EXTENSIONS,
+            )
+    if film.music is not None:
+        issues += checker.text(("music", "prompt"), film.music.prompt)
+    for slot in ("keyframe", "video", "upscale", "lipsync", "voice", "music"):
         choice = getattr(film.providers, slot)
         for where, value in (
             (("providers", slot, "workflow"), choice.workflow),
@@ -95,7 +138,7 @@ def path_issues(film: Film, root: Path) -> list[Issue]:
             issues += _reference_issues(
                 checker, film, ("shots", i, "keyframe", "references", j), ref
             )
-        if shot.dialogue is not None:
+        if shot.dialogue is not None and shot.dialogue.audio is not None:
             issues += checker.file(
                 ("shots", i, "dialogue", "audio"),
                 shot.dialogue.audio,

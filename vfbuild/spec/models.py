@@ -129,7 +129,8 @@ class ProviderChoice(Strict):
     use: str = Field(
         "local",
         description="Provider: local (offline previz), fal, replicate, comfyui, kling, runway, "
-        "luma, sync (sync.so lip-sync), or manual (files you make by hand and drop in inbox/).",
+        "luma, sync (sync.so lip-sync), elevenlabs (voice, music), or manual (files you make "
+        "by hand and drop in inbox/).",
     )
     model: str | None = Field(None, description="The provider's model id (a tier may override).")
     base_url: str | None = Field(
@@ -186,6 +187,14 @@ class Hosting(Strict):
 
 class Providers(Strict):
     keyframe: ProviderChoice = Field(default_factory=ProviderChoice)
+    voice: ProviderChoice = Field(
+        default_factory=ProviderChoice,
+        description="Reads the dialogue's `line:` aloud (local: eSpeak NG; elevenlabs; manual).",
+    )
+    music: ProviderChoice = Field(
+        default_factory=ProviderChoice,
+        description="Makes the film's `music:` (local: a previz bed; elevenlabs; manual).",
+    )
     video: ProviderChoice = Field(
         default_factory=ProviderChoice, description="Makes the draft and final takes."
     )
@@ -197,7 +206,7 @@ class Providers(Strict):
         "lip-sync clip, fal and Replicate file inputs) instead of `data:` URIs.",
     )
 
-    @field_validator("keyframe", "video", "upscale", "lipsync")
+    @field_validator("keyframe", "video", "upscale", "lipsync", "voice", "music")
     @classmethod
     def _can_serve(cls, v: ProviderChoice, info: Any) -> ProviderChoice:
         from vfbuild import catalog
@@ -211,10 +220,36 @@ class Providers(Strict):
         return v
 
 
+class CharacterVoice(Strict):
+    """How a character sounds: a voice of the `voice` provider, or a sample of the voice to
+    clone."""
+
+    id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="The provider's voice id (local: an eSpeak NG voice such as en-us or "
+        "en+m3; elevenlabs: a voice id from your voice library).",
+    )
+    sample: str | None = Field(
+        None, description="A recording of the voice to clone, under references/ (wav, mp3)."
+    )
+    settings: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Provider settings of this voice (elevenlabs: stability, similarity_boost, "
+        "style, speed; local: rate in words per minute, pitch 0-99).",
+    )
+
+
 class Character(Strict):
-    reference: str = Field(description="Reference image under references/.")
+    reference: str | None = Field(
+        None, description="Reference image under references/ (a voice-only character has none)."
+    )
     description: str | None = Field(
         None, description="Words added to the prompt of every shot that references this character."
+    )
+    voice: CharacterVoice | None = Field(
+        None, description="The character's voice, for the dialogue lines it speaks."
     )
 
 
@@ -271,8 +306,73 @@ class MotionSpec(Strict):
 
 
 class Dialogue(Strict):
-    audio: str = Field(description="Speech audio under 04_Audio/; makes the lipsync step exist.")
-    line: str | None = Field(None, description="The words spoken, for the record.")
+    """What is said in the shot: a recording (`audio:`), or a `line:` the voice step reads."""
+
+    audio: str | None = Field(
+        None, description="Speech audio under 04_Audio/; makes the lipsync step exist."
+    )
+    line: str | None = Field(
+        None,
+        min_length=1,
+        max_length=5000,
+        description="The words spoken. Without `audio:` the voice step reads them aloud.",
+    )
+    voice: str | None = Field(
+        None,
+        description="Who speaks: a character under `characters:` with a `voice:` "
+        "(none: the voice provider's default voice).",
+    )
+    takes: int = Field(1, ge=1, le=16, description="How many readings of the line to make.")
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="Seed of take 1; take n uses seed+n-1.")
+    pick: int | None = Field(
+        None,
+        ge=1,
+        le=16,
+        description="The reading lip-sync uses when no `vf pick SHOT voice N` is in the lock "
+        "(none: take 1 when there is one take; else pick one).",
+    )
+
+    @model_validator(mode="after")
+    def _audio_or_line(self) -> Dialogue:
+        if self.audio is None and self.line is None:
+            raise ValueError("a dialogue needs an `audio:` file or a `line:` to read aloud")
+        if self.pick is not None and self.pick > self.takes:
+            raise ValueError(f"pick {self.pick} is more than the {self.takes} take(s) made")
+        return self
+
+    @property
+    def spoken(self) -> bool:
+        """Read aloud by the voice step (there is no recording)."""
+        return self.audio is None
+
+
+class MusicSpec(Strict):
+    """The film's music: a bed under the whole cut, as long as the edit."""
+
+    prompt: str = Field(
+        min_length=1, description="What the music is: text, or a file under prompts/."
+    )
+    takes: int = Field(1, ge=1, le=16, description="How many pieces to make.")
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="Seed of take 1; take n uses seed+n-1.")
+    pick: int = Field(1, ge=1, le=16, description="The take the mix uses.")
+    fit: Literal["trim", "regenerate"] = Field(
+        "trim",
+        description="When the cut's length changes: `trim` keeps music that is still long "
+        "enough (cut with a fade) and asks again only when it is too short; `regenerate` "
+        "asks again at the new length.",
+    )
+    gain: float = Field(
+        -8.0, ge=-40, le=12, description="The music's level in the mix, in dB (before ducking)."
+    )
+    duck: float = Field(
+        12.0, ge=0, le=40, description="How far the music is pushed under dialogue, in dB."
+    )
+
+    @model_validator(mode="after")
+    def _pick_in_takes(self) -> MusicSpec:
+        if self.pick > self.takes:
+            raise ValueError(f"pick {self.pick} is more than the {self.takes} take(s) made")
+        return self
 
 
 class Shot(Strict):
@@ -292,7 +392,15 @@ class Film(Strict):
     characters: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")], Character] = Field(
         default_factory=dict
     )
+    music: MusicSpec | None = Field(
+        None, description="Music under the whole film, mixed with the dialogue (ducked)."
+    )
     shots: list[Shot] = Field(min_length=1)
+
+    @property
+    def length(self) -> float:
+        """The cut's length in seconds: the sum of the shots' durations."""
+        return sum(s.duration for s in self.shots)
 
     @functools.cached_property
     def shot_map(self) -> dict[str, Shot]:
@@ -307,6 +415,6 @@ class Film(Strict):
         """The image files a shot's keyframe references: a character's reference, or the path
         itself (the only rule for reading `keyframe.references`)."""
         return [
-            self.characters[r].reference if r in self.characters else r
+            self.characters[r].reference or r if r in self.characters else r
             for r in shot.keyframe.references
         ]

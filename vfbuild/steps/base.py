@@ -175,6 +175,9 @@ class Step:
     kind: ClassVar[Literal["image", "video", "audio"]] = "video"
     # The step of the same shot whose pick or output it reads.
     upstream: ClassVar[str | None] = None
+    # It also reads the step just before it in the shot (lipsync, a voice take): its task
+    # follows that step rather than `upstream`.
+    after_previous: ClassVar[bool] = False
     # Its provider bills it by the clip's length (video steps of a shot).
     billed_by_seconds: ClassVar[bool] = False
     # Where its single output goes in the layout (steps that are not picked).
@@ -189,6 +192,10 @@ class Step:
 
     def applies(self, film: Film, shot: Shot) -> bool:
         """Whether `shot` goes through this step (lipsync: only shots with dialogue)."""
+        return True
+
+    def in_film(self, film: Film) -> bool:
+        """Whether a film step has work in `film` (the music: only a film with `music:`)."""
         return True
 
     def takes(self, shot: Shot) -> int:

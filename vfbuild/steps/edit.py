@@ -38,13 +38,18 @@ class Edit(Step):
                 state.rough.append(f"{s.id} ({stage})")
             clips.append({"sha256": art.sha256, "still": still, "duration": s.duration})
             files.append(r.object_path(art.sha256))
+        from vfbuild.steps.mix import film_sound  # sound (issue 17): the mix, if any
+
+        mix = film_sound(r, state)
+        if mix is False:
+            return state
         w, h = r.delivery_size()
         film = r.film.film
         recipe = make_recipe(
             **r.made_by(self.name),
             tier="final",
             settings={"width": w, "height": h, "fps": film.fps, "grain": film.grain},
-            inputs={"clips": clips},
+            inputs={"clips": clips} | ({"mix": mix} if mix else {}),
         )
         state.inputs["clips"] = files
         return r.output(state, recipe)

@@ -2,7 +2,9 @@
 (`previz`).
 
 Keyframes are previz stills, draft/final are animatics performing the shot's camera move,
-upscale is a real lanczos scale, lipsync muxes the dialogue onto the clip.
+upscale is a real lanczos scale, lipsync muxes the dialogue onto the clip. The voice is eSpeak
+NG reading the line (`speech`), the music a previz bed of chords (`bed`), the mix ffmpeg's
+(`vfbuild.media.mix`).
 """
 
 from __future__ import annotations
@@ -19,8 +21,12 @@ MODELS = {
     "final": "previz-animatic",
     "upscale": "lanczos",
     "lipsync": "previz-mux",
+    "voice": "espeak-ng",
+    "music": "previz-bed",
+    "mix": "mix",
     "edit": "edit",
 }
+AUDIO_STEPS = ("voice", "music", "mix")
 
 
 @functools.cache
@@ -46,11 +52,22 @@ class LocalProvider:
 
     def engine(self, step: str) -> dict[str, Any]:
         ident = _identity()
+        if step == "voice":
+            from vfbuild.providers.local import speech
+
+            return speech.identity()
+        if step in ("music", "mix"):
+            from vfbuild.providers.local.bed import BED_VERSION
+
+            own = {"bed": str(BED_VERSION)} if step == "music" else {}
+            return {"ffmpeg": ident["ffmpeg"], **own}
         if step == "keyframe":
             return {"pillow": ident["pillow"], "previz": ident["previz"]}
         return {"ffmpeg": ident["ffmpeg"], "encoder": ident["encoder"], "previz": ident["previz"]}
 
     def ext(self, step: str) -> str:
+        if step in AUDIO_STEPS:
+            return ".wav"
         return ".png" if step == "keyframe" else ".mp4"
 
     def units(self, step: str, seconds: float | None) -> tuple[str, float]:
@@ -97,6 +114,10 @@ class LocalProvider:
             previz.render_lipsync(
                 out, clip=_one(inputs["clip"]), audio=_one(inputs["audio"]), fps=s["fps"]
             )
+        elif step in AUDIO_STEPS:
+            from vfbuild.providers.local.sound import make_sound
+
+            make_sound(recipe, inputs, out)
         elif step == "edit":
             from vfbuild.media.edit import EditClip, render_edit
 
@@ -114,6 +135,7 @@ class LocalProvider:
                 fps=s["fps"],
                 grain=s["grain"],
                 on_progress=progress,
+                sound=_one(inputs["mix"]) if "mix" in inputs else None,
             )
         else:  # pragma: no cover - the planner only asks for the steps above
             raise ValueError(step)
