@@ -17,6 +17,8 @@ Every exception vfbuild raises is defined here:
     └── ProviderError       a provider could not make a take
         ├── SubmitUnknown   a submit went out and its reply was lost: the job may exist
         ├── HttpStatusError a provider answered with an HTTP error status
+        ├── InputRefused    the provider refuses this input for good (a 422): the next
+        │                   provider of the slot's `fallback:` may make it
         └── ResultRejected  a take came back, but not as its step asked: never stored
 
 A manual take waiting for the user's file is not an error: it is a result (`Awaiting`).
@@ -138,6 +140,20 @@ class HttpStatusError(ProviderError):
     """A provider answered with an HTTP error status; `body` is what it said."""
 
     def __init__(self, message: str, *, status: int, body: Any, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.body = body
+
+
+class InputRefused(ProviderError):
+    """A provider refuses a job's input deterministically (an HTTP 422 for a recognisable
+    face, an unsupported image): sending the same job again cannot help, unlike a fault (a 5xx,
+    a timeout), which is retried. The build hands such a take to the next provider of the
+    slot's `fallback:` list. `status` and `body` are the HTTP reply's, when there was one."""
+
+    def __init__(
+        self, message: str, *, status: int | None = None, body: Any = None, hint: str | None = None
+    ) -> None:
         super().__init__(message, hint=hint)
         self.status = status
         self.body = body

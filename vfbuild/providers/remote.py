@@ -145,6 +145,10 @@ class RemoteProvider:
     can_find: ClassVar[bool] = False  # `find` can tell whether a lost-reply job exists
     can_cancel: ClassVar[bool] = True  # `cancel` stops a job at the provider (`vf cancel`)
     api: ClassVar[str] = "v1"  # part of the engine identity in every recipe
+    # Capabilities (see `vfbuild.providers.base`): a provider whose model takes a last frame
+    # or a reference performance sets these and sends `inputs["last"]` / `inputs["reference"]`.
+    takes_last_frame: ClassVar[bool] = False
+    takes_reference_video: ClassVar[bool] = False
 
     def __init__(
         self,

@@ -40,6 +40,8 @@ class LocalProvider:
     declares_cost = False
     versions_early = False
     by_hand = False
+    takes_last_frame = True  # the animatic crossfades toward it
+    takes_reference_video = True  # shown picture-in-picture
 
     def model(self, step: str, configured: str | None) -> str:
         return MODELS[step]
