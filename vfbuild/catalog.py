@@ -50,7 +50,7 @@ REGISTRY: dict[str, ProviderInfo] = {
     for p in (
         ProviderInfo(
             "local",
-            _ALL,
+            _ALL | {"restyle"},
             "vfbuild.providers.local:LocalProvider",
             remote=False,
         ),
