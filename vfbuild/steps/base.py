@@ -232,6 +232,12 @@ class Step:
             paths.append(layout.selected_path(job.name, job.step, version, job.take, ext))
         return paths
 
+    def links(self, film: Film, shot: Shot) -> list[tuple[str, str]]:
+        """Steps of other shots whose pick or output this step of `shot` reads, as (shot id,
+        step name): the graph runs them first, and a change to their shot's lock makes this
+        step be worked out again (continuity: a frame of another shot)."""
+        return []
+
     def fingerprint_files(self, shot: str, names: set[str]) -> list[str]:
         """Names in 01_Source_Images that are inputs of this step for `shot` (a user's
         polished keyframe): a saved state of the shot is stale when one changes."""
