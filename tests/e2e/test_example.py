@@ -26,9 +26,12 @@ def test_frozen_fresh_clone_of_the_example_is_byte_identical(tmp_path: Path) -> 
             pinned += 1
         for step, pick in lock.get("picks", {}).items():
             assert sha256_file(film / pick["file"]) == pick["sha256"], (lock_file.name, step)
-    assert pinned == 6 * 2 + 1 + 1  # final and upscale of six shots, one lipsync, the edit
+    # final and upscale of six shots, one lipsync, the edit, and s040's continuity chain: its
+    # first frame (s030's last) and that frame restyled
+    assert pinned == 6 * 2 + 1 + 1 + 2
     # nothing but the pinned takes was generated
-    assert len(list((film / "03_Generations/v1_exploration").iterdir())) == 12
+    # (s040 has no keyframe of its own: its first frame comes from s030)
+    assert len(list((film / "03_Generations/v1_exploration").iterdir())) == 11
 
     shots = yaml.load((film / "shots.yaml").read_text())["shots"]
     info = probe(film / "06_Edit/Winter_to_Spring_v001.mp4")
