@@ -116,27 +116,6 @@ def find_cycle(edges: dict[str, list[str]]) -> list[str] | None:
     return None
 
 
-def link_order(film: Film) -> list[str]:
-    """The shots' ids in edit order, except that a shot comes after every shot it takes a
-    frame from (the film has no circle: `link_issues`)."""
-    ids = [s.id for s in film.shots]
-    needs = {s.id: [src.shot for _l, src in links(s).values()] for s in film.shots}
-    if not any(needs.values()):
-        return ids
-    placed: dict[str, None] = {}
-
-    def place(sid: str, seen: frozenset[str]) -> None:
-        if sid in placed or sid in seen or sid not in needs:
-            return
-        for dep in needs[sid]:
-            place(dep, seen | {sid})
-        placed[sid] = None
-
-    for sid in ids:
-        place(sid, frozenset())
-    return list(placed)
-
-
 def capability_issues(film: Film) -> list[Issue]:
     """A shot that asks for a last frame or a reference performance from a video provider (or
     a fallback of it) whose model cannot take one: said at its place, before anything is
