@@ -16,7 +16,8 @@ from vfbuild.media.probe import probe
 def test_frozen_fresh_clone_of_the_example_is_byte_identical(tmp_path: Path) -> None:
     film = copy_film(EXAMPLE, tmp_path / "example")
     proc = vf(film, "build", "--frozen", "-j", "2")
-    assert "film: 06_Edit/Winter_to_Spring_v001.mp4" in proc.stdout
+    # v002: the edit of the continuity chain (s040 starts on s030's last frame, restyled)
+    assert "film: 06_Edit/Winter_to_Spring_v002.mp4" in proc.stdout
     yaml = YAML(typ="safe")
     pinned = 0
     for lock_file in sorted((film / "locks").glob("*.yaml")):
@@ -34,7 +35,7 @@ def test_frozen_fresh_clone_of_the_example_is_byte_identical(tmp_path: Path) -> 
     assert len(list((film / "03_Generations/v1_exploration").iterdir())) == 11
 
     shots = yaml.load((film / "shots.yaml").read_text())["shots"]
-    info = probe(film / "06_Edit/Winter_to_Spring_v001.mp4")
+    info = probe(film / "06_Edit/Winter_to_Spring_v002.mp4")
     assert info.video_codec == "h264" and info.has_audio and info.fps == pytest.approx(24)
     assert (info.color_primaries, info.color_trc, info.color_space) == ("bt709",) * 3
     total = sum(s["duration"] for s in shots)
