@@ -56,7 +56,7 @@ REGISTRY: dict[str, ProviderInfo] = {
     for p in (
         ProviderInfo(
             "local",
-            _ALL | _SOUND,
+            _ALL | _SOUND | {"restyle"},
             "vfbuild.providers.local:LocalProvider",
             remote=False,
         ),

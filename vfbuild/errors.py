@@ -18,7 +18,8 @@ Every exception vfbuild raises is defined here:
     └── ProviderError       a provider could not make a take
         ├── SubmitUnknown   a submit went out and its reply was lost: the job may exist
         ├── HttpStatusError a provider answered with an HTTP error status
-        │   └── InputRefused    …refusing the input itself (a 422, a recognisable face)
+        │   └── InputRefused    …refusing the input for good (a 422, a recognisable face):
+        │                       never retried; the slot's `fallback:` provider may make it
         └── ResultRejected  a take came back, but not as its step asked: never stored
 
 A manual take waiting for the user's file is not an error: it is a result (`Awaiting`).
@@ -146,9 +147,16 @@ class HttpStatusError(ProviderError):
 
 
 class InputRefused(HttpStatusError):
-    """A provider refused a job's input deterministically (HTTP 422, a face it will not
+    """A provider refuses a job's input deterministically (HTTP 422, a face it will not
     animate, a prompt its policy refuses): the same request would be refused again, so it is
-    never retried, and another provider may be asked instead (a `fallback:`)."""
+    never retried, unlike a fault (a 5xx, a timeout), which is; the build hands such a take to
+    the next provider of the slot's `fallback:` list. `status` and `body` are the HTTP reply's
+    (422 when the refusal came in a job's status rather than an HTTP answer)."""
+
+    def __init__(
+        self, message: str, *, status: int = 422, body: Any = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, status=status, body=body, hint=hint)
 
 
 class PinnedMissing(VfError):

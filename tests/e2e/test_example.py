@@ -16,6 +16,7 @@ from vfbuild.media.probe import probe
 def test_frozen_fresh_clone_of_the_example_is_byte_identical(tmp_path: Path) -> None:
     film = copy_film(EXAMPLE, tmp_path / "example")
     proc = vf(film, "build", "--frozen", "-j", "2")
+    # v002: the edit of the continuity chain (s040 starts on s030's last frame, restyled)
     assert "film: 06_Edit/Winter_to_Spring_v002.mp4" in proc.stdout
     yaml = YAML(typ="safe")
     pinned = 0
@@ -26,10 +27,12 @@ def test_frozen_fresh_clone_of_the_example_is_byte_identical(tmp_path: Path) -> 
             pinned += 1
         for step, pick in lock.get("picks", {}).items():
             assert sha256_file(film / pick["file"]) == pick["sha256"], (lock_file.name, step)
-    # final and upscale of six shots, one lipsync, the mix, the edit
-    assert pinned == 6 * 2 + 1 + 1 + 1
-    # nothing but the pinned takes was generated (and s050's voice take)
-    assert len(list((film / "03_Generations/v1_exploration").iterdir())) == 13
+    # final and upscale of six shots, one lipsync, the mix, the edit, and s040's continuity
+    # chain: its first frame (s030's last) and that frame restyled
+    assert pinned == 6 * 2 + 1 + 1 + 1 + 2
+    # nothing but the pinned takes was generated, and s050's voice take
+    # (s040 has no keyframe of its own: its first frame comes from s030)
+    assert len(list((film / "03_Generations/v1_exploration").iterdir())) == 12
 
     shots = yaml.load((film / "shots.yaml").read_text())["shots"]
     info = probe(film / "06_Edit/Winter_to_Spring_v002.mp4")

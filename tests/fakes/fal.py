@@ -189,6 +189,10 @@ class FalFake(FakeServer):
         self.keepalive = keepalive  # seconds between `: ping` comments on a status stream
         self.lifecycles: list[str | None] = []  # X-Fal-Object-Lifecycle-Preference of uploads
         self.streams = 0  # status streams opened
+        # Models that refuse every input deterministically, as Seedance refuses an image with a
+        # recognisable face: 422 with a content-policy detail, no job made, nothing billed.
+        self.refuse_models: set[str] = set()
+        self.refused = 0
         super().__init__(**kw)
 
     def setup_routes(self) -> None:
@@ -300,6 +304,14 @@ class FalFake(FakeServer):
                     ]
                 },
             )
+        if model in self.refuse_models:
+            self.refused += 1
+            detail = {
+                "loc": ["body", "image_url"],
+                "msg": "The input image contains a recognisable face, which this model refuses",
+                "type": "content_policy_violation",
+            }
+            return Reply(422, {"detail": [detail]})
         errors, spec = self.validate(model, body)
         if errors:
             return Reply(422, {"detail": errors})

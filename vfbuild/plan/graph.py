@@ -66,7 +66,7 @@ def plan_tasks(project: Project, shots: list[str] | None, tier: str) -> list[Tas
             f"no shot named {', '.join(unknown)} in shots.yaml",
             hint=f"shots are: {', '.join(project.shot_ids[:20])}",
         )
-    selected = shots or project.shot_ids
+    selected = linked_order(project, shots or project.shot_ids)
     # The build's tier and those before it (`--tier draft`: the draft tier's steps only).
     wanted = set(steps.TIERS[: steps.TIERS.index(tier) + 1])
     film = project.film
@@ -85,6 +85,46 @@ def plan_tasks(project: Project, shots: list[str] | None, tier: str) -> list[Tas
         out.extend(
             TaskSpec(FILM_LOCK, s.name, None) for s in steps.film_steps(film) if s.tier in wanted
         )
+    return out
+
+
+def linked_order(project: Project, ids: list[str]) -> list[str]:
+    """`ids` in edit order, except that a shot comes after the shots whose picks or outputs
+    its steps read (`Step.links`: continuity). The spec refuses a circle of them."""
+    film = project.film
+    needs: dict[str, list[str]] = {}
+    for sid in ids:
+        shot = film.shot(sid)
+        needs[sid] = [o for st in steps.shot_steps(film, shot) for o, _ in st.links(film, shot)]
+    if not any(needs.values()):
+        return ids
+    placed: dict[str, None] = {}
+
+    def place(sid: str, path: frozenset[str]) -> None:
+        if sid in placed or sid in path or sid not in needs:
+            return
+        for other in needs[sid]:
+            place(other, path | {sid})
+        placed[sid] = None
+
+    for sid in ids:
+        place(sid, frozenset())
+    return list(placed)
+
+
+def task_links(project: Project, specs: list[TaskSpec]) -> dict[str, list[str]]:
+    """Tasks of other shots each task reads (`Step.links`), among the build's tasks."""
+    film = project.film
+    names = {task_name(s.name, s.step) for s in specs}
+    out: dict[str, list[str]] = {}
+    for spec in specs:
+        if spec.film_step:
+            continue
+        shot = film.shot(spec.name)
+        deps = [task_name(o, st) for o, st in steps.get(spec.step).links(film, shot)]
+        deps = [d for d in deps if d in names]
+        if deps:
+            out[task_name(spec.name, spec.step)] = deps
     return out
 
 
@@ -125,6 +165,7 @@ def run_build(
     options = options or BuildOptions()
     runner = StepRunner(project, events, options)
     specs = plan_tasks(project, shots, tier)
+    links = task_links(project, specs)
     if not options.frozen:
         check_keys(project, specs, runner)
     states: dict[str, Any] = {}
@@ -193,6 +234,7 @@ def run_build(
             if task_name(name, step) not in chosen:
                 continue
             deps = film_deps if spec.film_step else [upstream] if upstream else []
+            deps = deps + links.get(task_name(name, step), [])
             if spec.film_step:  # and after the film steps before it (the mix, the edit)
                 film_deps = [*film_deps, task_name(name, step)]
             # A step started early always runs: its action waits for it and reports it.
@@ -221,6 +263,10 @@ def run_build(
         for spec in specs:
             name, step, upstream = spec
             after_stale = bool(chosen) if spec.film_step else upstream in chosen
+            # A step that reads another shot's task (continuity) follows it when it runs.
+            after_stale = after_stale or any(
+                d in chosen for d in links.get(task_name(*spec[:2]), [])
+            )
             if after_stale or not uptodate(name, step):
                 chosen.add(task_name(name, step))
                 if not after_stale and not spec.film_step and options.jobs > 1:

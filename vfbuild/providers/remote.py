@@ -46,7 +46,7 @@ from vfbuild.providers.http import (
     redact,
     ssl_context,
 )
-from vfbuild.store.journal import FAILED, STORED, SUBMITTED, SUBMITTING, JournalEntry
+from vfbuild.store.journal import FAILED, REFUSED, STORED, SUBMITTED, SUBMITTING, JournalEntry
 
 if TYPE_CHECKING:
     from vfbuild.providers.hosting import Host
@@ -76,6 +76,9 @@ POLL_MIN, POLL_MAX, POLL_FRACTION = 0.05, 5.0, 0.1
 FETCH_TRIES = 6
 # Answers to a submit that say nothing about the job itself: fix the key or account, wait.
 REFUSED_NOT_FAILED = frozenset({401, 402, 403, 408, 409, 429})
+# A submit answered with these refuses the input itself (fal's and Replicate's validation,
+# Seedance's recognisable face): the same job can never pass (`InputRefused`).
+REFUSED_INPUT = frozenset({422})
 
 
 @dataclass
@@ -171,6 +174,7 @@ class RemoteProvider:
     # Sends a clip's last frame (the `last` input) where the model takes one; `takes_last`
     # says which models do. A model that does not is refused before anything is sent.
     takes_last_frame: bool = False
+    takes_reference_video: ClassVar[bool] = False
     # Sends a key with the create that makes the service itself refuse a duplicate (sync.so's
     # `Idempotency-Key`): a create whose reply was lost is simply sent again with it.
     idempotent: ClassVar[bool] = False
@@ -346,6 +350,11 @@ class RemoteProvider:
                 hint="fix the cause (prompt, input, settings), or try the same recipe again "
                 "with `vf build --retry-failed` (a new attempt may be charged)",
             )
+        if entry is not None and entry.state == REFUSED and not ctx.retry_failed:
+            raise InputRefused(
+                f"{ctx.label}: {self.name} refused this input before: {entry.error}",
+                hint="give the slot a `fallback:` provider, or change the input",
+            )
         job = RemoteJob(ctx.key, recipe, inputs, ctx.label, entry.client_id if entry else "")
         with ctx.slot:
             known = entry is not None and entry.state in (SUBMITTED, STORED)
@@ -518,7 +527,19 @@ class RemoteProvider:
                 if ctx.budget is not None:
                     ctx.budget.release(ctx.cost)
                 status = getattr(e, "status", None)
-                if status is not None and 400 <= status < 500 and status not in REFUSED_NOT_FAILED:
+                if isinstance(e, InputRefused) or status in REFUSED_INPUT:
+                    # Refused for good (not a fault): the slot's fallback may make it.
+                    ctx.journal.update(entry, state=REFUSED, error=redact(e.message))
+                    if not isinstance(e, InputRefused):
+                        raise InputRefused(
+                            e.message,
+                            status=status or 422,
+                            body=getattr(e, "body", None),
+                            hint=e.hint,
+                        ) from e
+                elif (
+                    status is not None and 400 <= status < 500 and status not in REFUSED_NOT_FAILED
+                ):
                     ctx.journal.update(entry, state=FAILED, error=redact(e.message))
                 elif old is not None:
                     ctx.journal.put(old)  # keep the attempt count (and its client id)

@@ -19,6 +19,8 @@ REFERENCES_DIR = "references/"
 AUDIO_DIR = "04_Audio/"
 WORKFLOWS_DIR = "workflows/"
 AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".mp3", ".m4a", ".aac", ".flac", ".ogg")
+REFERENCE_VIDEO_DIR = "02_Reference_Video/"
+VIDEO_EXTENSIONS: tuple[str, ...] = (".mp4", ".mov", ".m4v", ".webm", ".mkv")
 _CHARACTER_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -27,7 +29,14 @@ _CHARACTER_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 
 def semantic_issues(film: Film, root: Path) -> list[Issue]:
     """Checks that need the whole film or the filesystem."""
-    return _duplicate_ids(film) + _long_shots(film) + _sound_issues(film) + path_issues(film, root)
+    from vfbuild.spec.links import capability_issues, link_issues
+
+    issues = (
+        _duplicate_ids(film) + _long_shots(film) + _sound_issues(film) + path_issues(film, root)
+    )
+    if not issues:  # a link to a repeated id would name either of them
+        issues = link_issues(film) + capability_issues(film)
+    return issues
 
 
 def _sound_issues(film: Film) -> list[Issue]:
@@ -137,6 +146,26 @@ def path_issues(film: Film, root: Path) -> list[Issue]:
         for j, ref in enumerate(kf.references):
             issues += _reference_issues(
                 checker, film, ("shots", i, "keyframe", "references", j), ref
+            )
+        for role in ("first", "last"):
+            link = motion.link(role)
+            if link is not None and link.restyle is not None:
+                at = ("shots", i, "motion", role, "restyle")
+                issues += checker.text((*at, "prompt"), link.restyle.prompt)
+                for j, ref in enumerate(link.restyle.references):
+                    issues += _reference_issues(checker, film, (*at, "references", j), ref)
+        if motion.reference is not None:
+            folder = (
+                REFERENCES_DIR
+                if posixpath.normpath(motion.reference).startswith(REFERENCES_DIR)
+                else REFERENCE_VIDEO_DIR
+            )
+            issues += checker.file(
+                ("shots", i, "motion", "reference"),
+                motion.reference,
+                folder,
+                "reference performance video",
+                VIDEO_EXTENSIONS,
             )
         if shot.dialogue is not None and shot.dialogue.audio is not None:
             issues += checker.file(

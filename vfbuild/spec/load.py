@@ -443,6 +443,17 @@ def _shot_values(film: Film, shot: Shot, *, with_film: bool) -> list[str]:
         voice = film.characters[shot.dialogue.voice].voice
         if voice is not None and voice.sample is not None:
             values.append(voice.sample)
+    for role in ("first", "last"):  # continuity: a restyled frame's prompt and references
+        link = shot.motion.link(role)
+        if link is not None and link.restyle is not None:
+            r = link.restyle
+            if r.prompt is not None and is_file_value(r.prompt):
+                values.append(r.prompt)
+            named = [film.characters[c].reference if c in film.characters else c
+                     for c in r.references if with_film or c not in film.characters]  # fmt: skip
+            values += [f for f in named if f is not None]
+    if shot.motion.reference is not None:
+        values.append(shot.motion.reference)
     return values
 
 

@@ -153,6 +153,18 @@ class ProviderChoice(Strict):
     final: dict[str, Any] | None = Field(
         None, description="Final-tier settings (may hold `model`, `workflow`, provider inputs)."
     )
+    fallback: list[ProviderChoice] = Field(
+        default_factory=list,
+        description="Providers to try, in order, for a take this one refuses for good (an input "
+        "it will not take, such as a recognisable face): never for a fault, which is retried.",
+    )
+
+    @field_validator("fallback")
+    @classmethod
+    def _flat(cls, v: list[ProviderChoice]) -> list[ProviderChoice]:
+        if any(f.fallback for f in v):
+            raise ValueError("a fallback has no fallback of its own: list them all in one list")
+        return v
 
     @field_validator("use")
     @classmethod
@@ -200,23 +212,28 @@ class Providers(Strict):
     )
     upscale: ProviderChoice = Field(default_factory=ProviderChoice)
     lipsync: ProviderChoice = Field(default_factory=ProviderChoice)
+    restyle: ProviderChoice = Field(
+        default_factory=ProviderChoice,
+        description="Makes restyled frames (image to image) of `motion.first`/`last`.",
+    )
     hosting: Hosting | None = Field(
         None,
         description="Upload input files and send their URLs (Luma's keyframes, Kling's "
         "lip-sync clip, fal and Replicate file inputs) instead of `data:` URIs.",
     )
 
-    @field_validator("keyframe", "video", "upscale", "lipsync", "voice", "music")
+    @field_validator("keyframe", "video", "upscale", "lipsync", "voice", "music", "restyle")
     @classmethod
     def _can_serve(cls, v: ProviderChoice, info: Any) -> ProviderChoice:
         from vfbuild import catalog
 
-        if not catalog.can_serve(v.use, info.field_name):
-            able = [n for n in catalog.names() if catalog.can_serve(n, info.field_name)]
-            raise ValueError(
-                f"provider {v.use!r} cannot make {info.field_name} takes; "
-                f"these can: {', '.join(able)}"
-            )
+        for choice in (v, *v.fallback):
+            if not catalog.can_serve(choice.use, info.field_name):
+                able = [n for n in catalog.names() if catalog.can_serve(n, info.field_name)]
+                raise ValueError(
+                    f"provider {choice.use!r} cannot make {info.field_name} takes; "
+                    f"these can: {', '.join(able)}"
+                )
         return v
 
 
@@ -293,6 +310,49 @@ class KeyframeSpec(Strict):
         return self
 
 
+# A frame of another shot: `s010.keyframe` (its picked keyframe), or a frame of its final (the
+# picked draft at the final tier) or, with `upscale.`, of its upscale: `first`, `last`, or a
+# time in seconds (`s010.last`, `s010.upscale.2.5`).
+FRAME_REF_PATTERN = (
+    r"^[a-z0-9][a-z0-9_-]{0,31}\.(keyframe|((final|upscale)\.)?(first|last|[0-9]+(\.[0-9]+)?s?))$"
+)
+FrameRef = Annotated[
+    str,
+    Field(
+        pattern=FRAME_REF_PATTERN,
+        description="A frame of another shot: SHOT.keyframe (its picked keyframe), SHOT.first, "
+        "SHOT.last or SHOT.SECONDS (a frame of its final), SHOT.upscale.last (of its upscale).",
+        examples=["s010.last", "s020.keyframe", "s010.upscale.2.5"],
+    ),
+]
+
+
+class Restyle(Strict):
+    """Image to image: the frame made into another look (the winter frame made spring)."""
+
+    prompt: str | None = Field(
+        None,
+        description="What the frame becomes: text, or a file under prompts/. Default: this "
+        "shot's keyframe prompt.",
+    )
+    references: list[str] = Field(
+        default_factory=list, description="Character names, or image files under references/."
+    )
+    strength: float = Field(
+        0.6, gt=0, le=1, description="How far from the source frame (0 keeps it, 1 repaints it)."
+    )
+    seed: int | None = Field(
+        None, ge=0, le=2**32 - 1, description="Seed; defaults to the keyframe's seed."
+    )
+
+
+class FrameLink(Strict):
+    """A frame of another shot, restyled or not."""
+
+    frame: FrameRef
+    restyle: Restyle | None = Field(None, description="Restyle the frame (image to image).")
+
+
 class MotionSpec(Strict):
     """The animation (image → video) of the picked keyframe."""
 
@@ -303,6 +363,26 @@ class MotionSpec(Strict):
     seed: int | None = Field(
         None, ge=0, le=2**32 - 1, description="Seed of take 1; defaults to the keyframe's seed."
     )
+    first: FrameRef | FrameLink | None = Field(
+        None,
+        description="The clip's first frame from another shot (it stands for this shot's "
+        "keyframe, which is then not generated), e.g. s030.last.",
+    )
+    last: FrameRef | FrameLink | None = Field(
+        None,
+        description="The frame the clip ends on, from another shot; only providers that take "
+        "a last frame (Kling, Luma, Veo) can make it.",
+    )
+    reference: str | None = Field(
+        None,
+        description="A reference performance (a video under 02_Reference_Video/ or references/) "
+        "that drives a motion-control model.",
+    )
+
+    def link(self, role: str) -> FrameLink | None:
+        """`first` or `last` as a FrameLink (the short form is a bare frame)."""
+        value = getattr(self, role)
+        return FrameLink(frame=value) if isinstance(value, str) else value
 
 
 class Dialogue(Strict):

@@ -25,8 +25,14 @@ MODELS = {
     "music": "previz-bed",
     "mix": "mix",
     "edit": "edit",
+    "first": "ffmpeg-frame",
+    "last": "ffmpeg-frame",
+    "first-restyle": "previz-restyle",
+    "last-restyle": "previz-restyle",
 }
 AUDIO_STEPS = ("voice", "music", "mix")
+# Steps whose takes are stills (PNG).
+STILLS = frozenset({"keyframe", "first", "last", "first-restyle", "last-restyle"})
 
 
 @functools.cache
@@ -46,6 +52,8 @@ class LocalProvider:
     declares_cost = False
     versions_early = False
     by_hand = False
+    takes_last_frame = True  # the animatic crossfades toward it
+    takes_reference_video = True  # shown picture-in-picture
 
     def model(self, step: str, configured: str | None) -> str:
         return MODELS[step]
@@ -61,14 +69,16 @@ class LocalProvider:
 
             own = {"bed": str(BED_VERSION)} if step == "music" else {}
             return {"ffmpeg": ident["ffmpeg"], **own}
-        if step == "keyframe":
+        if step in ("keyframe", "first-restyle", "last-restyle"):
             return {"pillow": ident["pillow"], "previz": ident["previz"]}
+        if step in ("first", "last"):
+            return {"ffmpeg": ident["ffmpeg"]}
         return {"ffmpeg": ident["ffmpeg"], "encoder": ident["encoder"], "previz": ident["previz"]}
 
     def ext(self, step: str) -> str:
         if step in AUDIO_STEPS:
             return ".wav"
-        return ".png" if step == "keyframe" else ".mp4"
+        return ".png" if step in STILLS else ".mp4"
 
     def units(self, step: str, seconds: float | None) -> tuple[str, float]:
         return default_units(step, seconds)
@@ -105,6 +115,23 @@ class LocalProvider:
                 seed=recipe["seed"],
                 take=recipe["take"],
                 label=f"{s['label']} · {step} t{recipe['take']} · PREVIZ ANIMATIC",
+                last=_one(inputs["last"]) if "last" in inputs else None,
+                reference=_one(inputs["reference"]) if "reference" in inputs else None,
+            )
+        elif step in ("first", "last"):
+            from vfbuild.media.frames import extract_frame
+
+            extract_frame(_one(inputs["source"]), out, s["at"])
+        elif step in ("first-restyle", "last-restyle"):
+            refs = inputs.get("references", [])
+            previz.render_restyle(
+                out,
+                image=_one(inputs["image"]),
+                prompt=recipe["prompt"] or "",
+                strength=s["strength"],
+                seed=recipe["seed"],
+                references=list(refs) if isinstance(refs, list) else [refs],
+                label=f"{s['label']} · {step}",
             )
         elif step == "upscale":
             previz.render_upscale(
