@@ -325,11 +325,24 @@ class Film:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def pick(self, shot: str, step: str, take: int, version: int | None = None) -> PickResult:
-        """Pin take `take` of the shot's step (its sha256) in locks/<shot>.yaml."""
+    def pick(
+        self,
+        shot: str,
+        step: str,
+        take: int,
+        version: int | None = None,
+        *,
+        wait: bool = True,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> PickResult:
+        """Pin take `take` of the shot's step (its sha256) in locks/<shot>.yaml. Under the
+        film's write lock: while a build runs it waits (`on_wait` hears why), or with
+        `wait=False` raises `FilmBusy`."""
         from vfbuild.plan.pick import pick_take
+        from vfbuild.store.buildlock import film_lock
 
-        return pick_take(self.project, shot, step, take, version)
+        with film_lock(self.root, "vf pick", wait=wait, on_wait=on_wait):
+            return pick_take(self.project, shot, step, take, version)
 
     def cancel(self, shots: list[str] | None = None) -> list[Any]:
         """Ask each provider to stop this film's jobs in flight (see `plan.jobs.cancel`)."""
@@ -349,12 +362,15 @@ class Film:
         retry_failed: bool = False,
         on_event: Callable[[BuildEvent], None] | None = None,
         all_events: bool = False,
+        wait: bool = True,
     ) -> BuildReport:
         """Make what is stale, in golden-rule order. `on_event` hears each line of progress
         (the header first), from the build's threads, as a `BuildEvent` whose `str()` is the
         line; with `all_events` it also hears the events that say no line (a take queued,
         running, downloading; the takes each step makes; the money spent), for a live
-        display. The report says what was made and what waits for the user."""
+        display. The report says what was made and what waits for the user. While another
+        command holds the film's write lock the build waits for it (saying so as a line), or
+        with `wait=False` raises `FilmBusy`."""
         from vfbuild.plan import events as build_events
         from vfbuild.plan import stamp
 
@@ -396,6 +412,7 @@ class Film:
             budget=budget,
             resubmit=resubmit,
             retry_failed=retry_failed,
+            wait=wait,
         )
         events = BuildEvents(listen=listen)
         start = time.monotonic()

@@ -140,6 +140,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             retry_failed=args.retry_failed,
             on_event=display,
             all_events=live,
+            wait=not args.no_wait,
         )
     if report.from_stamp:
         logging.getLogger("vfbuild.stamp").debug(
@@ -232,7 +233,14 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def cmd_pick(args: argparse.Namespace) -> int:
-    res = _film(args).pick(args.shot, args.step, args.take, args.version)
+    res = _film(args).pick(
+        args.shot,
+        args.step,
+        args.take,
+        args.version,
+        wait=not args.no_wait,
+        on_wait=lambda line: print(line, file=sys.stderr, flush=True),
+    )
     p = res.pick
     print(
         f"{args.shot} {args.step}: picked take {p.take} of v{p.version:03d} ({p.file}) "
@@ -339,6 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
                 help="submit again the jobs whose submit reply was lost and that the provider "
                 "cannot look up (you may pay twice: check the provider's dashboard first)",
             )
+            _no_wait_option(p)
             p.add_argument(
                 "--plain",
                 action="store_true",
@@ -374,8 +383,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("step", help="a step whose takes are picked (keyframe, draft)")
     p.add_argument("take", type=int)
     p.add_argument("--version", type=int, help="pick from this version (default: current)")
+    _no_wait_option(p)
     p.set_defaults(func=cmd_pick)
     return ap
+
+
+def _no_wait_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="if another vfbuild command is writing to the film, stop at once (exit 2) "
+        "instead of waiting for it",
+    )
 
 
 def _json_option(p: argparse.ArgumentParser, name: str) -> None:

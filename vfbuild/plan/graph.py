@@ -9,13 +9,12 @@ Jobs run in threads (`-P thread`), never processes: a dying process worker hangs
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import io
 import os
 import shutil
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -27,6 +26,7 @@ from vfbuild.plan.execute import BuildEvents, BuildOptions, StepRunner
 from vfbuild.plan.resolve import DONE, NEEDS_PICK, STALE, WAITING, StepState
 from vfbuild.project import Project
 from vfbuild.store import vfdir
+from vfbuild.store.buildlock import film_lock
 from vfbuild.store.locks import FILM_LOCK
 
 
@@ -89,17 +89,13 @@ def plan_tasks(project: Project, shots: list[str] | None, tier: str) -> list[Tas
 
 
 @contextlib.contextmanager
-def build_lock(project: Project) -> Iterator[None]:
-    """One build at a time per film; a crashed build's temp files are swept by the next."""
+def build_lock(
+    project: Project, *, wait: bool = True, on_wait: Callable[[str], None] | None = None
+) -> Iterator[None]:
+    """One build at a time per film (`store.buildlock`); a crashed build's temp files are
+    swept by the next."""
     root = project.root
-    vfdir.at(root, vfdir.VF).mkdir(parents=True, exist_ok=True)
-    with open(vfdir.at(root, vfdir.BUILD_LOCK), "w") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise UsageError(
-                "another vf build is running on this film", hint="wait for it to finish"
-            ) from None
+    with film_lock(root, "vf build", wait=wait, on_wait=on_wait):
         shutil.rmtree(vfdir.at(root, vfdir.TMP), ignore_errors=True)
         running = vfdir.at(root, vfdir.BUILD_RUNNING)
         if running.exists():
@@ -206,7 +202,7 @@ def run_build(
             )
         return tasks
 
-    with build_lock(project):
+    with build_lock(project, wait=options.wait, on_wait=events.say):
         # Ask every task first (each upstream before its downstream) and hand doit only the
         # stale ones and the tasks after them: a no-op build never starts doit, and a changed
         # shot runs that shot's tasks (and the edit). doit costs ~0.1 ms per task it is given
