@@ -27,8 +27,10 @@ from vfbuild.plan.takes import TakeRow
 
 if TYPE_CHECKING:
     from vfbuild.plan.events import BuildEvent
+    from vfbuild.plan.integrity import VerifyResult
     from vfbuild.plan.pick import PickResult
     from vfbuild.project import Project
+    from vfbuild.store.gc import GcResult
     from vfbuild.store.journal import JournalEntry
     from vfbuild.store.ledger import LedgerRow
 
@@ -323,7 +325,29 @@ class Film:
 
         return jobs.lost_rows(self.project, shots)
 
+    def verify(self) -> VerifyResult:
+        """Hash afresh what the locks pin, every store object and every layout file of every
+        take, and name each that is not the artifact it should be (`plan.integrity`)."""
+        from vfbuild.plan.integrity import verify_film
+
+        return verify_film(self.project)
+
     # -- writing ---------------------------------------------------------------------------
+
+    def gc(
+        self,
+        *,
+        dry_run: bool = False,
+        wait: bool = True,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> GcResult:
+        """Remove the store objects no lock, recipe record or journal entry uses, and the
+        review thumbnails of objects gone (`store.gc`), under the film's write lock."""
+        from vfbuild.store.buildlock import film_lock
+        from vfbuild.store.gc import collect
+
+        with film_lock(self.root, "vf gc", wait=wait, on_wait=on_wait):
+            return collect(self.root, dry_run=dry_run)
 
     def pick(
         self,
@@ -385,7 +409,8 @@ class Film:
             listen(build_events.BuildEvent(build_events.HEADER, line, budget=budget, jobs=jobs))
 
         key = stamp.args_key(tier, frozen, shots)
-        world = stamp.World(self.root, key)
+        # --frozen builds only from verified bytes: its stamp sees each store object's stat.
+        world = stamp.World(self.root, key, objects=frozen)
         said = stamp.replay(self.root, world)
         if said is not None:
             try:
@@ -439,7 +464,8 @@ class Film:
         )
         if report.ok and not report.made and not report.inbox:
             # Nothing was made: the next build with nothing changed can say so from a stamp.
-            stamp.record(self.root, world, stamp.World(self.root, key), report.to_record())
+            after = stamp.World(self.root, key, objects=frozen)
+            stamp.record(self.root, world, after, report.to_record())
         return report
 
 

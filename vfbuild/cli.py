@@ -273,6 +273,55 @@ def cmd_review(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    result = _film(args).verify()
+    if args.json:
+        from vfbuild import jsonout
+
+        print(jsonout.dumps(jsonout.verify_record(result)))
+        return 0 if result.ok else 1
+    for m in result.mismatches:
+        print(f"damaged: {m.describe()}")
+    for m in result.missing:
+        print(f"missing: {m.describe()}")
+    size = f"{result.bytes / 1e6:.1f} MB"
+    if result.ok:
+        print(f"checked {result.checked} file(s), {size}: every one is what it should be")
+        return 0
+    print(
+        f"{len(result.mismatches)} damaged file(s) of {result.checked} checked ({size})",
+        file=sys.stderr,
+    )
+    print(
+        "  hint: `vf build` sets damaged takes aside (in .vf/damaged/) and restores or makes "
+        "again what it can for free; --frozen refuses them",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    result = _film(args).gc(
+        dry_run=args.dry_run,
+        wait=not args.no_wait,
+        on_wait=lambda line: print(line, file=sys.stderr, flush=True),
+    )
+    if args.json:
+        from vfbuild import jsonout
+
+        print(jsonout.dumps(jsonout.gc_record(result)))
+        return 0
+    would = "would remove" if result.dry_run else "removed"
+    for sha in result.removed:
+        print(f"{would} {sha}")
+    print(
+        f"{would} {len(result.removed)} unused store object(s), {result.freed / 1e6:.1f} MB "
+        f"freed, and {result.thumbs} stale thumbnail(s), {result.thumbs_freed / 1e6:.1f} MB; "
+        f"kept {result.kept} object(s) in use"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="vf",
@@ -377,6 +426,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="write the page as read-only files in DIR instead of serving it",
     )
     p.set_defaults(func=cmd_review)
+
+    p = command(
+        "verify", help="hash what the locks pin and the layout holds; name every damaged file"
+    )
+    _json_option(p, "verify")
+    p.set_defaults(func=cmd_verify)
+
+    p = command("gc", help="remove store objects nothing uses, and stale thumbnails")
+    p.add_argument("--dry-run", action="store_true", help="say what would go; remove nothing")
+    _no_wait_option(p)
+    _json_option(p, "gc")
+    p.set_defaults(func=cmd_gc)
 
     p = command("pick", help="pick a take: locks framing in locks/SHOT.yaml")
     p.add_argument("shot")

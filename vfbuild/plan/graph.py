@@ -23,6 +23,7 @@ from vfbuild.errors import StepFailed, UsageError, VfError
 from vfbuild.fsutil import read_only_film, sweep_temp
 from vfbuild.plan.events import PLANNED, BuildEvent
 from vfbuild.plan.execute import BuildEvents, BuildOptions, StepRunner
+from vfbuild.plan.integrity import check_state
 from vfbuild.plan.resolve import DONE, NEEDS_PICK, STALE, WAITING, StepState
 from vfbuild.project import Project
 from vfbuild.store import vfdir
@@ -128,10 +129,21 @@ def run_build(
     def uptodate(name: str, step: str) -> bool:
         try:
             state = runner.resolver().resolve(name, step)
+            # A done step's files are still its artifacts (a stat each when unchanged).
+            if state.status == DONE and not check_state(
+                project, state, frozen=options.frozen, say=events.say
+            ):
+                return False  # a damaged take was set aside: the step makes it again
         except Exception:
             return False  # the action meets the same error and reports it
         states[task_name(name, step)] = state
         return state.status in (DONE, NEEDS_PICK, WAITING)
+
+    def verified(name: str, step: str) -> None:
+        """Raise what `uptodate` met checking a done step's files (a damaged pinned take)."""
+        state = runner.resolver().resolve(name, step)
+        if state.status == DONE:
+            check_state(project, state, frozen=options.frozen, say=events.say)
 
     warmed: set[str] = set()
 
@@ -151,6 +163,7 @@ def run_build(
 
     def action(name: str, step: str) -> bool:
         try:
+            verified(name, step)
             state = runner.run(name, step)
             states[task_name(name, step)] = state
         except StepFailed:
@@ -241,6 +254,7 @@ def run_build(
         for name, step in list(runner.early):
             action(name, step)  # doit did not get to it (it failed first): wait and report
         project.hashes.save()
+        project.artifact_hashes.save()
         project.locks.save_cache()
     if code != 0 and not events.errors and not events.inbox:
         # doit itself failed (not one of our tasks): show what it said.
