@@ -328,9 +328,10 @@ class Film:
     def verify(self) -> VerifyResult:
         """Hash afresh what the locks pin, every store object and every layout file of every
         take, and name each that is not the artifact it should be (`plan.integrity`)."""
+        from vfbuild.plan.graph import plan_tasks
         from vfbuild.plan.integrity import verify_film
 
-        return verify_film(self.project)
+        return verify_film(self.project, list(plan_tasks(self.project, None, "final")))
 
     # -- writing ---------------------------------------------------------------------------
 

@@ -166,7 +166,7 @@ class VerifyResult:
         return not self.mismatches
 
 
-def verify_film(project: Project) -> VerifyResult:
+def verify_film(project: Project, specs: list[tuple[str, str, str | None]]) -> VerifyResult:
     """Hash afresh what the locks pin, every object of the store and every layout file of
     every take (`film.takes()`), against the sha256 each should have."""
     from vfbuild.plan.takes import take_rows
@@ -218,14 +218,13 @@ def verify_film(project: Project) -> VerifyResult:
                     out.append(Mismatch(rel, name, got, "store object"))
     # Every layout file of every take is its artifact: each name the current steps give
     # their takes and picks (`Job.targets`), and every take of earlier versions.
-    from vfbuild.plan.graph import plan_tasks
     from vfbuild.plan.resolve import Resolver
 
     resolver = Resolver(project)
     title = project.film.film.title
-    for spec in plan_tasks(project, None, "final"):
+    for name, step, _ in specs:  # the build's tasks (`plan.graph.plan_tasks`)
         try:
-            state = resolver.resolve(spec.name, spec.step)
+            state = resolver.resolve(name, step)
         except VfError:
             continue  # the build reports it; the takes of earlier versions are still checked
         for job in state.jobs:
