@@ -274,6 +274,8 @@ def cmd_review(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    from vfbuild.store import vfdir
+
     result = _film(args).verify()
     if args.json:
         from vfbuild import jsonout
@@ -293,8 +295,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     print(
-        "  hint: `vf build` sets damaged takes aside (in .vf/damaged/) and restores or makes "
-        "again what it can for free; --frozen refuses them",
+        f"  hint: `vf build` sets damaged takes aside (in {vfdir.DAMAGED}/) and restores or "
+        "makes again what it can for free; --frozen refuses them",
         file=sys.stderr,
     )
     return 1
