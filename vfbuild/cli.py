@@ -140,6 +140,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             retry_failed=args.retry_failed,
             on_event=display,
             all_events=live,
+            wait=not args.no_wait,
         )
     if report.from_stamp:
         logging.getLogger("vfbuild.stamp").debug(
@@ -232,7 +233,14 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def cmd_pick(args: argparse.Namespace) -> int:
-    res = _film(args).pick(args.shot, args.step, args.take, args.version)
+    res = _film(args).pick(
+        args.shot,
+        args.step,
+        args.take,
+        args.version,
+        wait=not args.no_wait,
+        on_wait=lambda line: print(line, file=sys.stderr, flush=True),
+    )
     p = res.pick
     print(
         f"{args.shot} {args.step}: picked take {p.take} of v{p.version:03d} ({p.file}) "
@@ -289,6 +297,57 @@ def cmd_qc(args: argparse.Namespace) -> int:
             f"{len(report.warnings)} warning(s); report {kept}: {report.file}"
         )
     return 1 if args.strict and report.failures else 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from vfbuild.store import vfdir
+
+    result = _film(args).verify()
+    if args.json:
+        from vfbuild import jsonout
+
+        print(jsonout.dumps(jsonout.verify_record(result)))
+        return 0 if result.ok else 1
+    for m in result.mismatches:
+        print(f"damaged: {m.describe()}")
+    for m in result.missing:
+        print(f"missing: {m.describe()}")
+    size = f"{result.bytes / 1e6:.1f} MB"
+    if result.ok:
+        print(f"checked {result.checked} file(s), {size}: every one is what it should be")
+        return 0
+    print(
+        f"{len(result.mismatches)} damaged file(s) of {result.checked} checked ({size})",
+        file=sys.stderr,
+    )
+    print(
+        f"  hint: `vf build` sets damaged takes aside (in {vfdir.DAMAGED}/) and restores or "
+        "makes again what it can for free; --frozen refuses them",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    result = _film(args).gc(
+        dry_run=args.dry_run,
+        wait=not args.no_wait,
+        on_wait=lambda line: print(line, file=sys.stderr, flush=True),
+    )
+    if args.json:
+        from vfbuild import jsonout
+
+        print(jsonout.dumps(jsonout.gc_record(result)))
+        return 0
+    would = "would remove" if result.dry_run else "removed"
+    for sha in result.removed:
+        print(f"{would} {sha}")
+    print(
+        f"{would} {len(result.removed)} unused store object(s), {result.freed / 1e6:.1f} MB "
+        f"freed, and {result.thumbs} stale thumbnail(s), {result.thumbs_freed / 1e6:.1f} MB; "
+        f"kept {result.kept} object(s) in use"
+    )
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -365,6 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
                 help="submit again the jobs whose submit reply was lost and that the provider "
                 "cannot look up (you may pay twice: check the provider's dashboard first)",
             )
+            _no_wait_option(p)
             p.add_argument(
                 "--plain",
                 action="store_true",
@@ -413,13 +473,35 @@ def build_parser() -> argparse.ArgumentParser:
     _json_option(p, "qc")
     p.set_defaults(func=cmd_qc)
 
+    p = command(
+        "verify", help="hash what the locks pin and the layout holds; name every damaged file"
+    )
+    _json_option(p, "verify")
+    p.set_defaults(func=cmd_verify)
+
+    p = command("gc", help="remove store objects nothing uses, and stale thumbnails")
+    p.add_argument("--dry-run", action="store_true", help="say what would go; remove nothing")
+    _no_wait_option(p)
+    _json_option(p, "gc")
+    p.set_defaults(func=cmd_gc)
+
     p = command("pick", help="pick a take: locks framing in locks/SHOT.yaml")
     p.add_argument("shot")
     p.add_argument("step", help="a step whose takes are picked (keyframe, draft)")
     p.add_argument("take", type=int)
     p.add_argument("--version", type=int, help="pick from this version (default: current)")
+    _no_wait_option(p)
     p.set_defaults(func=cmd_pick)
     return ap
+
+
+def _no_wait_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="if another vfbuild command is writing to the film, stop at once (exit 2) "
+        "instead of waiting for it",
+    )
 
 
 def _json_option(p: argparse.ArgumentParser, name: str) -> None:

@@ -7,11 +7,13 @@ Every exception vfbuild raises is defined here:
     ├── SpecError           exit 2: the film's input files are invalid (each problem, its place)
     ├── FilmNotFound        exit 2: no shots.yaml here or above
     ├── UsageError          exit 2: a command was asked for what cannot be
+    │   └── FilmBusy        exit 2: another command holds the film's write lock (--no-wait)
     ├── LockError           exit 2: a lock file is unreadable, or a pick names no take
     ├── FrozenError         exit 3: --frozen was asked for what the locks do not pin
     ├── BudgetExceeded      exit 4: a paid job would pass --budget
     ├── MediaError          a file is not the media it should be, or ffmpeg failed
     ├── StoreError          the store refused a write or found a corrupt object
+    │   └── DamagedArtifact a stored or laid-out file no longer hashes to its sha256
     ├── StepFailed          some takes of a step failed (each already reported)
     ├── PinnedMissing       a pick's artifact is gone and its provider cannot remake its bytes
     ├── TimelineError       a timeline could not be written in the format asked for
@@ -99,6 +101,10 @@ class UsageError(VfError):
     exit_code = 2
 
 
+class FilmBusy(UsageError):
+    """Another vfbuild command holds the film's write lock, and this one was told not to wait."""
+
+
 class LockError(VfError):
     """A lock file is unreadable, or a pick names a take that does not exist."""
 
@@ -121,6 +127,10 @@ class FrozenError(VfError):
 
 class StoreError(VfError):
     """The content-addressed store refused a write or found a corrupt object."""
+
+
+class DamagedArtifact(StoreError):
+    """A store object or a layout file no longer hashes to the sha256 it was stored as."""
 
 
 class BudgetExceeded(VfError):

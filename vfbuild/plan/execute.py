@@ -67,6 +67,7 @@ class BuildOptions:
     budget: float | None = None
     resubmit: bool = False  # a job whose submit reply was lost may be sent again
     retry_failed: bool = False  # a job the provider failed may be tried again
+    wait: bool = True  # for another command that holds the film's lock (else FilmBusy)
 
 
 @dataclass

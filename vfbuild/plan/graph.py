@@ -9,13 +9,12 @@ Jobs run in threads (`-P thread`), never processes: a dying process worker hangs
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import io
 import os
 import shutil
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -24,9 +23,11 @@ from vfbuild.errors import StepFailed, UsageError, VfError
 from vfbuild.fsutil import read_only_film, sweep_temp
 from vfbuild.plan.events import PLANNED, BuildEvent
 from vfbuild.plan.execute import BuildEvents, BuildOptions, StepRunner
+from vfbuild.plan.integrity import check_state
 from vfbuild.plan.resolve import DONE, NEEDS_PICK, STALE, WAITING, StepState
 from vfbuild.project import Project
 from vfbuild.store import vfdir
+from vfbuild.store.buildlock import film_lock
 from vfbuild.store.locks import FILM_LOCK
 
 
@@ -129,17 +130,13 @@ def task_links(project: Project, specs: list[TaskSpec]) -> dict[str, list[str]]:
 
 
 @contextlib.contextmanager
-def build_lock(project: Project) -> Iterator[None]:
-    """One build at a time per film; a crashed build's temp files are swept by the next."""
+def build_lock(
+    project: Project, *, wait: bool = True, on_wait: Callable[[str], None] | None = None
+) -> Iterator[None]:
+    """One build at a time per film (`store.buildlock`); a crashed build's temp files are
+    swept by the next."""
     root = project.root
-    vfdir.at(root, vfdir.VF).mkdir(parents=True, exist_ok=True)
-    with open(vfdir.at(root, vfdir.BUILD_LOCK), "w") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise UsageError(
-                "another vf build is running on this film", hint="wait for it to finish"
-            ) from None
+    with film_lock(root, "vf build", wait=wait, on_wait=on_wait):
         shutil.rmtree(vfdir.at(root, vfdir.TMP), ignore_errors=True)
         running = vfdir.at(root, vfdir.BUILD_RUNNING)
         if running.exists():
@@ -173,10 +170,21 @@ def run_build(
     def uptodate(name: str, step: str) -> bool:
         try:
             state = runner.resolver().resolve(name, step)
+            # A done step's files are still its artifacts (a stat each when unchanged).
+            if state.status == DONE and not check_state(
+                project, state, frozen=options.frozen, say=events.say
+            ):
+                return False  # a damaged take was set aside: the step makes it again
         except Exception:
             return False  # the action meets the same error and reports it
         states[task_name(name, step)] = state
         return state.status in (DONE, NEEDS_PICK, WAITING)
+
+    def verified(name: str, step: str) -> None:
+        """Raise what `uptodate` met checking a done step's files (a damaged pinned take)."""
+        state = runner.resolver().resolve(name, step)
+        if state.status == DONE:
+            check_state(project, state, frozen=options.frozen, say=events.say)
 
     warmed: set[str] = set()
 
@@ -196,6 +204,7 @@ def run_build(
 
     def action(name: str, step: str) -> bool:
         try:
+            verified(name, step)
             state = runner.run(name, step)
             states[task_name(name, step)] = state
         except StepFailed:
@@ -250,7 +259,7 @@ def run_build(
             )
         return tasks
 
-    with build_lock(project):
+    with build_lock(project, wait=options.wait, on_wait=events.say):
         # Ask every task first (each upstream before its downstream) and hand doit only the
         # stale ones and the tasks after them: a no-op build never starts doit, and a changed
         # shot runs that shot's tasks (and the edit). doit costs ~0.1 ms per task it is given
@@ -293,6 +302,7 @@ def run_build(
         for name, step in list(runner.early):
             action(name, step)  # doit did not get to it (it failed first): wait and report
         project.hashes.save()
+        project.artifact_hashes.save()
         project.locks.save_cache()
     if code != 0 and not events.errors and not events.inbox:
         # doit itself failed (not one of our tasks): show what it said.
