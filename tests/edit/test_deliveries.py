@@ -44,7 +44,7 @@ def test_every_delivery_subtitle_and_cover_is_built_and_versioned(delivered: Pat
             v = c.streams.video[0]
             assert (v.width, v.height) == size
             assert c.streams.audio  # the edit's sound, copied
-    edit = sorted(out.glob("Cut_Test_v*.mp4"))[-1]
+    edit = sorted(out.glob("Cut_Test_v[0-9]*.mp4"))[-1]
     srt = edit.with_suffix(".srt").read_text()
     assert "Spring is coming." in srt
     # s050 starts after 0.5 + 0.75 + 0.5 + 1.0 s.
@@ -83,5 +83,5 @@ def test_a_new_line_makes_new_subtitles_and_the_burned_in_delivery(
         "_subtitles-vtt subtitles",
         "_delivery-social delivery",
     }
-    edit = sorted((film / "06_Edit").glob("Cut_Test_v*.mp4"))[-1]
+    edit = sorted((film / "06_Edit").glob("Cut_Test_v[0-9]*.mp4"))[-1]
     assert "Winter is over." in edit.with_suffix(".srt").read_text()
