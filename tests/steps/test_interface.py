@@ -141,7 +141,8 @@ def test_the_registry_is_in_golden_rule_order() -> None:
     # continuity's steps (a frame of another shot, restyled) come before the draft reads them
     assert names == [
         "keyframe", "first", "first-restyle", "last", "last-restyle",
-        "draft", "final", "upscale", "voice", "lipsync", "music", "mix", "edit",
+        "draft", "final", "upscale", "voice", "lipsync", "music", "segment", "mix", "edit",
+        "subtitles", "delivery", "cover",
     ]  # fmt: skip
     assert steps.picked_names() == ("keyframe", "draft", "voice", "music")
-    assert [s.name for s in steps.film_steps()] == ["music", "mix", "edit"]
+    assert [s.name for s in steps.film_steps()][:4] == ["music", "segment", "mix", "edit"]

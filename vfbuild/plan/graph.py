@@ -240,12 +240,13 @@ def run_build(
         tasks = []
         for spec in specs:
             name, step, upstream = spec
+            if spec.film_step:
+                # ... and the film steps before it (the edit joins the segments).
+                film_deps = [*film_deps, task_name(name, step)]
             if task_name(name, step) not in chosen:
                 continue
-            deps = film_deps if spec.film_step else [upstream] if upstream else []
+            deps = film_deps[:-1] if spec.film_step else [upstream] if upstream else []
             deps = deps + links.get(task_name(name, step), [])
-            if spec.film_step:  # and after the film steps before it (the mix, the edit)
-                film_deps = [*film_deps, task_name(name, step)]
             # A step started early always runs: its action waits for it and reports it.
             started = (name, step) in runner.early
             tasks.append(
@@ -319,7 +320,9 @@ def run_build(
         for s in specs
         if s.film_step and not events.errors
     ]
-    return BuildResult(events, waiting, film_states[-1] if film_states else None)
+    # The film the build reports: the state of the step whose output is the cut.
+    cuts = [st for st in film_states if steps.get(st.step).cut] or film_states
+    return BuildResult(events, waiting, cuts[-1] if cuts else None)
 
 
 def check_keys(project: Project, specs: list[TaskSpec], runner: StepRunner) -> None:

@@ -112,8 +112,35 @@ class FilmSettings(Strict):
         "platforms, -23 for broadcast (EBU R128). Used only when the film has a mix.",
     )
     true_peak: float = Field(-1.0, ge=-9, le=0, description="The mix's highest true peak, in dBTP.")
+    rough: Literal["draft", "final", "delivery"] = Field(
+        "draft",
+        description="The size of a rough cut (some shot not finished): the draft or final "
+        "tier's, or the delivery size.",
+    )
+    mezzanine: Literal["h264", "prores"] = Field(
+        "h264",
+        description="The edit's codec: h264 (x264 crf 17, tune grain, .mp4) or prores "
+        "(ProRes 422 HQ, .mov) for grading elsewhere.",
+    )
+    deliveries: dict[
+        Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")], Resolution | Delivery
+    ] = Field(
+        default_factory=dict,
+        description="Named outputs made from the edit: `master: 3840x2160`, or a size with "
+        "bitrate, grain, contrast and subtitles.",
+    )
+    cover: Cover | None = Field(
+        None, description="A cover image: a frame of a shot with the title, at 16:9 and 9:16."
+    )
 
     _even = field_validator("delivery")(_check_even)
+
+    def delivery_specs(self) -> dict[str, Delivery]:
+        """Each named delivery as a `Delivery` (a bare size is one with every default)."""
+        return {
+            name: d if isinstance(d, Delivery) else Delivery(size=d)
+            for name, d in self.deliveries.items()
+        }
 
     @field_validator("fps")
     @classmethod
@@ -121,6 +148,36 @@ class FilmSettings(Strict):
         if v not in (24, 30):
             raise ValueError("fps must be 24 or 30")
         return v
+
+
+class Delivery(Strict):
+    """A named output made from the edit (a 4K master, a 9:16 vertical, a social upload)."""
+
+    size: Resolution = Field(description="WIDTHxHEIGHT; another aspect crops at each shot's focus.")
+    bitrate: str | None = Field(
+        None,
+        pattern=r"^[1-9][0-9]*(\.[0-9]+)?[kM]$",
+        description="Peak video bitrate, e.g. 8M (platforms ask ~8M for 1080p, 35-45M for 4K).",
+    )
+    grain: float = Field(
+        1.0,
+        ge=0.0,
+        le=1.0,
+        description="How much of the edit's grain it keeps (below 1: denoised, to survive "
+        "a platform's compression).",
+    )
+    contrast: float = Field(1.0, ge=0.5, le=2.0, description="Contrast (1 = the edit's).")
+    subtitles: bool = Field(False, description="Burn the dialogue lines into the picture.")
+
+    _even = field_validator("size")(_check_even)
+
+
+class Cover(Strict):
+    """The film's cover: a frame of a shot with the title set in type."""
+
+    shot: str | None = Field(None, description="The shot whose frame it shows (default: first).")
+    at: float = Field(0.5, ge=0.0, le=1.0, description="Where in the shot: 0 first frame, 1 last.")
+    title: str | None = Field(None, description="The words set on it (default: the film's title).")
 
 
 class ProviderChoice(Strict):
@@ -461,6 +518,13 @@ class Shot(Strict):
     keyframe: KeyframeSpec
     motion: MotionSpec = Field(default_factory=MotionSpec)
     dialogue: Dialogue | None = None
+    focus: (
+        tuple[Annotated[float, Field(ge=0, le=1)], Annotated[float, Field(ge=0, le=1)]] | None
+    ) = Field(
+        None,
+        description="[x, y] from 0 to 1: the point a delivery of another aspect keeps in "
+        "frame when it crops this shot (default: the centre).",
+    )
     notes: str | None = Field(None, description="Free notes; not part of any recipe.")
 
 

@@ -196,6 +196,8 @@ class Step:
     output_dir: ClassVar[str | None] = None
     # Its artifact is finished material for the edit (a cut of those is not a rough cut).
     finished: ClassVar[bool] = False
+    # Its output is the film's cut, the film the build reports (a film step: the edit).
+    cut: ClassVar[bool] = False
     # Its artifact can stand for its shot in the edit (a film step uses the most advanced).
     edit_material: ClassVar[bool] = True
     # What its result must be before the store takes it (kind, size, length, sound); None:
