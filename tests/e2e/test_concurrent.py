@@ -57,6 +57,21 @@ def _start(film: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
+def _wait_until_blocked(*procs: subprocess.Popen[str]) -> None:
+    """Until each of `procs` waits in flock for the film's lock (a `->` line of /proc/locks
+    names the waiters): a fixed sleep is not enough on a loaded machine, where a process may
+    not reach the lock before the holder lets go."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        lines = Path("/proc/locks").read_text().splitlines()
+        waiting = {int(line.split()[5].split(":")[0]) for line in lines if "->" in line}
+        if all(p.pid in waiting for p in procs):
+            return
+        assert all(p.poll() is None for p in procs), "a command ended instead of waiting"
+        time.sleep(0.05)
+    raise AssertionError("the commands never waited for the film's lock")
+
+
 def _wait_for_lock(film: Path, proc: subprocess.Popen[str]) -> None:
     """Until `proc` holds the film's lock (its pid is in the lock file)."""
     lock = film / vfdir.BUILD_LOCK
@@ -127,8 +142,7 @@ def test_a_pick_and_a_build_wait_for_the_holder(tmp_path: Path) -> None:
     with held(film):
         pick = _start(film, "pick", "s010", "keyframe", "2")
         build = _start(film, "build", "--tier", "draft", "s010", "--plain")
-        time.sleep(1.5)
-        assert pick.poll() is None and build.poll() is None  # both wait
+        _wait_until_blocked(pick, build)  # both wait
     out, err = pick.communicate(timeout=60)
     assert pick.returncode == 0, err
     assert "waiting for another vfbuild command on this film" in err

@@ -67,7 +67,9 @@ class LocalProvider:
         if step in ("music", "mix"):
             from vfbuild.providers.local.bed import BED_VERSION
 
-            own = {"bed": str(BED_VERSION)} if step == "music" else {}
+            from vfbuild.media.mix import MIX_VERSION
+
+            own = {"bed": str(BED_VERSION)} if step == "music" else {"mix": str(MIX_VERSION)}
             return {"ffmpeg": ident["ffmpeg"], **own}
         if step in ("keyframe", "first-restyle", "last-restyle"):
             return {"pillow": ident["pillow"], "previz": ident["previz"]}
