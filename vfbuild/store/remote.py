@@ -159,6 +159,7 @@ class Remote:
         except BaseException:
             with contextlib.suppress(Exception):
                 f.discard()  # aborts the multipart upload: nothing appears
+            f.closed = True  # nor does a later close (its finalizer) complete anything
             raise
         f.close()  # FileExistsError (412) when the key exists
         return True
