@@ -161,6 +161,12 @@ class Remote:
                 f.discard()  # aborts the multipart upload: nothing appears
             f.closed = True  # nor does a later close (its finalizer) complete anything
             raise
+        if f.tell() == 0:
+            # s3fs commits an empty file as a plain touch, with no condition: put it ourselves.
+            f.discard()
+            f.closed = True
+            self.fs.pipe_file(path, b"", mode="create")
+            return True
         f.close()  # FileExistsError (412) when the key exists
         return True
 
