@@ -25,7 +25,7 @@ from pathlib import Path
 from bench import report
 from bench.util import BENCH, OUT, REPO, WORK, install_dvc, machine, versions
 
-PARTS = ("noop", "change", "concurrency", "edit", "memory", "review")
+PARTS = ("noop", "change", "concurrency", "edit", "memory", "review", "remote")
 SIZES = (100, 1000, 5000)
 
 
@@ -138,6 +138,10 @@ def main(argv: list[str] | None = None) -> int:
 
                 fresh = args.fresh and "noop" not in parts
                 rep.review = review.run(runs, fresh=fresh, log=log)
+            elif part == "remote":
+                from bench import remote
+
+                rep.remote = remote.run(quick=args.quick, log=log)
         except Exception as e:  # noqa: BLE001 - one part failing must not lose the others
             log(f"  {part} FAILED: {e!r}")
             rep.failures[part] = traceback.format_exc()

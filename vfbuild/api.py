@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from vfbuild.store.gc import GcResult
     from vfbuild.store.journal import JournalEntry
     from vfbuild.store.ledger import LedgerRow
+    from vfbuild.store.transfer import Meter, TransferReport
 
 __all__ = [
     "BuildReport",
@@ -398,6 +399,43 @@ class Film:
         from vfbuild.plan import jobs
 
         return list(jobs.cancel(self.project, shots))
+
+    # -- the remote cache ------------------------------------------------------------------
+
+    def remote_add(self, name: str, url: str, lease: float | None = None) -> bool:
+        """Add a remote cache to shots.yaml (`remotes:`); False if it was there already."""
+        from vfbuild.spec.remoteadd import add_remote
+
+        return add_remote(self.root / "shots.yaml", name, url, lease)
+
+    def remotes(self) -> dict[str, str]:
+        """The film's remote caches: name → URL, the default first."""
+        return {name: r.url for name, r in self.project.film.remotes.items()}
+
+    def push(
+        self, *, all_takes: bool = False, remote: str | None = None, meter: Meter | None = None
+    ) -> TransferReport:
+        """Upload what the locks pin (`all_takes`: every take in the store) and their action
+        records to the remote cache."""
+        from vfbuild.store import transfer
+        from vfbuild.store.journal import Journal
+
+        p = self.project
+        team = transfer.open_team(p.root, p.film.remotes, remote, p.store, p.index)
+        pins = transfer.pinned(p.root / "locks", p.locks)
+        if all_takes:
+            keys = {pin.key for pin in pins}
+            pins += [t for t in transfer.store_takes(p.index) if t.key not in keys]
+        return transfer.push(team, Journal(p.journal_dir), pins, meter or transfer.Quiet())
+
+    def pull(self, *, remote: str | None = None, meter: Meter | None = None) -> TransferReport:
+        """Download what the locks pin from the remote cache, each blob verified."""
+        from vfbuild.store import transfer
+
+        p = self.project
+        team = transfer.open_team(p.root, p.film.remotes, remote, p.store, p.index)
+        pins = transfer.pinned(p.root / "locks", p.locks)
+        return transfer.pull(team, pins, meter or transfer.Quiet())
 
     def build(
         self,

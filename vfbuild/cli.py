@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from vfbuild import __version__
-from vfbuild.errors import VfError
+from vfbuild.errors import UsageError, VfError
 
 if TYPE_CHECKING:
     from vfbuild.api import Film, Plan
@@ -250,6 +250,55 @@ def cmd_pick(args: argparse.Namespace) -> int:
         print(f"  (was take {res.previous.take} of v{res.previous.version:03d})")
     print("  run `vf build` to build what follows from it")
     return 0
+
+
+def cmd_remote(args: argparse.Namespace) -> int:
+    film = _film(args)
+    if args.action == "add":
+        if not args.name or not args.url:
+            raise UsageError(
+                "vf remote add needs NAME and URL", hint="vf remote add team s3://bucket/film"
+            )
+        added = film.remote_add(args.name, args.url, args.lease)
+        said = "added" if added else "already has"
+        print(f"shots.yaml {said} the remote {args.name} ({args.url}); commit it with the film")
+        return 0
+    remotes = film.remotes()
+    if not remotes:
+        print("no remote cache: add one with `vf remote add NAME URL`")
+    for i, (name, url) in enumerate(remotes.items()):
+        print(f"{name}\t{url}" + ("\t(default)" if i == 0 else ""))
+    return 0
+
+
+def _transfer(args: argparse.Namespace, verb: str) -> int:
+    from vfbuild.transferview import meter, mib
+
+    film = _film(args)
+    m = meter(sys.stderr, verb, args.plain)
+    if verb == "pushed":
+        report = film.push(all_takes=args.all, remote=args.remote, meter=m)
+    else:
+        report = film.pull(remote=args.remote, meter=m)
+    what = "uploaded" if verb == "pushed" else "downloaded"
+    print(
+        f"{verb} {report.objects} take(s) with {report.remote}: {report.moved} {what} "
+        f"({mib(report.nbytes)}), {report.skipped} already there"
+    )
+    for label in report.missing:
+        where = "in this clone's store" if verb == "pushed" else f"on {report.remote}"
+        print(f"  {label}: not {where}", file=sys.stderr)
+    for e in report.errors:
+        print(e.render(), file=sys.stderr)
+    return 1 if report.errors or (report.missing and verb == "pulled") else 0
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    return _transfer(args, "pushed")
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    return _transfer(args, "pulled")
 
 
 def cmd_review(args: argparse.Namespace) -> int:
@@ -484,6 +533,24 @@ def build_parser() -> argparse.ArgumentParser:
     _no_wait_option(p)
     _json_option(p, "gc")
     p.set_defaults(func=cmd_gc)
+
+    p = command("remote", help="the film's remote caches: list them, or `add NAME URL`")
+    p.add_argument("action", nargs="?", choices=("add", "list"), default="list")
+    p.add_argument("name", nargs="?")
+    p.add_argument("url", nargs="?", help="s3://bucket/prefix, gs://…, az://…, file:///…")
+    p.add_argument("--lease", type=float, metavar="SECONDS", help="claim lease (default 900)")
+    p.set_defaults(func=cmd_remote)
+
+    for name, func, helptext in (
+        ("push", cmd_push, "upload the takes the locks pin (--all: every take) to the remote"),
+        ("pull", cmd_pull, "download the takes the locks pin from the remote, verified"),
+    ):
+        p = command(name, help=helptext)
+        p.add_argument("--remote", metavar="NAME", help="this remote (default: the first)")
+        p.add_argument("--plain", action="store_true", help="plain progress lines")
+        if name == "push":
+            p.add_argument("--all", action="store_true", help="every take in the store")
+        p.set_defaults(func=func)
 
     p = command("pick", help="pick a take: locks framing in locks/SHOT.yaml")
     p.add_argument("shot")

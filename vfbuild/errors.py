@@ -17,6 +17,8 @@ Every exception vfbuild raises is defined here:
     ├── StepFailed          some takes of a step failed (each already reported)
     ├── PinnedMissing       a pick's artifact is gone and its provider cannot remake its bytes
     ├── TimelineError       a timeline could not be written in the format asked for
+    ├── RemoteError         a remote cache could not be read or written
+    │   └── RemoteCorrupt   a remote object's bytes are not its name's sha256: never stored
     └── ProviderError       a provider could not make a take
         ├── SubmitUnknown   a submit went out and its reply was lost: the job may exist
         ├── HttpStatusError a provider answered with an HTTP error status
@@ -198,3 +200,12 @@ class LedgerError(VfError):
 
 class TimelineError(VfError):
     """A timeline could not be written in the format asked for."""
+
+
+class RemoteError(VfError):
+    """A remote cache (`remotes:` in shots.yaml) could not be reached, read or written."""
+
+
+class RemoteCorrupt(RemoteError):
+    """An object fetched from a remote cache is not the bytes its name (or the lock) pins:
+    refused, never stored, nothing built from it."""

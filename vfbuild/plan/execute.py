@@ -18,7 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vfbuild import steps
 from vfbuild.errors import (
@@ -55,6 +55,9 @@ from vfbuild.store.journal import (
 from vfbuild.store.ledger import Ledger, lost_job_id
 from vfbuild.store.locks import FILM_LOCK, Output, Polished
 from vfbuild.store.objects import Artifact
+
+if TYPE_CHECKING:
+    from vfbuild.store.teamcache import TeamCache
 
 
 @dataclass
@@ -190,6 +193,8 @@ class StepRunner:
         self._claims_lock = threading.Lock()
         # Recipe key -> "provider model" of the fallback that made it (see `plan.fallback`).
         self._made_by: dict[str, str] = {}
+        self._team: TeamCache | None = None  # the film's remote cache, opened when needed
+        self._team_opened = False
 
     def resolver(self) -> Resolver:
         return Resolver(self.p, frozen=self.frozen)
@@ -371,7 +376,27 @@ class StepRunner:
         with self._claims_lock:
             return self._claims.setdefault(key, threading.Lock())
 
+    def team(self) -> TeamCache | None:
+        """The film's remote cache (`remotes:`), or None; opened at the first take to make."""
+        with self._claims_lock:
+            if not self._team_opened:
+                from vfbuild.store.teamcache import TeamCache, choose_remote
+
+                remote = choose_remote(self.p.film.remotes)
+                if remote is not None:
+                    self._team = TeamCache(self.p.root, self.p.store, self.p.index, remote)
+                self._team_opened = True
+            return self._team
+
     def _make_new(self, job: Job, state: StepState, label: str) -> Artifact | Awaiting:
+        # Before anything is made (or paid for), the remote cache may have the take: a
+        # teammate's, verified by sha256 on the way in.
+        team = self.team()
+        if team is not None:
+            art = team.fetch(job.key, job.recipe.as_dict(), job.pinned_sha256, job.ext)
+            if art is not None:
+                self._fetched(job, label, team)
+                return art
         # A pinned artifact may only be remade by a deterministic (free) provider, and must
         # come out with the pinned bytes: the provider its recipe names, which made it, not
         # the slot's provider of today (`vf plan` says the same, see `plan.maker`).
@@ -390,6 +415,57 @@ class StepRunner:
                 hint="fetch it from the remote cache, or build without --frozen",
             )
         self._check_inputs(job, state)
+        if team is None or not prov.paid:
+            return self._make_checked(job, state, prov, label)
+        # Never pay twice across the team: claim the recipe on the remote first; a teammate
+        # holding it makes it, and this build takes what they publish.
+        claim = team.claim(
+            job.key,
+            job.recipe.as_dict(),
+            job.pinned_sha256,
+            job.ext,
+            lambda line: self.events.say(f"  {label}: {line}"),
+        )
+        if isinstance(claim, Artifact):
+            self._fetched(job, label, team)
+            return claim
+        made = False
+        try:
+            result = self._make_checked(job, state, prov, label)
+            if isinstance(result, Artifact):
+                self._publish(team, job, prov, result, label)
+            made = True
+        finally:
+            claim.stop(release=not made)
+        return result
+
+    def _fetched(self, job: Job, label: str, team: TeamCache) -> None:
+        line = f"  fetched {label} from the remote {team.remote.name}"
+        self.events.emit(take_event(ev.MADE, job, line=line, provider="remote"))
+        with self.events.lock:
+            self.events.made.append(label)
+
+    def _publish(
+        self, team: TeamCache, job: Job, prov: Provider, art: Artifact, label: str
+    ) -> None:
+        """Put a paid take on the remote at once: teammates waiting on its claim take it."""
+        entry = self.journal.get(job.key)
+        try:
+            team.publish(
+                job.key,
+                art,
+                job.recipe.as_dict(),
+                provider=prov.name,
+                model=job.recipe.model,
+                job_id=entry.job_id if entry is not None else None,
+                cost=entry.cost if entry is not None else None,
+            )
+        except VfError as e:
+            self.events.say(f"  {label}: not pushed to the remote: {e.message} (`vf push` later)")
+
+    def _make_checked(
+        self, job: Job, state: StepState, prov: Provider, label: str
+    ) -> Artifact | Awaiting:
         if prov.versions_early and job.version is None:
             # The request names the file to drop, version included, so it needs one now.
             job.version = self.p.locks.allocate_version(job.name, job.step, job.version_key)

@@ -528,6 +528,28 @@ class Shot(Strict):
     notes: str | None = Field(None, description="Free notes; not part of any recipe.")
 
 
+REMOTE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+class Remote(Strict):
+    """A shared cache of the film's takes on object storage (`vf push`, `vf pull`, and the
+    build's look-up before it pays). Credentials come from the backend's own environment and
+    config (AWS_* and ~/.aws for s3://), never from the film."""
+
+    url: str = Field(
+        pattern=r"^[a-z][a-z0-9+.-]*://\S+$",
+        description="An fsspec URL: s3://bucket/prefix (AWS S3, MinIO, R2, Ceph: the endpoint "
+        "from AWS_ENDPOINT_URL or ~/.aws/config), gs://, az://, file:///mnt/nas/film-cache.",
+    )
+    lease: float = Field(
+        900,
+        gt=0,
+        le=7 * 24 * 3600,
+        description="Seconds a claim on a paid recipe lasts without renewal: a machine that "
+        "dies holding one delays its teammates this long at most.",
+    )
+
+
 class Film(Strict):
     """A whole film: settings, providers, characters and shots in edit order."""
 
@@ -540,6 +562,11 @@ class Film(Strict):
         None, description="Music under the whole film, mixed with the dialogue (ducked)."
     )
     shots: list[Shot] = Field(min_length=1)
+    remotes: dict[Annotated[str, Field(pattern=REMOTE_NAME)], Remote] = Field(
+        default_factory=dict,
+        description="Shared caches by name (`vf remote add NAME URL`); the first is the "
+        "default of `vf push`, `vf pull` and `vf build`.",
+    )
 
     @property
     def length(self) -> float:

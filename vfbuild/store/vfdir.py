@@ -19,6 +19,8 @@ What `.vf/` holds that is not a cache (losing these loses work or money):
 - `build.lock` (one build at a time: an flock), `build.running` (there while a build runs: a
   killed build leaves it, and the next sweeps temp files and trusts no stamp), `last-error.log`
   (the traceback of the last internal error).
+- `clone-id`: this clone's name on a remote cache: who holds a claim on a paid recipe
+  (`vfbuild.store.remote`). Losing it only makes this clone a stranger to its own claims.
 
 The caches. Each is only a faster road to an answer vfbuild can always work out again: a
 missing, damaged, foreign or stale one is a miss, never an error, and deleting any of them (or
@@ -100,6 +102,7 @@ BUILD_LOCK = f"{VF}/build.lock"
 BUILD_RUNNING = f"{VF}/build.running"
 LAST_ERROR = f"{VF}/last-error.log"
 DAMAGED = f"{VF}/damaged"
+CLONE_ID = f"{VF}/clone-id"
 
 # The caches (the table above).
 CACHE = f"{VF}/cache"

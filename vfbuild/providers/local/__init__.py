@@ -65,9 +65,8 @@ class LocalProvider:
 
             return speech.identity()
         if step in ("music", "mix"):
-            from vfbuild.providers.local.bed import BED_VERSION
-
             from vfbuild.media.mix import MIX_VERSION
+            from vfbuild.providers.local.bed import BED_VERSION
 
             own = {"bed": str(BED_VERSION)} if step == "music" else {"mix": str(MIX_VERSION)}
             return {"ffmpeg": ident["ffmpeg"], **own}
