@@ -9,6 +9,12 @@ from pathlib import Path
 
 from tests.conftest import copy_film
 from tests.e2e.film import make_film, vf
+from vfbuild.store import vfdir
+from vfbuild.store.index import RecipeIndex
+
+
+def _keys(index: RecipeIndex) -> list[str]:
+    return [p.stem for p in index.root.glob("??/*.json")]
 
 
 def test_remote_add_keeps_shots_yaml_and_refuses_a_bad_url(tmp_path: Path) -> None:
@@ -38,7 +44,9 @@ def test_push_all_resumes_and_pull_fetches_what_the_locks_pin(tmp_path: Path) ->
     vf(film, "build", "--tier", "draft")
     vf(film, "pick", "s010", "keyframe", "1")
     first = vf(film, "push", "--all")
-    stored = {p.name for p in (film / ".vf/objects").rglob("*") if p.is_file()}
+    # every take the recipe index records (a timeline the edit keeps is not a take)
+    index = RecipeIndex(film / vfdir.RECIPES)
+    stored = {a.sha256 for k in _keys(index) if (a := index.lookup(k)) is not None}
     on_remote = {p.name for p in (tmp_path / "nas/cas").iterdir()}
     assert on_remote == stored and len(stored) > 3, first.stdout
     assert f"{len(stored)} uploaded" in first.stdout
@@ -47,7 +55,10 @@ def test_push_all_resumes_and_pull_fetches_what_the_locks_pin(tmp_path: Path) ->
     assert "0 uploaded" in again.stdout and f"{len(stored)} already there" in again.stdout
     clone = copy_film(film, tmp_path / "clone")
     pulled = vf(clone, "pull")
-    assert "2 downloaded" in pulled.stdout, pulled.stdout  # the pick and the edit
+    # what the locks pin: the pick, and the edit with its segments and subtitles
+    pins = sum(1 for f in (film / "locks").glob("*.yaml") for line in f.read_text().splitlines()
+               if line.strip().startswith("sha256:"))  # fmt: skip
+    assert f"pulled {pins} take(s)" in pulled.stdout and "0 already there" in pulled.stdout
     pick = next((film / "03_Generations/v1_exploration").glob("s010_keyframe_v001_t01*"))
     sha = pick.name and __import__("vfbuild.fsutil", fromlist=["x"]).sha256_file(pick)
     assert (clone / ".vf/objects" / sha[:2] / sha).read_bytes() == pick.read_bytes()
