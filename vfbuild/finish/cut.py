@@ -9,6 +9,7 @@ of its shot. Nothing is recorded here: it is read again each time.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -172,7 +173,8 @@ def cut_from_recipe(
     clips: list[CutClip] = []
     for entry, shot in zip(entries, shots, strict=True):
         clips.append(_clip(project, film, shot, entry, fps, costs))
-    sounds = list(_dialogue(project, film, clips, fps)) + list(placements)
+    total = sum(c.frames for c in clips) / fps
+    sounds = [*_dialogue(project, film, clips, fps), *_music(project, recipe, total), *placements]
     return Cut(
         title=film.film.title,
         version=version,
@@ -425,3 +427,29 @@ def _dialogue(project: Project, film: Film, clips: list[CutClip], fps: int) -> l
             )
         at += clip.frames
     return out
+
+
+def _music(project: Project, recipe: dict[str, Any], total: float) -> list[Placement]:
+    """The music bed under the whole cut, when this edit played a mix that has one: the
+    picked music take, from the film's start."""
+    from vfbuild.fsutil import sha256_file
+    from vfbuild.store import layout
+
+    mix = project.locks.output(FILM_LOCK, "mix")
+    sounds = (recipe.get("inputs") or {}).get("sounds") or []
+    if mix is None or not any(
+        isinstance(x, Mapping) and x.get("sha256") == mix.sha256 for x in sounds
+    ):
+        return []
+    music = (mix.recipe.get("inputs") or {}).get("music")
+    if not isinstance(music, Mapping) or not music.get("sha256"):
+        return []
+    sha = str(music["sha256"])
+    found = [
+        p.relative_to(project.root).as_posix()
+        for p in sorted((project.root / layout.AUDIO).glob("*music*"))
+        if p.is_file() and sha256_file(p) == sha
+    ]
+    seconds = float(music.get("seconds") or total)
+    file = found[0] if found else _object_rel(project, sha)
+    return [Placement(track="music", file=file, start=0.0, duration=min(seconds, total))]
