@@ -97,7 +97,10 @@ def test_a_new_s030_draft_pick_rebuilds_its_downstream_and_s040s_chain_only(
         "s040 first-restyle",
         "s040 draft t01",
         "s040 draft t02",
+        "s030 segment",  # the edit re-encodes s030's segment only, then joins
         "edit",
+        "_subtitles-srt subtitles",  # each edit version has its subtitles
+        "_subtitles-vtt subtitles",
     }, out
     # s040's draft pick is now out of date: it stays in force until the user picks again
     assert "s040 draft: pick is out of date" in out

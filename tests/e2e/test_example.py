@@ -29,7 +29,8 @@ def test_frozen_fresh_clone_of_the_example_is_byte_identical(tmp_path: Path) -> 
             assert sha256_file(film / pick["file"]) == pick["sha256"], (lock_file.name, step)
     # final and upscale of six shots, one lipsync, the mix, the edit, and s040's continuity
     # chain: its first frame (s030's last) and that frame restyled
-    assert pinned == 6 * 2 + 1 + 1 + 1 + 2
+    # ... and the edit's six segments and its two subtitle files
+    assert pinned == 6 * 2 + 1 + 1 + 1 + 2 + 6 + 2
     # nothing but the pinned takes was generated, and s050's voice take
     # (s040 has no keyframe of its own: its first frame comes from s030)
     assert len(list((film / "03_Generations/v1_exploration").iterdir())) == 12

@@ -32,7 +32,8 @@ from vfbuild.store.journal import Journal
 from vfbuild.store.ledger import Ledger
 
 
-@pytest.mark.parametrize("provider", sorted(FAKES))
+# ElevenLabs makes sound only (its own tests: tests/e2e/test_sound.py).
+@pytest.mark.parametrize("provider", sorted(set(FAKES) - {"elevenlabs"}))
 def test_the_film_builds_through_each_provider(tmp_path: Path, provider: str) -> None:
     with remote_film(tmp_path, provider) as film:
         outputs: list[str] = []

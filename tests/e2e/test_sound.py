@@ -111,9 +111,11 @@ def test_a_changed_line_remakes_the_voice_lipsync_mix_and_edit_only(film: Path) 
     _edit_yaml(film, change)
     report = vfbuild.open(film).build()
     assert report.ok, report.errors
-    assert sorted(report.made) == sorted([f"{SHOT} voice t01", f"{SHOT} lipsync", "mix", "edit"]), (
-        report.made
-    )
+    # the shot's segment too (its clip is the new lip-sync), and the new edit's subtitles
+    subtitles = ["_subtitles-srt subtitles", "_subtitles-vtt subtitles"]
+    assert sorted(report.made) == sorted(
+        [f"{SHOT} voice t01", f"{SHOT} lipsync", f"{SHOT} segment", "mix", "edit", *subtitles]
+    ), report.made
 
 
 def test_a_changed_music_prompt_remakes_the_music_mix_and_edit_only(film: Path) -> None:
@@ -123,7 +125,10 @@ def test_a_changed_music_prompt_remakes_the_music_mix_and_edit_only(film: Path) 
     _edit_yaml(film, change)
     report = vfbuild.open(film).build()
     assert report.ok, report.errors
-    assert sorted(report.made) == ["edit", "mix", "music t01", "music t02"], report.made
+    subtitles = ["_subtitles-srt subtitles", "_subtitles-vtt subtitles"]
+    assert sorted(report.made) == sorted(["edit", "mix", "music t01", "music t02", *subtitles]), (
+        report.made
+    )
 
 
 def test_a_shorter_cut_keeps_music_that_still_fits(film: Path) -> None:

@@ -747,8 +747,8 @@ def test_a_422_is_an_input_refusal_and_is_never_sent_again(
         assert take.label in e.value.message and e.value.status == 422
         assert creates(w.fake) == 1 and w.fake.paid_jobs == 0  # not retried
         entry = take.entry()
-        assert entry is not None and entry.state == FAILED
-        with pytest.raises(ProviderError, match="failed this job before"):
+        assert entry is not None and entry.state == REFUSED
+        with pytest.raises(InputRefused, match="refused this input before"):
             take.make(w.provider())
         assert creates(w.fake) == 1
 

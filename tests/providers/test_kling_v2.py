@@ -16,7 +16,7 @@ from tests.providers.kit import clip, creates, ffmpeg, key_of, still, tone
 from vfbuild.errors import InputRefused, ProviderError
 from vfbuild.media.probe import probe
 from vfbuild.providers.kling import KlingProvider, clip_seconds
-from vfbuild.store.journal import FAILED, Journal
+from vfbuild.store.journal import REFUSED, Journal
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +124,7 @@ def test_a_content_refusal_is_input_refused_and_not_retried(
         make(prov, r, {"keyframe": media["keyframe"]}, tmp_path)
     assert creates(fake) == 1 and fake.paid_jobs == 0
     entry = Journal(tmp_path / ".vf" / "journal").get(key_of(r))
-    assert entry is not None and entry.state == FAILED
+    assert entry is not None and entry.state == REFUSED  # never sent again
 
 
 # -- identify-face → advanced lip-sync --------------------------------------------------------
