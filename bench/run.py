@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
                 conc_runs = min(runs, 2) if args.quick else runs
                 rep.concurrency = concurrency.run(conc_runs, quick=args.quick, log=log)
             elif part == "edit":
-                from bench import editbench
+                from bench import edit as editbench
 
                 rep.edit = editbench.run(runs, quick=args.quick, log=log)
             elif part == "memory":
