@@ -48,7 +48,8 @@ EMBEDDED = "local"
 
 _ALL = frozenset({"keyframe", "video", "upscale", "lipsync"})
 _ALL_STEPS = ("keyframe", "draft", "final", "upscale", "lipsync")
-# The sound slots (voice and music steps), served by local, manual and elevenlabs.
+# The sound slots (voice and music steps), served by local, manual, elevenlabs, fal and
+# Replicate (their models: providers/sounds.py).
 _SOUND = frozenset({"voice", "music"})
 
 REGISTRY: dict[str, ProviderInfo] = {
@@ -62,7 +63,7 @@ REGISTRY: dict[str, ProviderInfo] = {
         ),
         ProviderInfo(
             "fal",
-            _ALL,
+            _ALL | _SOUND,
             "vfbuild.providers.fal:FalProvider",
             env_keys=("FAL_KEY",),
             base_url="https://queue.fal.run",
@@ -72,11 +73,13 @@ REGISTRY: dict[str, ProviderInfo] = {
                 "final": "fal-ai/kling-video/v2.1/pro/image-to-video",
                 "upscale": "fal-ai/topaz/upscale/video",
                 "lipsync": "fal-ai/sync-lipsync",
+                "voice": "fal-ai/minimax/speech-02-turbo",
+                "music": "fal-ai/stable-audio-25/text-to-audio",
             },
         ),
         ProviderInfo(
             "replicate",
-            _ALL,
+            _ALL | _SOUND,
             "vfbuild.providers.replicate:ReplicateProvider",
             env_keys=("REPLICATE_API_TOKEN",),
             base_url="https://api.replicate.com",
@@ -86,6 +89,8 @@ REGISTRY: dict[str, ProviderInfo] = {
                 "final": "wavespeedai/wan-2.1-i2v-720p",
                 "upscale": "topazlabs/video-upscale",
                 "lipsync": "sync/lipsync-2",
+                "voice": "minimax/speech-02-turbo",
+                "music": "stability-ai/stable-audio-2.5",
             },
         ),
         ProviderInfo(

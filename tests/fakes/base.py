@@ -16,6 +16,9 @@ base gives them what every fake needs:
   media of half the size, of a square aspect, a tenth of the length, a video for an image, or
   a lip-sync without the sound it was given;
 - a lip-sync result that carries the audio it was given (`job.extra["audio"]`), muxed in;
+- sound (jobs of kind "audio"): a voice reading (a warbling tone, `extra["sound"] = "voice"`)
+  or a piece of music (a chord), as mp3 or wav (`extra["format"]`), of the job's length; the
+  overrides "silent" (a reading of digital silence) and "short" (a tenth: a truncated piece);
 - signed uploads on the CDN (`issue_upload`: a PUT URL and the file's public URL), as fal's
   storage hands out, and `fetch_input`: an input URL read the way a provider reads it.
 """
@@ -314,7 +317,9 @@ class FakeServer:
         with self._lock:
             queue = self.result_override.get(kind)
             mode = queue.pop(0) if queue else None
-        if mode == "small":
+        if mode == "silent" and job.get("kind") == "audio":
+            job["extra"] = {**job.get("extra", {}), "silent": True}
+        elif mode == "small":
             job["width"], job["height"] = job["width"] // 2, job["height"] // 2
         elif mode == "square":
             job["height"] = job["width"]
@@ -339,6 +344,8 @@ class FakeServer:
     def media_url(self, job: FakeJob) -> str:
         """Where the job's result downloads from (the CDN)."""
         ext = "png" if job.kind == "image" else "mp4"
+        if job.kind == "audio":
+            ext = str(job.extra.get("format") or "wav")
         return f"{self.cdn_url}/files/{job.id}.{ext}"
 
     def serve_file(self, path: Path) -> str:
@@ -405,6 +412,8 @@ class FakeServer:
     def media(self, job: FakeJob) -> Path:
         """Real media for a job, made with ffmpeg, cached by kind, size, length and seed; a
         lip-sync's with the audio it was given (`extra["audio"]`), padded or cut to the clip."""
+        if job.kind == "audio":
+            return self._sound(job)
         video = self._picture(job)
         audio = job.extra.get("audio")
         if audio is None:
@@ -456,6 +465,42 @@ class FakeServer:
             tmp.rename(out)
         return out
 
+    def _sound(self, job: FakeJob) -> Path:
+        """A voice reading or a piece of music, made with ffmpeg: real audio of the job's
+        length whose pitch shows the seed (digital silence for a "silent" override)."""
+        from vfbuild.media.ffmpeg import ffmpeg_exe
+
+        fmt = str(job.extra.get("format") or "wav")
+        out = self._media_dir / f"sound-{job.id}.{fmt}"
+        with self._media_lock:
+            tag_lock = self._tag_locks.setdefault(out.name, threading.Lock())
+        with tag_lock:
+            if out.exists():
+                return out
+            seconds = f"{max(0.05, job.seconds):.3f}"
+            freq = 180 + job.seed % 300
+            if job.extra.get("silent"):
+                src = f"anullsrc=r=44100:cl=mono,atrim=0:{seconds}"
+            elif job.extra.get("sound") == "voice":  # a voice-like warble at 44.1 kHz mono
+                src = f"sine=f={freq}:d={seconds}:r=44100,tremolo=f=5:d=0.7"
+            else:  # a chord in stereo
+                src = (
+                    f"aevalsrc=0.2*sin({freq}*2*PI*t)+0.2*sin({freq * 1.25:.2f}*2*PI*t)|"
+                    f"0.2*sin({freq * 1.5:.2f}*2*PI*t):s=44100:d={seconds}"
+                )
+            codec = (
+                ["-c:a", "libmp3lame", "-b:a", "128k"] if fmt == "mp3" else ["-c:a", "pcm_s16le"]
+            )
+            tmp = out.with_suffix(".part." + fmt)
+            subprocess.run(
+                [ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", src, *codec,
+                 "-f", fmt, str(tmp)],
+                check=True,
+                capture_output=True,
+            )  # fmt: skip
+            tmp.rename(out)
+        return out
+
     # -- the HTTP plumbing ------------------------------------------------------------------
 
     def _dispatch(self, req: Request) -> tuple[Reply, str]:
@@ -481,11 +526,13 @@ class FakeServer:
                 if path
                 else Reply(404)
             )
-        m = re.match(r"/files/(?P<id>[^/]+)\.(png|mp4)$", req.path)
+        m = re.match(r"/files/(?P<id>[^/]+)\.(png|mp4|mp3|wav)$", req.path)
         job = self.jobs.get(m.group("id")) if m else None
         if job is None:
             return Reply(404, {"detail": "not found"})
         ctype = "image/png" if job.kind == "image" else "video/mp4"
+        if job.kind == "audio":
+            ctype = "audio/mpeg" if job.extra.get("format") == "mp3" else "audio/wav"
         return Reply(200, file=self.media(job), content_type=ctype)
 
     def _handler_class(self, *, cdn: bool) -> type[BaseHTTPRequestHandler]:

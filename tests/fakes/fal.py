@@ -100,6 +100,32 @@ I2V_SCHEMAS: dict[str, tuple[str, str | None, tuple[str, ...]]] = {
     ),
     "fal-ai/minimax/hailuo-02/standard/image-to-video": ("image_url", "end_image_url", ("6", "10")),
 }
+# Voice and music models, from their pages (fal.ai/models/<id>/llms.txt): the kind, the field
+# of the text, the length field (whole seconds), its range and default, and the output's key.
+# Written from the pages, not from vfbuild's table (`providers/sounds.py`).
+SOUND_SCHEMAS: dict[str, dict[str, Any]] = {
+    "fal-ai/minimax/speech-02-turbo": {"kind": "tts", "text": "text", "out": "audio"},
+    "fal-ai/minimax/speech-02-hd": {"kind": "tts", "text": "text", "out": "audio"},
+    "fal-ai/elevenlabs/tts/multilingual-v2": {"kind": "tts", "text": "text", "out": "audio"},
+    "fal-ai/stable-audio": {
+        "kind": "music", "text": "prompt", "length": "seconds_total", "range": (0, 47),
+        "default": 30, "out": "audio_file",
+    },
+    "fal-ai/stable-audio-25/text-to-audio": {
+        "kind": "music", "text": "prompt", "length": "seconds_total", "range": (1, 190),
+        "default": 190, "out": "audio",
+    },
+    "cassetteai/music-generator": {
+        "kind": "music", "text": "prompt", "length": "duration", "range": (10, 180),
+        "default": None, "out": "audio_file",
+    },
+}  # fmt: skip
+# MiniMax's system voices (the `voice_id`s its pages list) and ElevenLabs' premade names on fal.
+MINIMAX_VOICES = frozenset(
+    {"Wise_Woman", "Friendly_Person", "Inspirational_girl", "Deep_Voice_Man", "Calm_Woman",
+     "Casual_Guy", "Lively_Girl", "Patient_Man", "Young_Knight", "Determined_Man"}
+)  # fmt: skip
+ELEVEN_VOICES = frozenset({"Rachel", "Aria", "Charlotte", "George", "Roger", "Sarah"})
 # Veo's first-last model needs both frames (its page marks last_frame_url required).
 BOTH_FRAMES = frozenset(
     {"fal-ai/veo3.1/first-last-frame-to-video", "fal-ai/veo3.1/fast/first-last-frame-to-video"}
@@ -157,8 +183,10 @@ def even(n: float) -> int:
 
 
 def model_kind(model: str) -> str:
-    """Which kind of fal endpoint a model id names: t2i, i2v, upscale or lipsync."""
+    """Which kind of fal endpoint a model id names: t2i, i2v, upscale, lipsync, tts or music."""
     m = model.lower()
+    if m in SOUND_SCHEMAS:
+        return str(SOUND_SCHEMAS[m]["kind"])
     if "lipsync" in m or "lip-sync" in m:
         return "lipsync"
     if "upscale" in m:
@@ -316,7 +344,7 @@ class FalFake(FakeServer):
         if errors:
             return Reply(422, {"detail": errors})
         rid = str(uuid.uuid4())
-        kind = "image" if spec["kind"] == "t2i" else "video"
+        kind = {"t2i": "image", "tts": "audio", "music": "audio"}.get(spec["kind"], "video")
         job: dict[str, Any] = {
             "width": spec["width"],
             "height": spec["height"],
@@ -326,6 +354,9 @@ class FalFake(FakeServer):
         }
         if "audio" in spec:  # a lip-sync carries its audio (unless an override drops it)
             job["extra"]["audio"] = self.keep_input(spec["audio"], ".audio")
+        if kind == "audio":
+            job["kind"] = "audio"
+            job["extra"] |= {"format": spec["format"], "sound": spec["sound"]}
         mode = self.spoil(spec["kind"], job)
         if mode is not None:
             self.overridden[rid] = mode
@@ -413,6 +444,8 @@ class FalFake(FakeServer):
             neg = body.get("negative_prompt")
             if neg is not None and not isinstance(neg, str):
                 errors.append(_err("negative_prompt", "Input should be a string", "string_type"))
+        elif kind in ("tts", "music"):
+            self._sound_input(model, body, errors, spec)
         elif kind in ("upscale", "lipsync"):
             info = self._video(body, "video_url", errors)
             if info:
@@ -434,6 +467,62 @@ class FalFake(FakeServer):
                         _err("sync_mode", f"Input should be one of {SYNC_MODES}", "literal_error")
                     )
         return errors, spec
+
+    def _sound_input(
+        self, model: str, body: dict[str, Any], errors: list[Any], spec: dict[str, Any]
+    ) -> None:
+        """A voice or music model's input, as its page gives it; what the take will be."""
+        schema = SOUND_SCHEMAS[model]
+        text = body.get(schema["text"])
+        if text is None:
+            errors.append(_missing(schema["text"]))
+        elif not isinstance(text, str) or not text.strip():
+            errors.append(_err(schema["text"], "Input should be a non-empty string", "string_type"))
+        known = {schema["text"], "seed"}
+        if schema["kind"] == "tts":
+            spec["sound"], spec["format"] = "voice", "mp3"
+            spec["seconds"] = max(0.5, len(text) / 15) if isinstance(text, str) else 1.0
+            if model.startswith("fal-ai/minimax/"):
+                known |= {"voice_setting", "audio_setting", "language_boost", "output_format",
+                          "pronunciation_dict"}  # fmt: skip
+                vs = body.get("voice_setting", {})
+                voice = vs.get("voice_id", "Wise_Woman") if isinstance(vs, dict) else None
+                if voice not in MINIMAX_VOICES:
+                    errors.append(
+                        _err("voice_setting.voice_id", f"Unknown voice {voice!r}", "value_error")
+                    )
+                speed = vs.get("speed", 1) if isinstance(vs, dict) else 1
+                if not isinstance(speed, (int, float)) or not 0.5 <= speed <= 2:
+                    errors.append(_err("voice_setting.speed", "between 0.5 and 2", "value_error"))
+                if body.get("output_format", "hex") not in ("url", "hex"):
+                    errors.append(_err("output_format", "Input should be 'url' or 'hex'", "enum"))
+                fmt = (body.get("audio_setting") or {}).get("format", "mp3")
+                if fmt not in ("mp3", "pcm", "flac"):
+                    errors.append(_err("audio_setting.format", "mp3, pcm or flac", "enum"))
+            else:  # ElevenLabs on fal
+                known |= {"voice", "stability", "similarity_boost", "style", "speed",
+                          "timestamps", "previous_text", "next_text", "language_code"}  # fmt: skip
+                if body.get("voice", "Rachel") not in ELEVEN_VOICES:
+                    errors.append(_err("voice", "Unknown voice", "value_error"))
+        else:
+            spec["sound"], spec["format"] = "music", "wav"
+            field, (lo, hi) = schema["length"], schema["range"]
+            known |= {field, "negative_prompt", "seconds_start", "steps", "num_inference_steps",
+                      "guidance_scale", "sync_mode"}  # fmt: skip
+            n = body.get(field, schema["default"])
+            if n is None:
+                errors.append(_missing(field))
+            elif not isinstance(n, int) or isinstance(n, bool) or not lo <= n <= hi:
+                errors.append(_err(field, f"Input should be between {lo} and {hi}", "value_error"))
+            else:
+                spec["seconds"] = float(n)
+        seed = body.get("seed")
+        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+            errors.append(_err("seed", "Input should be a valid integer", "int_type"))
+        elif isinstance(seed, int):
+            spec["seed"] = seed
+        for extra in sorted(set(body) - known):
+            errors.append(_err(extra, "Extra inputs are not permitted", "extra_forbidden"))
 
     def _file(self, body: dict[str, Any], field: str, errors: list[Any]) -> bytes | None:
         if field not in body:
@@ -577,6 +666,19 @@ class FalFake(FakeServer):
         if st == "canceled":
             return Reply(400, {"detail": "Request was cancelled"})
         url = self.media_url(job)
+        if job.kind == "audio":
+            schema = SOUND_SCHEMAS[job.extra["model"]]
+            fmt = job.extra["format"]
+            file = {
+                "url": url,
+                "content_type": "audio/mpeg" if fmt == "mp3" else "audio/wav",
+                "file_name": f"{job.id}.{fmt}",
+                "file_size": self.media(job).stat().st_size,
+            }
+            out: dict[str, Any] = {schema["out"]: file}
+            if schema["kind"] == "tts" and job.extra["model"].startswith("fal-ai/minimax/"):
+                out["duration_ms"] = round(job.seconds * 1000)
+            return Reply(200, out)
         if job.kind == "image":
             return Reply(
                 200,

@@ -72,9 +72,28 @@ I2V_SCHEMAS: dict[str, tuple[str, str | None, tuple[int, ...], dict[str, str]]] 
 }
 
 
+# Voice and music models, from their schemas at replicate.com/<owner>/<name>/api: the kind,
+# the length field (whole seconds; None: a fixed 30 s clip), its range and default. Written from
+# the pages, not from vfbuild's table (`providers/sounds.py`).
+SOUND_SCHEMAS: dict[str, dict[str, Any]] = {
+    "minimax/speech-02-turbo": {"kind": "tts"},
+    "minimax/speech-02-hd": {"kind": "tts"},
+    "stability-ai/stable-audio-2.5": {"kind": "music", "length": "duration", "range": (1, 190),
+                                      "default": 190},
+    "meta/musicgen": {"kind": "music", "length": "duration", "range": (1, 30), "default": 8},
+    "google/lyria-2": {"kind": "music", "length": None, "range": (30, 30), "default": 30},
+}  # fmt: skip
+MINIMAX_VOICES = frozenset(
+    {"Wise_Woman", "Friendly_Person", "Inspirational_girl", "Deep_Voice_Man", "Calm_Woman",
+     "Casual_Guy", "Lively_Girl", "Patient_Man", "Young_Knight", "Determined_Man"}
+)  # fmt: skip
+
+
 def model_kind(name: str) -> str:
-    """Which kind of model an `owner/name` is: t2i, i2v, upscale or lipsync."""
+    """Which kind of model an `owner/name` is: t2i, i2v, upscale, lipsync, tts or music."""
     n = name.lower()
+    if n in SOUND_SCHEMAS:
+        return str(SOUND_SCHEMAS[n]["kind"])
     if n in I2V_SCHEMAS:
         return "i2v"
     if "lipsync" in n or "lip-sync" in n:
@@ -236,17 +255,24 @@ class ReplicateFake(FakeServer):
         if errors:
             return self._invalid(errors)
         pid = base64.b32encode(os.urandom(16)).decode().lower().rstrip("=")[:26]
-        kind = "image" if spec["kind"] == "t2i" else "video"
+        kind = {"t2i": "image", "tts": "audio", "music": "audio"}.get(spec["kind"], "video")
         name = model.split("/", 1)[1]
+        made: dict[str, Any] = {"kind": kind, "seconds": spec["seconds"], "extra": {}}
+        if kind == "audio":
+            made["extra"] = {"format": spec["format"], "sound": spec["sound"]}
+            mode = self.spoil(spec["kind"], made)
+            if mode is not None:
+                self.overridden[pid] = mode
         job = self.new_job(
             pid,
-            kind,
+            made["kind"],
             inp,
             width=spec["width"],
             height=spec["height"],
-            seconds=spec["seconds"],
+            seconds=made["seconds"],
             seed=spec["seed"],
             extra={
+                **made["extra"],
                 "model": model,
                 "version": version or self.version_of(model),
                 "created_at": _now(),
@@ -317,7 +343,9 @@ class ReplicateFake(FakeServer):
         seed = integer("seed", -(2**31), 2**32)
         if seed is not None:
             spec["seed"] = seed
-        if kind == "t2i":
+        if kind in ("tts", "music"):
+            self._sound_input(model.lower(), inp, errs, spec, integer, required_text)
+        elif kind == "t2i":
             required_text("prompt")
             ratio = inp.get("aspect_ratio", "1:1")
             if ratio not in T2I_RATIOS:
@@ -395,6 +423,47 @@ class ReplicateFake(FakeServer):
                 if inp.get("sync_mode", "loop") not in SYNC_MODES:
                     errs.append(("input.sync_mode", "enum", f"Must be one of {SYNC_MODES}"))
         return errs, spec
+
+    def _sound_input(
+        self,
+        model: str,
+        inp: dict[str, Any],
+        errs: list[tuple[str, str, str]],
+        spec: dict[str, Any],
+        integer: Any,
+        required_text: Any,
+    ) -> None:
+        """A voice or music model's input, as its schema gives it; what the take will be."""
+        schema = SOUND_SCHEMAS[model]
+        if schema["kind"] == "tts":
+            required_text("text")
+            text = inp.get("text")
+            spec["sound"] = "voice"
+            spec["format"] = inp.get("audio_format", "mp3")
+            if spec["format"] not in ("mp3", "wav", "flac", "pcm"):
+                errs.append(("input.audio_format", "enum", "Must be one of mp3, wav, flac, pcm"))
+            spec["seconds"] = max(0.5, len(text) / 15) if isinstance(text, str) else 1.0
+            if inp.get("voice_id", "Wise_Woman") not in MINIMAX_VOICES:
+                errs.append(("input.voice_id", "enum", "Unknown voice_id"))
+            speed = inp.get("speed", 1)
+            if not isinstance(speed, (int, float)) or not 0.5 <= speed <= 2:
+                errs.append(("input.speed", "number_one_of", "Must be between 0.5 and 2"))
+            integer("pitch", -12, 12)
+            return
+        required_text("prompt")
+        spec["sound"], spec["format"] = "music", "wav"
+        if model == "meta/musicgen" and inp.get("output_format", "wav") not in ("wav", "mp3"):
+            errs.append(("input.output_format", "enum", "Must be one of wav, mp3"))
+        elif model == "meta/musicgen":
+            spec["format"] = inp.get("output_format", "wav")
+        lo, hi = schema["range"]
+        if schema["length"] is None:
+            if "duration" in inp:
+                errs.append(("input.duration", "additional_properties", "Not allowed"))
+            spec["seconds"] = float(schema["default"])
+        else:
+            n = integer(schema["length"], lo, hi)
+            spec["seconds"] = float(n if n is not None else schema["default"])
 
     def get(self, req: Request) -> Reply:
         job = self.jobs.get(req.match["id"])

@@ -57,6 +57,8 @@ from vfbuild.providers.remote import (
     RemoteJob,
     RemoteProvider,
 )
+from vfbuild.providers.sounds import EXT, SOUND_STEPS, no_sample, sound_of
+from vfbuild.providers.sounds import FAL as SOUNDS
 
 log = logging.getLogger("vfbuild.fal")
 
@@ -106,7 +108,10 @@ class FalProvider(RemoteProvider):
         return step in ("draft", "final") and clip is not None and clip.last is not None
 
     def made_seconds(self, recipe: dict[str, Any]) -> float | None:
-        """The clip length a model of the table makes for the shot (Veo: 4, 6 or 8 s)."""
+        """The clip length a model of the table makes for the shot (Veo: 4, 6 or 8 s); the
+        length of a piece of music (`sounds.FAL`: CassetteAI makes 10 s at least)."""
+        if recipe.get("step") == "music" and (row := SOUNDS.get(str(recipe.get("model")))):
+            return row.seconds(float((recipe.get("settings") or {}).get("seconds") or 0))
         clip = CLIPS.get(str(recipe.get("model") or "").strip("/"))
         if recipe.get("step") not in ("draft", "final") or clip is None:
             return None
@@ -114,6 +119,8 @@ class FalProvider(RemoteProvider):
 
     def units_for(self, recipe: dict[str, Any], seconds: float | None) -> tuple[str, float]:
         """What the take is billed by, knowing its model (`units` knows only the step)."""
+        if recipe.get("step") in SOUND_STEPS and (row := SOUNDS.get(str(recipe.get("model")))):
+            return row.units(recipe)
         made = self.made_seconds(recipe)
         if made is not None:
             return ("second", made)
@@ -123,7 +130,12 @@ class FalProvider(RemoteProvider):
         self.require_keys()  # a resumed job polls without submitting: say so before a 401
         return {"Authorization": f"Key {self.key('FAL_KEY')}"}
 
+    def ext(self, step: str) -> str:
+        return EXT.get(step) or super().ext(step)
+
     def units(self, step: str, seconds: float | None) -> tuple[str, float]:
+        if step in SOUND_STEPS:
+            return ("take", 1.0)  # `units_for` knows the model's own unit
         if step in ("draft", "final"):
             return ("second", float(clip_seconds(seconds)))  # fal bills the clip Kling makes
         return super().units(step, seconds)
@@ -188,6 +200,10 @@ class FalProvider(RemoteProvider):
                 "video_url": self.file_url(job.file("clip"), job),
                 "audio_url": self.file_url(job.file("audio"), job),
             }
+        elif job.step in SOUND_STEPS:
+            no_sample(job.label, self.name, job.inputs)
+            row = sound_of(SOUNDS, self.name, job.step, job.model.strip("/"), job.label)
+            body = row.body(job.recipe, s.get("voice"))
         else:
             raise ProviderError(f"{job.label}: fal cannot make {job.step} takes")
         return body | job.extra

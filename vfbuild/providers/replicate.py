@@ -57,6 +57,8 @@ from vfbuild.providers.remote import (
     RemoteJob,
     RemoteProvider,
 )
+from vfbuild.providers.sounds import EXT, SOUND_STEPS, no_sample, sound_of
+from vfbuild.providers.sounds import REPLICATE as SOUNDS
 
 # The keys `file_url` fills (with each clip model's first- and last-frame fields).
 FILE_INPUTS = frozenset(
@@ -98,6 +100,8 @@ class ReplicateProvider(RemoteProvider):
     def units_for(self, recipe: dict[str, Any], seconds: float | None) -> tuple[str, float]:
         """A model of the table bills the clip it makes (Veo: 4, 6 or 8 s)."""
         name = split_model(str(recipe.get("model") or ""))[0].lower()
+        if recipe.get("step") in SOUND_STEPS and (row := SOUNDS.get(name)):
+            return row.units(recipe)
         clip = CLIPS.get(name)
         if recipe.get("step") in ("draft", "final") and clip is not None:
             return ("second", float(clip.seconds((recipe.get("settings") or {}).get("duration"))))
@@ -107,10 +111,20 @@ class ReplicateProvider(RemoteProvider):
         self.require_keys()  # a resumed job polls without submitting: say so before a 401
         return {"Authorization": f"Bearer {self.key('REPLICATE_API_TOKEN')}"}
 
+    def ext(self, step: str) -> str:
+        return EXT.get(step) or super().ext(step)
+
+    def units(self, step: str, seconds: float | None) -> tuple[str, float]:
+        if step in SOUND_STEPS:
+            return ("take", 1.0)  # `units_for` knows the model's own unit
+        return super().units(step, seconds)
+
     def made_seconds(self, recipe: dict[str, Any]) -> float | None:
         """How long a clip Wan makes for the recipe (at most 100 frames: 6.25 s, whatever the
         shot asks); None for other models, which make the whole seconds they are asked."""
         name = split_model(str(recipe.get("model") or ""))[0].lower()
+        if recipe.get("step") == "music" and (row := SOUNDS.get(name)):
+            return row.seconds(float((recipe.get("settings") or {}).get("seconds") or 0))
         if recipe.get("step") in ("draft", "final") and name in CLIPS:
             return float(CLIPS[name].seconds((recipe.get("settings") or {}).get("duration")))
         if recipe.get("step") not in ("draft", "final") or "wan" not in name:
@@ -191,6 +205,10 @@ class ReplicateProvider(RemoteProvider):
                 "video": self.file_url(job.file("clip"), job),
                 "audio": self.file_url(job.file("audio"), job),
             }
+        elif job.step in SOUND_STEPS:
+            no_sample(job.label, self.name, job.inputs)
+            row = sound_of(SOUNDS, self.name, job.step, name, job.label)
+            body = row.body(job.recipe, s.get("voice"))
         else:
             raise ProviderError(f"{job.label}: replicate cannot make {job.step} takes")
         return body | job.extra
