@@ -5,6 +5,7 @@ or cut short) is refused and never becomes the pick."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -114,3 +115,46 @@ def test_voice_and_music_jobs_killed_mid_flight_are_never_paid_twice(
         again = film.vf("build", "--tier", "draft")
         assert again.returncode == 0 and film.fake.paid_jobs == 4
         assert_store_and_layout_whole(film.root)
+
+
+def test_a_silent_reading_and_a_short_piece_are_refused_and_never_picked(tmp_path: Path) -> None:
+    """fal answers one voice job with silence, and one music job with a tenth of the piece:
+    each is refused (billed, so ledgered, but not stored), cannot be picked, and
+    `--retry-failed` makes it again; the mix plays only takes that met their contract."""
+    from vfbuild.media import mix
+    from vfbuild.media.probe import probe
+
+    with remote_film(tmp_path, "fal", latency=0.05, slots=()) as film:
+        spoken(film)
+        film.fake.override_result("tts", "silent")
+        film.fake.override_result("music", "short")
+        paid = 0
+        for step, why, retry in (
+            ("voice", "expected an audible reading", ()),
+            ("music", "expected a piece of 4.00 s", ("--retry-failed",)),
+        ):
+            run = film.vf("build", "--tier", "draft", "-j", "1", *retry, check=False)
+            assert run.returncode != 0
+            found = re.findall(
+                rf"((?:s030 )?{step} t0\d): fal's result was refused: (.*)", run.stderr
+            )
+            assert len(found) == 1 and why in found[0][1], run.stderr
+            take = found[0][0].split()[-1]
+            paid += 2 if step == "voice" else 3  # the two readings; one again, and two pieces
+            assert film.fake.paid_jobs == len(Ledger(film.root).rows()) == paid
+            name = (
+                f"s030_voice_v001_{take}.mp3"
+                if step == "voice"
+                else f"Tiny_Film_music_v001_{take}.wav"
+            )
+            assert not (film.root / "04_Audio" / name).exists()
+            if step == "voice":
+                pick = film.vf("pick", "s030", "voice", take.removeprefix("t0"), check=False)
+                assert pick.returncode != 0, pick.stdout
+        again = film.vf("build", "--tier", "draft", "--retry-failed")
+        assert again.returncode == 0 and film.fake.paid_jobs == 6
+        takes = sorted((film.root / "04_Audio").glob("s030_voice_*.mp3"))
+        pieces = sorted((film.root / "04_Audio").glob("Tiny_Film_music_*.wav"))
+        assert len(takes) == len(pieces) == 2
+        assert all(mix.rms_db(t, 0, 2) > -60 for t in takes)
+        assert all(abs((probe(p).audio_duration or 0) - 4.0) < 0.1 for p in pieces)

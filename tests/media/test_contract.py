@@ -58,7 +58,8 @@ def refused(step: str, rec: dict[str, Any], path: Path, **kw: Any) -> str:
 def test_the_contracts_cover_every_step_a_provider_makes() -> None:
     checked = {s.name for s in steps.registered() if s.contract is not None}
     assert checked == {
-        "keyframe", "first-restyle", "last-restyle", "draft", "final", "upscale", "lipsync"
+        "keyframe", "first-restyle", "last-restyle", "draft", "final", "upscale", "lipsync",
+        "voice", "music",  # tests/media/test_audio_contract.py
     }  # fmt: skip
 
 

@@ -13,7 +13,12 @@ step's contract, which each step declares (`vfbuild.steps.Step.contract`) with t
 - length: a draft or final lasts what its recipe asks (`settings.duration`) as the provider
   documents it rounds (Kling makes 5 s or 10 s clips, Luma 5 s or 9 s), less one frame at
   most; an upscale lasts as long as the clip it was given;
-- sound: a lip-sync carries an audio stream.
+- sound: a lip-sync carries an audio stream;
+- audio (voice and music): sound only, decodable to its end, at a real sample rate (8 kHz at
+  least) in one or more channels; a voice reading is audible (`audible`: its mean level above
+  `SILENCE_DB`); a piece of music lasts what its recipe asks (`settings.seconds`) as its
+  provider makes it (`made_seconds`: CassetteAI makes 10 s at least, Lyria 2 30 s), within
+  `AUDIO_TOLERANCE`; a file made by hand may be longer (the mix trims it), never shorter.
 
 A step with no contract (the edit, rendered by vfbuild's own ffmpeg) is not checked here.
 """
@@ -40,12 +45,17 @@ class Maker(Protocol):
 
 ASPECT_TOLERANCE = 0.01  # 1%: 1920x1088 (a multiple of 16) passes for 1920x1080; 4:3 fails
 DEFAULT_FPS = 24.0  # for a clip whose recipe and header both give no rate
+# Mean level under which a reading is silence (dBFS, ffmpeg's volumedetect): speech sits near
+# -20, a room's hiss near -60; digital silence reads -91 or -inf.
+SILENCE_DB = -60.0
+MIN_SAMPLE_RATE = 8000
+AUDIO_TOLERANCE = 0.5  # seconds, or 5% of a long piece: encoders pad and round to a frame
 _EPSILON = 1e-3  # container durations are rounded to the millisecond
 
 
 @dataclass(frozen=True)
 class Contract:
-    kind: Literal["image", "video"]
+    kind: Literal["image", "video", "audio"]
     # "aspect": the recipe's width/height aspect at any resolution; "at_least": that size or
     # larger, at that aspect; None: not checked (the recipe gives no size).
     size: Literal["aspect", "at_least"] | None = None
@@ -53,6 +63,7 @@ class Contract:
     # the `clip` input; None: not checked.
     length: Literal["asked", "clip"] | None = None
     sound: bool = False
+    audible: bool = False  # an audio take must not be silent (a voice reading)
 
 
 def check_result(
@@ -77,6 +88,9 @@ def check_result(
     except MediaError as e:
         _reject(label, who, f"a {contract.kind}", f"no readable media ({e.message})")
 
+    if contract.kind == "audio":
+        _check_audio(contract, recipe, path, info, label=label, who=who, provider=provider)
+        return
     if contract.kind == "image" and not info.is_image:
         _reject(label, who, "an image", _describe(info))
     if contract.kind == "video" and (info.is_image or not info.has_video):
@@ -109,6 +123,64 @@ def check_result(
 
     if contract.sound and not info.has_audio:
         _reject(label, who, "a video with sound (an audio stream)", "a video with no audio")
+
+
+def _check_audio(
+    contract: Contract,
+    recipe: Mapping[str, Any],
+    path: Path,
+    info: MediaInfo,
+    *,
+    label: str,
+    who: str,
+    provider: Maker | None,
+) -> None:
+    if info.is_image or info.has_video or not info.has_audio:
+        _reject(label, who, "audio (sound only)", _describe(info))
+    rate, channels = info.sample_rate or 0, info.channels or 0
+    if rate < MIN_SAMPLE_RATE or channels < 1:
+        _reject(
+            label,
+            who,
+            f"audio at {MIN_SAMPLE_RATE} Hz or more in one channel or more",
+            f"{rate} Hz, {channels} channel(s)",
+        )
+    mean = _mean_level(path, label, who)  # decodes every sample: a damaged file stops here
+    if contract.audible and mean < SILENCE_DB:
+        _reject(label, who, f"an audible reading (mean level above {SILENCE_DB:g} dB)",
+                f"silence ({mean:g} dB)")  # fmt: skip
+    if contract.length != "asked":
+        return
+    asked = (recipe.get("settings") or {}).get("seconds")
+    if asked is None:
+        return
+    want = provider_seconds(provider, str(recipe["step"]), recipe, float(asked))
+    got = info.audio_duration if info.audio_duration is not None else info.duration
+    slack = max(AUDIO_TOLERANCE, 0.05 * want)
+    by_hand = bool(getattr(provider, "by_hand", False))
+    if got is None or got < want - slack or (got > want + slack and not by_hand):
+        within = f"{want:.2f} s (±{slack:.2f} s)" if not by_hand else f"{want:.2f} s at least"
+        _reject(label, who, f"a piece of {within}", f"{got:.2f} s" if got else "no duration")
+
+
+def _mean_level(path: Path, label: str, who: str) -> float:
+    """The mean level of the whole file (dBFS), decoded by ffmpeg, which stops at the first
+    error (`-xerror`): a file that cannot be decoded to its end is refused."""
+    import re
+
+    from vfbuild.media.ffmpeg import ffmpeg_report
+
+    try:
+        report = ffmpeg_report(
+            ["-xerror", "-i", str(path), "-vn", "-af", "volumedetect", "-f", "null", "-"],
+            what=f"decoding {path.name}",
+        )
+    except MediaError as e:
+        _reject(label, who, "audio that decodes to its end", f"an error ({e.message})")
+    found = re.findall(r"mean_volume:\s*(-?[0-9.]+|-inf) dB", report)
+    if not found:
+        _reject(label, who, "audio that decodes", "no samples")
+    return float(found[-1])  # "-inf" reads as float("-inf")
 
 
 def _input(clip: Path | None) -> MediaInfo | None:

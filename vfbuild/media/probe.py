@@ -53,6 +53,8 @@ class MediaInfo:
     color_space: str | None
     audio_duration: float | None
     is_image: bool
+    sample_rate: int | None = None  # of the first audio stream
+    channels: int | None = None
 
 
 def probe(path: Path) -> MediaInfo:
@@ -115,6 +117,10 @@ def _describe(container: Any, path: Path) -> MediaInfo:
         color_space=_SPACE.get(int(vcc.colorspace)) if vcc is not None else None,
         audio_duration=audio_duration,
         is_image=False,
+        sample_rate=int(audio.codec_context.sample_rate or 0) or None
+        if audio is not None
+        else None,
+        channels=int(audio.codec_context.channels or 0) or None if audio is not None else None,
     )
 
 

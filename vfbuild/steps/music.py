@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+from vfbuild.media.contract import Contract
 from vfbuild.spec.models import Film, Shot
 from vfbuild.steps import register
 from vfbuild.steps.base import STALE, Job, Resolution, Step, StepState
@@ -32,6 +33,7 @@ class Music(Step):
     picked = True
     kind = "audio"
     edit_material = False
+    contract = Contract("audio", length="asked")  # as long as the cut, as its model makes it
 
     def in_film(self, film: Film) -> bool:
         return film.music is not None

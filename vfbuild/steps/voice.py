@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from vfbuild.media.contract import Contract
 from vfbuild.spec.models import CharacterVoice, Film, Shot
 from vfbuild.steps import register
 from vfbuild.steps.base import NEEDS_PICK, STALE, WAITING, Job, Resolution, Step, StepState
@@ -30,6 +31,7 @@ class Voice(Step):
     picked = True
     kind = "audio"
     edit_material = False  # a sound, not a shot's picture
+    contract = Contract("audio", audible=True)  # a reading, not silence
 
     def applies(self, film: Film, shot: Shot) -> bool:
         return shot.dialogue is not None and shot.dialogue.spoken
