@@ -4,6 +4,7 @@ or cut short) is refused and never becomes the pick."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -158,3 +159,43 @@ def test_a_silent_reading_and_a_short_piece_are_refused_and_never_picked(tmp_pat
         assert len(takes) == len(pieces) == 2
         assert all(mix.rms_db(t, 0, 2) > -60 for t in takes)
         assert all(abs((probe(p).audio_duration or 0) - 4.0) < 0.1 for p in pieces)
+
+
+def test_a_characters_sample_is_cloned_once_and_the_local_voice_says_it_cannot(
+    tmp_path: Path,
+) -> None:
+    """`voice: {sample: references/driver.wav}`: ElevenLabs clones it once (two readings, a
+    changed line, a rebuild: one clone), records it by the sample's sha256; the local voice
+    reads the line in its default voice and says so."""
+    from tests.providers.kit import tone
+    from vfbuild.fsutil import sha256_file
+    from vfbuild.store import vfdir
+
+    with remote_film(tmp_path, "elevenlabs", latency=0.05, slots=()) as film:
+        sample = tone(film.root / "references" / "driver.wav", 3.0)
+        yaml = YAML()
+        doc = yaml.load(film.root / "shots.yaml")
+        doc["providers"] = {"voice": {"use": "local"}}
+        doc["characters"]["driver"] = {"voice": {"sample": "references/driver.wav"}}
+        doc["shots"][2]["dialogue"] = {"line": LINE, "voice": "driver", "takes": 2, "pick": 1}
+        yaml.dump(doc, film.root / "shots.yaml")
+        local = film.vf("build", "--tier", "draft")
+        said = local.stdout + local.stderr
+        assert "eSpeak NG cannot clone references/driver.wav" in said, said
+        assert (film.root / "04_Audio" / "s030_voice_v001_t01.wav").is_file()
+
+        doc["providers"] = {"voice": {"use": "elevenlabs", "base_url": film.fake.url}}
+        yaml.dump(doc, film.root / "shots.yaml")
+        film.vf("build", "--tier", "draft")
+        fake: Any = film.fake
+        assert fake.clones == 1 and fake.paid_jobs == 2
+        (voice_id,) = fake.cloned
+        record = json.loads((film.root / vfdir.VOICES).read_text())
+        assert record[f"elevenlabs:{sha256_file(sample)}"]["voice_id"] == voice_id
+        doc["shots"][2]["dialogue"]["line"] = "Spring was worth it."
+        yaml.dump(doc, film.root / "shots.yaml")
+        film.vf("build", "--tier", "draft")
+        assert fake.clones == 1 and fake.paid_jobs == 4
+        voices = {p.split("/")[-1] for m, p in fake.log if "/text-to-speech/" in p}
+        assert voices == {voice_id}
+        assert film.vf("build", "--tier", "draft").returncode == 0 and fake.paid_jobs == 4

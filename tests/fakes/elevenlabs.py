@@ -15,6 +15,12 @@ What it speaks, from ElevenLabs' published API reference:
   content_type, state, source}], last_history_item_id, has_more}` (music items have `source:
   "Music"` and their prompt as `text`; that music is listed here is an assumption of ours).
 - `GET /v1/history/{history_item_id}/audio`: the item's audio.
+- `POST /v1/voices/add` (multipart/form-data: `name` required, `files` one or more audio
+  files, `description`, `labels`, `remove_background_noise`): Instant Voice Cloning, a limited
+  operation (counted in `clones`; route kind "clone"); 200 `{voice_id, requires_verification}`;
+  422 for a missing name or files, 400 `{"detail": {"status": "invalid_audio"}}` for a file
+  that is not audio. The voice can then read lines (`/v1/text-to-speech/{voice_id}`).
+- `GET /v1/voices`: `{voices: [{voice_id, name, category}]}`, premade and cloned.
 - injected faults: 429/500/503 with `{"detail": {"status", "message"}}` bodies (429, 503 with
   Retry-After), stalls, drops; a create can be dropped after the generation was made (the
   reply is lost, the generation is in the history and was paid).
@@ -54,6 +60,8 @@ class ElevenLabsFake(FakeServer):
         self.history: list[dict[str, Any]] = []  # newest last
         self.audio: dict[str, Path] = {}  # history item id -> its file
         self._history_lock = threading.Lock()
+        self.cloned: dict[str, dict[str, Any]] = {}  # voice id -> {name, samples}
+        self.clones = 0  # clones made (each one uses a voice slot of the plan)
         super().__init__(**kw)
 
     def setup_routes(self) -> None:
@@ -61,6 +69,8 @@ class ElevenLabsFake(FakeServer):
         self.route("POST", r"/v1/music", self.music, "create")
         self.route("GET", r"/v1/history", self.list_history)
         self.route("GET", r"/v1/history/(?P<id>[^/]+)/audio", self.item_audio)
+        self.route("POST", r"/v1/voices/add", self.add_voice, "clone")
+        self.route("GET", r"/v1/voices", self.list_voices)
 
     def check_auth(self, req: Request) -> Reply | None:
         if req.headers.get("xi-api-key") != self.key:
@@ -96,7 +106,7 @@ class ElevenLabsFake(FakeServer):
         if isinstance(body, Reply):
             return body
         voice = req.match["voice"]
-        if voice not in VOICES:
+        if voice not in VOICES and voice not in self.cloned:
             return Reply(
                 404,
                 {"detail": {"status": "voice_not_found", "message": f"no voice {voice}"}},
@@ -212,6 +222,61 @@ class ElevenLabsFake(FakeServer):
                 404, {"detail": {"status": "history_item_not_found", "message": "not found"}}
             )
         return Reply(200, file=path, content_type="audio/mpeg")
+
+    # -- voices -----------------------------------------------------------------------------
+
+    def add_voice(self, req: Request) -> Reply:
+        from tests.fakes.fal import is_audio
+
+        fields = _multipart(req)
+        if fields is None:
+            return _invalid("body", "Expected multipart/form-data")
+        names = [v for k, v, _ in fields if k == "name"]
+        files = [v for k, v, filename in fields if k == "files" and filename]
+        if not names or not names[0].strip():
+            return _invalid("name", "Field required")
+        if not files:
+            return _invalid("files", "Field required")
+        if not all(is_audio(f) for f in files):
+            return Reply(
+                400, {"detail": {"status": "invalid_audio", "message": "not an audio file"}}
+            )
+        voice_id = uuid.uuid4().hex[:20]
+        with self._history_lock:
+            self.cloned[voice_id] = {"name": names[0].decode(), "samples": len(files)}
+            self.clones += 1
+        return Reply(200, {"voice_id": voice_id, "requires_verification": False})
+
+    def list_voices(self, req: Request) -> Reply:
+        premade = [{"voice_id": v, "name": v, "category": "premade"} for v in VOICES]
+        with self._history_lock:
+            cloned = [
+                {"voice_id": k, "name": v["name"], "category": "cloned"}
+                for k, v in self.cloned.items()
+            ]
+        return Reply(200, {"voices": premade + cloned})
+
+
+def _multipart(req: Request) -> list[tuple[str, bytes, str | None]] | None:
+    """(field name, value, file name) of each part of a multipart/form-data body."""
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    ctype = req.headers.get("content-type", "")
+    if not ctype.startswith("multipart/form-data"):
+        return None
+    msg = BytesParser(policy=HTTP).parsebytes(
+        b"Content-Type: " + ctype.encode() + b"\r\n\r\n" + req.body
+    )
+    if not msg.is_multipart():
+        return None
+    parts = []
+    for part in msg.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        filename = part.get_filename()
+        payload = part.get_payload(decode=True) or b""
+        parts.append((str(name), bytes(payload), filename))
+    return parts
 
 
 def _invalid(field: str, msg: str) -> Reply:

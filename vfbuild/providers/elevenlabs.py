@@ -14,6 +14,9 @@ dropped connection, vf killed mid-request) would be paid twice if sent again, so
   `GET /v1/history/{history_item_id}/audio`. An item that is not there means the request never
   arrived: sending it is safe.
 
+A character whose `voice:` gives a `sample:` is read in a voice cloned from it (Instant Voice
+Cloning, `POST /v1/voices/add`), made once per sample (`voiceclone.py`).
+
 The key goes in the `xi-api-key` header, and is redacted from anything vfbuild writes.
 """
 
@@ -27,6 +30,7 @@ from typing import Any
 from vfbuild.errors import HttpStatusError, ProviderError
 from vfbuild.providers.base import InputFiles, MakeContext
 from vfbuild.providers.remote import SUCCEEDED, Poll, RemoteJob, RemoteProvider
+from vfbuild.providers.voiceclone import Clones
 from vfbuild.store.journal import Journal
 
 DEFAULT_VOICE = "JBFqnCBsd6RMkjVDRZzb"  # "George", one of ElevenLabs' default voices
@@ -49,6 +53,7 @@ class ElevenLabsProvider(RemoteProvider):
         self._audio: dict[str, bytes] = {}  # job id -> the reply's audio, until fetched
         self._lock = threading.Lock()
         self._journal: Journal | None = None
+        self.clones = Clones(self.name, self.http, self.film_root)
 
     def ext(self, step: str) -> str:
         return ".mp3"
@@ -64,6 +69,13 @@ class ElevenLabsProvider(RemoteProvider):
         if ctx.journal is not None:
             self._journal = ctx.journal  # `find` skips the generations other jobs own
         super().make(recipe, inputs, out, ctx)
+
+    def stage(self, job: RemoteJob) -> None:
+        # The voice is cloned before the reading is journalled: a clone that fails leaves no
+        # job behind, and the reading's request is then one POST, as every job's is.
+        if job.step == "voice" and job.has("sample"):
+            self._voice(job)
+        super().stage(job)
 
     # -- the protocol -----------------------------------------------------------------------
 
@@ -97,9 +109,16 @@ class ElevenLabsProvider(RemoteProvider):
             self._audio[job_id] = audio
         return job_id
 
+    def _voice(self, job: RemoteJob) -> str:
+        """The voice that reads the line: the one cloned from the character's sample, else its
+        voice id, else ElevenLabs' default."""
+        if job.has("sample"):
+            return self.clones.voice_for(job.file("sample"), job.label)
+        return str(job.settings.get("voice") or DEFAULT_VOICE)
+
     def _speech(self, job: RemoteJob) -> tuple[str, dict[str, Any]]:
         s = job.settings
-        voice = s.get("voice") or DEFAULT_VOICE
+        voice = self._voice(job)
         body: dict[str, Any] = {
             "text": job.recipe.get("prompt") or "",
             "model_id": job.model,
@@ -107,12 +126,6 @@ class ElevenLabsProvider(RemoteProvider):
         }
         if s.get("voice_settings"):
             body["voice_settings"] = dict(s["voice_settings"])
-        if "sample" in job.inputs:
-            raise ProviderError(
-                f"{job.label}: cloning a voice from a sample is not done through vfbuild yet",
-                hint="clone it in ElevenLabs (Voices → Instant Voice Clone) and give its id as "
-                "the character's `voice: {id: ...}`",
-            )
         return f"/v1/text-to-speech/{voice}", body | job.extra
 
     def _music(self, job: RemoteJob) -> dict[str, Any]:
@@ -189,14 +202,14 @@ class ElevenLabsProvider(RemoteProvider):
         if item.get("model_id") != job.model or item.get("text") != text:
             return False
         if job.step == "voice":
-            return item.get("voice_id") == (job.settings.get("voice") or DEFAULT_VOICE)
+            return item.get("voice_id") == self._voice(job)
         return str(item.get("source") or "").lower() == "music"
 
     def _history(self, job: RemoteJob) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         params: dict[str, Any] = {"page_size": HISTORY_PAGE}
         if job.step == "voice":
-            params["voice_id"] = job.settings.get("voice") or DEFAULT_VOICE
+            params["voice_id"] = self._voice(job)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             page = self.http.get_json("/v1/history", what=f"{job.label}: history", params=params)

@@ -19,6 +19,8 @@ What `.vf/` holds that is not a cache (losing these loses work or money):
 - `build.lock` (one build at a time: an flock), `build.running` (there while a build runs: a
   killed build leaves it, and the next sweeps temp files and trusts no stamp), `last-error.log`
   (the traceback of the last internal error).
+- `voices.json`: each voice cloned from a character's sample, by provider and the sample's
+  sha256 (`vfbuild.providers.voiceclone`). Losing it costs a look-up by name, never a clone.
 - `clone-id`: this clone's name on a remote cache: who holds a claim on a paid recipe
   (`vfbuild.store.remote`). Losing it only makes this clone a stranger to its own claims.
 
@@ -103,6 +105,7 @@ BUILD_RUNNING = f"{VF}/build.running"
 LAST_ERROR = f"{VF}/last-error.log"
 DAMAGED = f"{VF}/damaged"
 CLONE_ID = f"{VF}/clone-id"
+VOICES = f"{VF}/voices.json"
 
 # The caches (the table above).
 CACHE = f"{VF}/cache"
