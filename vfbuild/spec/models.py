@@ -258,11 +258,13 @@ class Providers(Strict):
     keyframe: ProviderChoice = Field(default_factory=ProviderChoice)
     voice: ProviderChoice = Field(
         default_factory=ProviderChoice,
-        description="Reads the dialogue's `line:` aloud (local: eSpeak NG; elevenlabs; manual).",
+        description="Reads the dialogue's `line:` aloud (local: eSpeak NG; elevenlabs; fal; replicate; "
+        "manual).",
     )
     music: ProviderChoice = Field(
         default_factory=ProviderChoice,
-        description="Makes the film's `music:` (local: a previz bed; elevenlabs; manual).",
+        description="Makes the film's `music:` (local: a previz bed; elevenlabs; fal; replicate; "
+        "manual).",
     )
     video: ProviderChoice = Field(
         default_factory=ProviderChoice, description="Makes the draft and final takes."
