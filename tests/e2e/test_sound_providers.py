@@ -88,8 +88,8 @@ def test_voice_and_music_jobs_killed_mid_flight_are_never_paid_twice(
     build finds the prediction in the key's list instead of paying for another."""
     with remote_film(tmp_path, provider, latency=0.2, slots=()) as film:
         spoken(film)
-        planned, _ = film.planned("--tier", "draft")
-        assert planned == 4  # two readings, two pieces
+        planned, estimate = film.planned("--tier", "draft")
+        assert planned == 4 and estimate > 0  # two readings, two pieces, priced
         killer = Killer({1, 3})
         if provider == "fal":
             seen: set[str] = set()
@@ -109,6 +109,7 @@ def test_voice_and_music_jobs_killed_mid_flight_are_never_paid_twice(
         rows = Ledger(film.root).rows()
         assert len(rows) == 4 and len({r.recipe_key for r in rows}) == 4
         assert not any(r.lost for r in rows)
+        assert film.ledger_total() == pytest.approx(estimate)  # the plan said what it cost
         assert {e.state for e in Journal(film.root / ".vf" / "journal").entries()} == {"ledgered"}
         assert {r.step for r in rows} == {"voice", "music"}
         assert (film.root / "04_Audio" / "s030_voice_v001_t01.mp3").is_file()
