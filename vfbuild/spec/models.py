@@ -258,8 +258,8 @@ class Providers(Strict):
     keyframe: ProviderChoice = Field(default_factory=ProviderChoice)
     voice: ProviderChoice = Field(
         default_factory=ProviderChoice,
-        description="Reads the dialogue's `line:` aloud (local: eSpeak NG; elevenlabs; fal; replicate; "
-        "manual).",
+        description="Reads the dialogue's `line:` aloud (local: eSpeak NG; elevenlabs; fal; "
+        "replicate; manual).",
     )
     music: ProviderChoice = Field(
         default_factory=ProviderChoice,
