@@ -29,7 +29,8 @@ class ProviderInfo:
 
     @property
     def base_url_env(self) -> str:
-        return f"VF_{self.name.upper()}_BASE_URL"
+        # `luma-agents` reads VF_LUMA_AGENTS_BASE_URL: a shell name has no hyphen
+        return f"VF_{self.name.upper().replace('-', '_')}_BASE_URL"
 
     def load(self) -> Callable[..., Any]:
         if callable(self.factory):
@@ -119,6 +120,14 @@ REGISTRY: dict[str, ProviderInfo] = {
             env_keys=("LUMAAI_API_KEY",),
             base_url="https://api.lumalabs.ai",
             models={"keyframe": "photon-1", "draft": "ray-flash-2", "final": "ray-2"},
+        ),
+        ProviderInfo(
+            "luma-agents",
+            frozenset({"video"}),
+            "vfbuild.providers.luma_agents:LumaAgentsProvider",
+            env_keys=("LUMA_AGENTS_API_KEY",),
+            base_url="https://agents.lumalabs.ai",
+            models={"draft": "ray-3.2", "final": "ray-3.2"},
         ),
         ProviderInfo(
             "sync",
