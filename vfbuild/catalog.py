@@ -63,7 +63,7 @@ REGISTRY: dict[str, ProviderInfo] = {
         ),
         ProviderInfo(
             "fal",
-            _ALL,
+            _ALL | {"restyle"},
             "vfbuild.providers.fal:FalProvider",
             env_keys=("FAL_KEY",),
             base_url="https://queue.fal.run",
@@ -73,11 +73,13 @@ REGISTRY: dict[str, ProviderInfo] = {
                 "final": "fal-ai/kling-video/v2.1/pro/image-to-video",
                 "upscale": "fal-ai/topaz/upscale/video",
                 "lipsync": "fal-ai/sync-lipsync",
+                "first-restyle": "fal-ai/flux-pro/kontext",
+                "last-restyle": "fal-ai/flux-pro/kontext",
             },
         ),
         ProviderInfo(
             "replicate",
-            _ALL,
+            _ALL | {"restyle"},
             "vfbuild.providers.replicate:ReplicateProvider",
             env_keys=("REPLICATE_API_TOKEN",),
             base_url="https://api.replicate.com",
@@ -87,6 +89,8 @@ REGISTRY: dict[str, ProviderInfo] = {
                 "final": "wavespeedai/wan-2.1-i2v-720p",
                 "upscale": "topazlabs/video-upscale",
                 "lipsync": "sync/lipsync-2",
+                "first-restyle": "black-forest-labs/flux-kontext-pro",
+                "last-restyle": "black-forest-labs/flux-kontext-pro",
             },
         ),
         ProviderInfo(
