@@ -69,6 +69,8 @@ I2V_SCHEMAS: dict[str, tuple[str, str | None, tuple[int, ...], dict[str, str]]] 
     "bytedance/seedance-1-pro": ("image", "last_frame_image", tuple(range(2, 13)), {}),
     "bytedance/seedance-1-lite": ("image", "last_frame_image", tuple(range(2, 13)), {}),
     "minimax/hailuo-02": ("first_frame_image", "last_frame_image", (6, 10), {}),
+    "bytedance/seedance-2.0": ("image", "last_frame_image", tuple(range(4, 16)), {}),
+    "bytedance/seedance-2.0-fast": ("image", "last_frame_image", tuple(range(4, 16)), {}),
 }
 
 
