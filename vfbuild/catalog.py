@@ -29,7 +29,8 @@ class ProviderInfo:
 
     @property
     def base_url_env(self) -> str:
-        return f"VF_{self.name.upper()}_BASE_URL"
+        # `luma-agents` reads VF_LUMA_AGENTS_BASE_URL: a shell name has no hyphen
+        return f"VF_{self.name.upper().replace('-', '_')}_BASE_URL"
 
     def load(self) -> Callable[..., Any]:
         if callable(self.factory):
@@ -63,7 +64,7 @@ REGISTRY: dict[str, ProviderInfo] = {
         ),
         ProviderInfo(
             "fal",
-            _ALL | _SOUND,
+            _ALL | _SOUND | {"restyle"},
             "vfbuild.providers.fal:FalProvider",
             env_keys=("FAL_KEY",),
             base_url="https://queue.fal.run",
@@ -75,11 +76,13 @@ REGISTRY: dict[str, ProviderInfo] = {
                 "lipsync": "fal-ai/sync-lipsync",
                 "voice": "fal-ai/minimax/speech-02-turbo",
                 "music": "fal-ai/stable-audio-25/text-to-audio",
+                "first-restyle": "fal-ai/flux-pro/kontext",
+                "last-restyle": "fal-ai/flux-pro/kontext",
             },
         ),
         ProviderInfo(
             "replicate",
-            _ALL | _SOUND,
+            _ALL | _SOUND | {"restyle"},
             "vfbuild.providers.replicate:ReplicateProvider",
             env_keys=("REPLICATE_API_TOKEN",),
             base_url="https://api.replicate.com",
@@ -91,6 +94,8 @@ REGISTRY: dict[str, ProviderInfo] = {
                 "lipsync": "sync/lipsync-2",
                 "voice": "minimax/speech-02-turbo",
                 "music": "stability-ai/stable-audio-2.5",
+                "first-restyle": "black-forest-labs/flux-kontext-pro",
+                "last-restyle": "black-forest-labs/flux-kontext-pro",
             },
         ),
         ProviderInfo(
@@ -124,6 +129,14 @@ REGISTRY: dict[str, ProviderInfo] = {
             env_keys=("LUMAAI_API_KEY",),
             base_url="https://api.lumalabs.ai",
             models={"keyframe": "photon-1", "draft": "ray-flash-2", "final": "ray-2"},
+        ),
+        ProviderInfo(
+            "luma-agents",
+            frozenset({"video"}),
+            "vfbuild.providers.luma_agents:LumaAgentsProvider",
+            env_keys=("LUMA_AGENTS_API_KEY",),
+            base_url="https://agents.lumalabs.ai",
+            models={"draft": "ray-3.2", "final": "ray-3.2"},
         ),
         ProviderInfo(
             "sync",

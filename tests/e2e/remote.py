@@ -25,6 +25,7 @@ FAKES = {
     "kling": ("tests.fakes.kling", "KlingFake"),
     "runway": ("tests.fakes.runway", "RunwayFake"),
     "luma": ("tests.fakes.luma", "LumaFake"),
+    "luma-agents": ("tests.fakes.luma_agents", "LumaAgentsFake"),
     "elevenlabs": ("tests.fakes.elevenlabs", "ElevenLabsFake"),
 }
 
@@ -66,6 +67,12 @@ def planned(plan_output: str) -> tuple[dict[str, int], float]:
     return takes, float(cost.group(1)) if cost else 0.0
 
 
+def _base_url_env(provider: str) -> str:
+    from vfbuild import catalog
+
+    return catalog.info(provider).base_url_env
+
+
 def fake_module(provider: str) -> Any:
     return importlib.import_module(FAKES[provider][0])
 
@@ -99,7 +106,7 @@ def remote_film(
         doc["film"]["tiers"] = {"draft": "320x180", "final": "640x360"}
         doc["film"]["delivery"] = "640x360"
         yaml.dump(doc, root / "shots.yaml")
-        env = {**mod.KEYS, f"VF_{provider.upper()}_BASE_URL": fake.url}
+        env = {**mod.KEYS, _base_url_env(provider): fake.url}
         yield RemoteFilm(root, fake, provider, env, dict(mod.KEYS))
 
 
@@ -148,7 +155,7 @@ def mixed_film(
         if name not in fakes:
             cls = getattr(mod, FAKES[name][1])
             fakes[name] = stack.enter_context(cls(latency=0.05, faults=Faults(retry_after="0")))
-            env |= {**mod.KEYS, f"VF_{name.upper()}_BASE_URL": fakes[name].url}
+            env |= {**mod.KEYS, _base_url_env(name): fakes[name].url}
         providers[slot] = mod.film_providers(fakes[name], film)[slot]
     yaml = YAML()
     doc = yaml.load(film / "shots.yaml")

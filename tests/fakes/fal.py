@@ -193,6 +193,8 @@ def model_kind(model: str) -> str:
         return "upscale"
     if "image-to-video" in m or "-video/" in m or m.endswith("-video"):
         return "i2v"
+    if ("/kontext" in m and "text-to-image" not in m) or m.endswith("/edit"):
+        return "i2i"  # image editing: Kontext, nano-banana/edit (restyle)
     return "t2i"
 
 
@@ -344,7 +346,9 @@ class FalFake(FakeServer):
         if errors:
             return Reply(422, {"detail": errors})
         rid = str(uuid.uuid4())
-        kind = {"t2i": "image", "tts": "audio", "music": "audio"}.get(spec["kind"], "video")
+        kind = {"t2i": "image", "i2i": "image", "tts": "audio", "music": "audio"}.get(
+            spec["kind"], "video"
+        )
         job: dict[str, Any] = {
             "width": spec["width"],
             "height": spec["height"],
@@ -373,7 +377,7 @@ class FalFake(FakeServer):
         spec: dict[str, Any] = {"kind": kind, "width": 64, "height": 64, "seconds": 1.0}
         spec["seed"] = 0  # none given: `new_job` gives the job bytes of its own
         prompt = body.get("prompt")
-        if kind in ("t2i", "i2v"):
+        if kind in ("t2i", "i2v", "i2i"):
             if prompt is None:
                 errors.append(_missing("prompt"))
             elif not isinstance(prompt, str) or not prompt.strip():
@@ -413,6 +417,8 @@ class FalFake(FakeServer):
                 spec["seed"] = seed
             if "image_url" in body:
                 self._image(body, "image_url", errors)
+        elif kind == "i2i":
+            self._edit(model, body, errors, spec)
         elif kind == "i2v":
             first, last, durations = I2V_SCHEMAS.get(model, ("image_url", None, ("5", "10")))
             size = self._image(body, first, errors)
@@ -538,6 +544,35 @@ class FalFake(FakeServer):
                 )
             )
         return data
+
+    def _edit(
+        self, model: str, body: dict[str, Any], errors: list[Any], spec: dict[str, Any]
+    ) -> None:
+        """Kontext (`image_url`; `…/multi`: `image_urls`) and nano-banana/edit (`image_urls`),
+        as their pages publish them; the result has the (first) input image's size (Kontext
+        matches the input's aspect; the fake keeps its size too, to stay small)."""
+        many = model.endswith("/multi") or model.endswith("/edit")
+        field, other = ("image_urls", "image_url") if many else ("image_url", "image_urls")
+        if other in body:
+            errors.append(_err(other, "Extra inputs are not permitted", "extra_forbidden"))
+        if many:
+            urls = body.get(field)
+            if not isinstance(urls, list) or not urls:
+                errors.append(_err(field, "Input should be a non-empty list", "list_type"))
+                return
+            sizes = [self._image({field: u}, field, errors) for u in urls]
+            size = sizes[0]
+        else:
+            size = self._image(body, field, errors)
+        if size:
+            spec["width"], spec["height"] = size
+        if body.get("output_format", "jpeg") not in ("jpeg", "png", "webp"):
+            errors.append(_err("output_format", "Input should be 'jpeg' or 'png'", "literal_error"))
+        seed = body.get("seed")
+        if seed is not None and (model.endswith("/edit") or not isinstance(seed, int)):
+            errors.append(_err("seed", "Extra inputs are not permitted", "extra_forbidden"))
+        elif seed is not None:
+            spec["seed"] = seed
 
     def _image(self, body: dict[str, Any], field: str, errors: list[Any]) -> tuple[int, int] | None:
         data = self._file(body, field, errors)

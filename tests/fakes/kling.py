@@ -27,6 +27,11 @@ What it speaks, from Kling's published API:
 - `GET /v1/videos/{image2video|lip-sync}/{task_id | external_task_id}`: the task, status
   submitted → processing → succeed (`task_result.videos[{id, url, duration}]`) or failed
   (`task_status_msg`); 404 code 1203 for an unknown id. `GET /v1/videos/{kind}` lists tasks.
+- `POST /v1/videos/motion-control` (`model_name: kling-v2-6 | kling-v3, image_url` (base64 or
+  a URL), `video_url` (a URL: the reference performance, .mp4/.mov, at least 3 s, at most 10 s
+  with `character_orientation: image` and 30 s with `video`), `prompt, keep_original_sound:
+  yes | no, character_orientation, mode, external_task_id, callback_url`): paid; the clip has
+  the performance's length; followed at `GET /v1/videos/motion-control/{id}`.
 - injected faults: 429 code 1302 (rate limit, with Retry-After), 500 code 5000, 503 code 5001;
   `account_code` makes every create answer 429 with 1100-1102 (account problems).
 
@@ -125,7 +130,8 @@ class KlingFake(FakeServer):
         self.route("POST", r"/v1/videos/lip-sync", self.create_lipsync, "create")
         self.route("POST", r"/v1/videos/identify-face", self.identify_face)
         self.route("POST", r"/v1/videos/advanced-lip-sync", self.create_advanced, "create")
-        kinds = "image2video|lip-sync|advanced-lip-sync"
+        self.route("POST", r"/v1/videos/motion-control", self.create_motion, "create")
+        kinds = "image2video|lip-sync|advanced-lip-sync|motion-control"
         self.route("GET", rf"/v1/videos/(?P<kind>{kinds})/(?P<id>[^/]+)", self.get)
         self.route("GET", rf"/v1/videos/(?P<kind>{kinds})", self.list)
 
@@ -247,6 +253,56 @@ class KlingFake(FakeServer):
             seconds=float(duration),
             audio=None,
             tail=hashlib.sha256(tail).hexdigest() if tail else None,
+        )
+
+    def create_motion(self, req: Request) -> Reply:
+        refused = self._refuse_account()
+        if refused:
+            return refused
+        body = _json_object(req)
+        if body is None:
+            return self._bad("request body is not a JSON object", 1200)
+        model = body.get("model_name", "kling-v2-6")
+        if model not in ("kling-v2-6", "kling-v3"):
+            return self._bad(f"model_name: {model!r} has no motion control")
+        if self.refuse_content:
+            return self._bad("Trigger the content security policy of the platform", 1301)
+        mode = body.get("mode")
+        if mode not in ("std", "pro"):
+            return self._bad("mode: required, std or pro")
+        facing = body.get("character_orientation")
+        if facing not in ("image", "video"):
+            return self._bad("character_orientation: required, image or video")
+        if body.get("keep_original_sound", "yes") not in ("yes", "no"):
+            return self._bad("keep_original_sound: yes or no")
+        prompt = body.get("prompt", "")
+        if not isinstance(prompt, str) or len(prompt) > MAX_PROMPT:
+            return self._bad(f"prompt: must be a string of at most {MAX_PROMPT} characters")
+        got = self._image("image_url", body.get("image_url"))
+        if isinstance(got, Reply):
+            return got
+        url = body.get("video_url")
+        raw = self.read_input(url) if isinstance(url, str) else None
+        if raw is None:
+            return self._bad("video_url: the video URL could not be fetched")
+        info = self._probe(raw, ".mp4")
+        if info is None or not info.has_video or info.is_image:
+            return self._bad("video_url: not a readable .mp4/.mov video")
+        seconds, longest = info.duration or 0.0, 10.0 if facing == "image" else 30.0
+        if not 3.0 - 0.05 <= seconds <= longest + 0.05:
+            return self._bad(
+                f"video_url: the video must last 3 to {longest:g} seconds with "
+                f"character_orientation {facing}"
+            )
+        w, h = _fit(got, 720 if mode == "std" else 1080)
+        return self._accept(
+            "motion-control",
+            body.get("external_task_id"),
+            body,
+            width=w,
+            height=h,
+            seconds=round(seconds, 2),
+            audio=None,
         )
 
     def _image(self, field: str, value: Any) -> tuple[int, int] | Reply:
@@ -552,7 +608,7 @@ def _json_object(req: Request) -> dict[str, Any] | None:
 
 def _summary(body: dict[str, Any]) -> dict[str, Any]:
     """The request as tests inspect it: every field but the base64 media."""
-    big = ("image", "image_tail", "video_url", "audio_file", "sound_file")
+    big = ("image", "image_tail", "image_url", "video_url", "audio_file", "sound_file")
 
     def kept(k: str, v: Any) -> bool:
         return k not in big or (isinstance(v, str) and v.startswith(("http://", "https://")))

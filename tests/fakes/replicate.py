@@ -69,6 +69,8 @@ I2V_SCHEMAS: dict[str, tuple[str, str | None, tuple[int, ...], dict[str, str]]] 
     "bytedance/seedance-1-pro": ("image", "last_frame_image", tuple(range(2, 13)), {}),
     "bytedance/seedance-1-lite": ("image", "last_frame_image", tuple(range(2, 13)), {}),
     "minimax/hailuo-02": ("first_frame_image", "last_frame_image", (6, 10), {}),
+    "bytedance/seedance-2.0": ("image", "last_frame_image", tuple(range(4, 16)), {}),
+    "bytedance/seedance-2.0-fast": ("image", "last_frame_image", tuple(range(4, 16)), {}),
 }
 
 
@@ -102,6 +104,8 @@ def model_kind(name: str) -> str:
         return "upscale"
     if "i2v" in n or "image-to-video" in n or "video" in n:
         return "i2v"
+    if "kontext" in n:
+        return "i2i"  # FLUX Kontext: an image edited by a prompt (restyle)
     return "t2i"
 
 
@@ -255,7 +259,9 @@ class ReplicateFake(FakeServer):
         if errors:
             return self._invalid(errors)
         pid = base64.b32encode(os.urandom(16)).decode().lower().rstrip("=")[:26]
-        kind = {"t2i": "image", "tts": "audio", "music": "audio"}.get(spec["kind"], "video")
+        kind = {"t2i": "image", "i2i": "image", "tts": "audio", "music": "audio"}.get(
+            spec["kind"], "video"
+        )
         name = model.split("/", 1)[1]
         made: dict[str, Any] = {"kind": kind, "seconds": spec["seconds"], "extra": {}}
         if kind == "audio":
@@ -361,6 +367,22 @@ class ReplicateFake(FakeServer):
             data = file("image_prompt", required=False)
             if data is not None and image_size(data) is None:
                 errs.append(("input.image_prompt", "format", "Cannot read the image"))
+        elif kind == "i2i":  # replicate.com/black-forest-labs/flux-kontext-pro/api
+            required_text("prompt")
+            data = file("input_image")
+            size = image_size(data) if data is not None else None
+            if data is not None and size is None:
+                errs.append(("input.input_image", "format", "Cannot read the image"))
+            ratio = inp.get("aspect_ratio", "match_input_image")
+            if ratio != "match_input_image" and ratio not in T2I_RATIOS:
+                errs.append(("input.aspect_ratio", "enum", "Must be match_input_image or a ratio"))
+            if size:  # the input's aspect kept; the fake keeps its size too, to stay small
+                spec["width"], spec["height"] = size
+            if inp.get("output_format", "png") not in ("jpg", "png"):
+                errs.append(("input.output_format", "enum", "Must be one of jpg, png"))
+            for extra in set(inp) - {"prompt", "input_image", "aspect_ratio", "output_format",
+                                     "seed", "safety_tolerance", "prompt_upsampling"}:  # fmt: skip
+                errs.append((f"input.{extra}", "additional_properties", "Not allowed"))
         elif kind == "i2v":
             required_text("prompt")
             first, last, durations, needs = I2V_SCHEMAS.get(model.lower(), ("image", None, (), {}))

@@ -38,6 +38,8 @@ from tests.fakes.kling import KEYS as KLING_KEYS
 from tests.fakes.kling import KlingFake
 from tests.fakes.luma import KEYS as LUMA_KEYS
 from tests.fakes.luma import LumaFake
+from tests.fakes.luma_agents import KEYS as LUMA_AGENTS_KEYS
+from tests.fakes.luma_agents import LumaAgentsFake
 from tests.fakes.replicate import KEYS as REPLICATE_KEYS
 from tests.fakes.replicate import ReplicateFake
 from tests.fakes.runway import KEYS as RUNWAY_KEYS
@@ -233,6 +235,22 @@ ADAPTERS = [
         can_cancel=False,
         wrong_key=("LUMAAI_API_KEY", "luma-not-the-right-key-0000", "HTTP 401.*Invalid API key"),
         refused=("draft", {"resolution": "8k"}, "HTTP 422.*resolution:"),
+    ),
+    Adapter(
+        "luma-agents",
+        fake_with(LumaAgentsFake),
+        LUMA_AGENTS_KEYS,
+        {
+            "draft": Step(video(640, 360), KF640, (960, 540), 5.0),  # 540p, 5 s with a frame
+            "final": Step(video(1280, 720), KF640, (1280, 720), 5.0),
+        },
+        main="draft",
+        job_id=UUID,
+        fail_says="Internal model error",
+        lookup=None,  # no list of generations is published
+        can_cancel=False,
+        wrong_key=("LUMA_AGENTS_API_KEY", "luma-api-not-the-right-key", "HTTP 401.*Invalid"),
+        refused=("draft", {"video": {"resolution": "8k"}}, "rejected the input.*video.resolution"),
     ),
     Adapter(
         "runway",
@@ -457,7 +475,7 @@ def test_the_table_says_what_each_provider_does() -> None:
 def test_each_step_is_journalled_then_submitted_then_fetched_once(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, media: dict[str, Path], case: str
 ) -> None:
-    name, step = case.split("-")
+    name, step = case.rsplit("-", 1)
     with world(monkeypatch, tmp_path, media, name) as w:
         take = w.take(step)
         at_create: list[JournalEntry | None] = []
@@ -573,7 +591,7 @@ def test_a_dropped_submit_reply_is_found_or_refused(
     """The provider made the job, then the connection dropped before its reply: each step's
     job is looked for as that step's request (Kling's two endpoints, Luma's and Replicate's
     request bodies)."""
-    name, step = case.split("-")
+    name, step = case.rsplit("-", 1)
     with world(monkeypatch, tmp_path, media, name) as w:
         take = w.take(step)
         hold_until_journalled(w, take)

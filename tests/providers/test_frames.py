@@ -129,6 +129,7 @@ def replicate(serve: Any) -> Any:
     [
         ("google/veo-3.1", "image", "last_frame", 6),
         ("bytedance/seedance-1-pro", "image", "last_frame_image", 5),
+        ("bytedance/seedance-2.0", "image", "last_frame_image", 5),  # its replicate.com page
         ("minimax/hailuo-02", "first_frame_image", "last_frame_image", 6),
     ],
 )

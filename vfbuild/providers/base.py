@@ -113,6 +113,6 @@ def takes_reference_video(provider: object) -> bool:
 
 
 def default_units(step: str, seconds: float | None) -> tuple[str, float]:
-    if step == "keyframe":
+    if step in ("keyframe", "first-restyle", "last-restyle"):  # a restyle is a still too
         return ("image", 1.0)
     return ("second", float(seconds or 0.0))

@@ -17,12 +17,23 @@ fal (first frame, last frame, lengths in seconds):
   fal-ai/bytedance/seedance/v1/pro/image-to-video    image_url, end_image_url, "2"…"12"
   bytedance/seedance-2.0/image-to-video              image_url, end_image_url, "4"…"15"
   fal-ai/minimax/hailuo-02/standard/image-to-video   image_url, end_image_url, "6" "10"
-Replicate (lengths as numbers):
+Replicate (lengths as numbers), and where each row was confirmed (2026-12-03, stored copies):
   kwaivgi/kling-v2.1                 start_image, end_image (mode pro only), 5 10
-  kwaivgi/kling-v2.6                 start_image, —, 5 10
+                                     (a page mirroring Replicate's schema: mode standard|pro)
+  kwaivgi/kling-v2.6                 start_image, —, 5 10   UNCONFIRMED: no Replicate page found
   google/veo-3.1, google/veo-3.1-fast image, last_frame, 4 6 8
-  bytedance/seedance-1-pro, -1-lite  image, last_frame_image, 2…12
+                                     (replicate.com/google/veo-3.1/…/api; the lengths from a
+                                     mirror; -fast's lengths UNCONFIRMED: a mirror says 5 or 8)
+  bytedance/seedance-1-pro, -1-lite  image, last_frame_image, 2…12   UNCONFIRMED: no page found
+  bytedance/seedance-2.0, -2.0-fast  image, last_frame_image, 4…15
+                                     (replicate.com/bytedance/seedance-2.0/…/api: duration up to
+                                     15, -1 for the model's choice; the lower bound as fal's)
   minimax/hailuo-02                  first_frame_image, last_frame_image, 6 10
+                                     (replicate.com/minimax/hailuo-02/…/api: 10 s only at
+                                     `resolution: 768p`, the default being 1080p; set it for a
+                                     10 s tier, or Replicate refuses the take)
+Replicate's prices for these models were not in the stored pages: prices.yaml has none, and
+the plan prices them at Replicate's "*" until someone checks the model pages.
 
 A model in no row is sent as before this table existed (fal: `image_url` and Kling's "5"/"10";
 Replicate: `image` and whole seconds, or Wan's frame count), so the requests of existing films
@@ -119,6 +130,22 @@ REPLICATE: dict[str, Clip] = {
     ),
     "bytedance/seedance-1-lite": Clip(
         "image", "last_frame_image", _span(2, 12), text=False, negative=False
+    ),
+    "bytedance/seedance-2.0": Clip(
+        "image",
+        "last_frame_image",
+        _span(4, 15),
+        text=False,
+        negative=False,
+        audio="generate_audio",
+    ),
+    "bytedance/seedance-2.0-fast": Clip(
+        "image",
+        "last_frame_image",
+        _span(4, 15),
+        text=False,
+        negative=False,
+        audio="generate_audio",
     ),
     "minimax/hailuo-02": Clip(
         "first_frame_image", "last_frame_image", (6, 10), text=False, seed=False, negative=False

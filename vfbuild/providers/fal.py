@@ -40,12 +40,14 @@ hosting.py), as fal's own clients do.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from pathlib import Path
 from typing import Any, ClassVar
 
 from vfbuild.errors import HttpStatusError, ProviderError
+from vfbuild.providers import restyles
 from vfbuild.providers.base import MakeContext
 from vfbuild.providers.clips import FAL as CLIPS
 from vfbuild.providers.remote import (
@@ -147,6 +149,8 @@ class FalProvider(RemoteProvider):
             refs = job.files("references")
             conditioned = any(k in job.model.lower() for k in IMAGE_CONDITIONED)
             return refs[:1] if conditioned else []
+        if job.step in restyles.STEPS:
+            return restyles.files(job)
         return job.roles()
 
     def input_for(self, job: RemoteJob) -> dict[str, Any]:
@@ -204,6 +208,9 @@ class FalProvider(RemoteProvider):
             no_sample(job.label, self.name, job.inputs)
             row = sound_of(SOUNDS, self.name, job.step, job.model.strip("/"), job.label)
             body = row.body(job.recipe, s.get("voice"))
+        elif job.step in restyles.STEPS:  # image to image: restyles.py's table
+            url = functools.partial(self.file_url, job=job)
+            body = restyles.request(restyles.FAL, "fal", job.model.strip("/"), job, url)
         else:
             raise ProviderError(f"{job.label}: fal cannot make {job.step} takes")
         return body | job.extra

@@ -22,6 +22,17 @@ the face and the line (`face_choose: [{face_id, sound_file, sound_start_time,
 sound_end_time, sound_insert_time, …}]`), followed at `/v1/videos/advanced-lip-sync/{id}`.
 A clip in which Kling finds no face is refused (`InputRefused`): no other take would differ.
 
+Motion control (a reference performance, the shot's `motion.reference` from
+02_Reference_Video/, driving the keyframe's character): `POST /v1/videos/motion-control`
+with `model_name` (kling-v2-6 or kling-v3), `image_url` (the keyframe, raw base64), `video_url`
+(the performance: a URL Kling can fetch, so `providers.hosting` is needed), `prompt`,
+`character_orientation` (`image`: a performance of up to 10 s; `video`: up to 30 s),
+`keep_original_sound` (`no`: the film's sound is its own), `mode`, `external_task_id`;
+followed at `/v1/videos/motion-control/{id}`. The clip takes the performance's length, which
+Kling bills; the plan prices it at the shot's clip (5 s or 10 s) since the recipe does not
+hold the performance's length. Read 2026-12-03 from the pages of services that resell Kling's
+API with its fields (Kling's own developer pages were not in the stored copies).
+
 Kling lets the client name a task (`external_task_id`), and its query endpoint accepts that
 name in place of the task id, so a task whose create reply was lost is looked up by the id we
 chose (the journal's client id) and never paid for twice.
@@ -97,8 +108,14 @@ def clip_seconds(seconds: float | None, model: str | None = None) -> int:
     return 5 if (seconds or 0) <= 5 else 10
 
 
-def kind_of(step: str, model: str) -> str:
-    """The endpoint of a job: image2video, lip-sync or advanced-lip-sync."""
+MOTION_MODELS = frozenset({"kling-v2-6", "kling-v3"})  # the motion-control models
+
+
+def kind_of(step: str, model: str, reference: bool = False) -> str:
+    """The endpoint of a job: image2video, motion-control (a clip driven by a reference
+    performance), lip-sync or advanced-lip-sync."""
+    if reference and step in ("draft", "final"):
+        return "motion-control"
     if step == "lipsync" and model == ADVANCED_LIPSYNC:
         return "advanced-lip-sync"
     return KINDS[step]
@@ -110,6 +127,7 @@ class KlingProvider(RemoteProvider):
     can_cancel = False  # Kling has no cancel endpoint
     api = "v1"
     takes_last_frame = True  # image_tail, for the models in TAIL_ANY_MODE and TAIL_PRO_ONLY
+    takes_reference_video = True  # motion-control, for the models in MOTION_MODELS
 
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
@@ -163,11 +181,18 @@ class KlingProvider(RemoteProvider):
     # -- the protocol -----------------------------------------------------------------------
 
     def url_inputs(self, job: RemoteJob) -> list[Path]:
+        if job.step in ("draft", "final") and job.has("reference"):
+            return [job.file("reference")]
         return [job.file("clip")] if job.step == "lipsync" else []
 
+    def _kind(self, job: RemoteJob) -> str:
+        return kind_of(job.step, job.model, job.has("reference"))
+
     def submit(self, job: RemoteJob) -> str:
-        kind = kind_of(job.step, job.model)
-        if kind == "advanced-lip-sync":
+        kind = self._kind(job)
+        if kind == "motion-control":
+            body = self._motion_body(job)
+        elif kind == "advanced-lip-sync":
             body = self._advanced_body(job)
         elif kind == "lip-sync":
             body = self._lipsync_body(job)
@@ -204,6 +229,33 @@ class KlingProvider(RemoteProvider):
                     "or use kling-v3, which takes a last frame in either mode",
                 )
             body["image_tail"] = base64.b64encode(job.file("last").read_bytes()).decode("ascii")
+        body["external_task_id"] = job.client_id
+        return body
+
+    def _motion_body(self, job: RemoteJob) -> dict[str, Any]:
+        """The keyframe's character driven by the shot's reference performance."""
+        if job.model not in MOTION_MODELS:
+            raise ProviderError(
+                f"{job.label}: kling's {job.model} has no motion control (the shot has a "
+                "reference performance)",
+                hint=f"use {' or '.join(sorted(MOTION_MODELS))} under `providers: video:`, or "
+                "remove the shot's `motion.reference`",
+            )
+        if job.has("last"):
+            raise ProviderError(
+                f"{job.label}: kling's motion control takes no last frame",
+                hint="remove the shot's `motion.last` or its `motion.reference`",
+            )
+        body: dict[str, Any] = {
+            "model_name": job.model,
+            "image_url": base64.b64encode(job.file("keyframe").read_bytes()).decode("ascii"),
+            "video_url": self.file_url(job.file("reference"), job),
+            "prompt": job.recipe.get("prompt") or "",
+            "character_orientation": "image",
+            "keep_original_sound": "no",
+            "mode": "std" if job.recipe.get("tier") == "draft" else "pro",
+        }
+        body |= {k: v for k, v in job.extra.items() if k != "duration"}
         body["external_task_id"] = job.client_id
         return body
 
@@ -262,7 +314,7 @@ class KlingProvider(RemoteProvider):
         }
 
     def poll(self, job_id: str, job: RemoteJob) -> Poll:
-        data = self._call("GET", f"/v1/videos/{kind_of(job.step, job.model)}/{job_id}", job, "poll")
+        data = self._call("GET", f"/v1/videos/{self._kind(job)}/{job_id}", job, "poll")
         status = str(data.get("task_status", ""))
         state = STATES.get(status)
         if state is None:
@@ -277,7 +329,7 @@ class KlingProvider(RemoteProvider):
     def find(self, job: RemoteJob) -> str | None:
         # The query endpoint takes our external_task_id where it takes a task id.
         try:
-            path = f"/v1/videos/{kind_of(job.step, job.model)}/{job.client_id}"
+            path = f"/v1/videos/{self._kind(job)}/{job.client_id}"
             data = self._call("GET", path, job, "find")
         except HttpStatusError as e:
             if e.status == 404 or _code(e.body) in NOT_FOUND_CODES:

@@ -2,8 +2,8 @@
 
 This is Luma's `dream-machine/v1` API (ray-2, ray-flash-2, photon-1), which Luma now calls
 legacy: new keys and ray-3.x are on the Luma Agents API (agents.lumalabs.ai/v1,
-`LUMA_AGENTS_API_KEY`, `POST /v1/generations` with `type: video`), which vfbuild does not speak
-yet (see the README). First and last frame go as Dream Machine's `keyframes.frame0` and
+`LUMA_AGENTS_API_KEY`, `POST /v1/generations` with `type: video`), spoken by `luma_agents.py`
+(`use: luma-agents`). First and last frame go as Dream Machine's `keyframes.frame0` and
 `keyframes.frame1`, which its Ray models take.
 
 Inputs: Luma fetches keyframe and reference images from URLs it can reach. With

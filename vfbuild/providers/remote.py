@@ -207,7 +207,7 @@ class RemoteProvider:
         return {"api": self.api}
 
     def ext(self, step: str) -> str:
-        return ".png" if step == "keyframe" else ".mp4"
+        return ".png" if step in ("keyframe", "first-restyle", "last-restyle") else ".mp4"
 
     def units(self, step: str, seconds: float | None) -> tuple[str, float]:
         return default_units(step, seconds)

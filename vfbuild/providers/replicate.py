@@ -40,6 +40,7 @@ Input files go as `data:` URIs, which Replicate accepts for file inputs; with
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable
@@ -47,6 +48,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from vfbuild.errors import HttpStatusError, ProviderError
+from vfbuild.providers import restyles
 from vfbuild.providers.clips import REPLICATE as CLIPS
 from vfbuild.providers.remote import (
     FAILED_STATE,
@@ -137,6 +139,8 @@ class ReplicateProvider(RemoteProvider):
         if job.step == "keyframe":
             refs = job.files("references")
             return refs[:1] if "flux-1.1-pro" in split_model(job.model)[0].lower() else []
+        if job.step in restyles.STEPS:
+            return restyles.files(job)
         return job.roles()
 
     def input_for(self, job: RemoteJob) -> dict[str, Any]:
@@ -209,6 +213,9 @@ class ReplicateProvider(RemoteProvider):
             no_sample(job.label, self.name, job.inputs)
             row = sound_of(SOUNDS, self.name, job.step, name, job.label)
             body = row.body(job.recipe, s.get("voice"))
+        elif job.step in restyles.STEPS:  # image to image: restyles.py's table
+            url = functools.partial(self.file_url, job=job)
+            body = restyles.request(restyles.REPLICATE, "replicate", name, job, url)
         else:
             raise ProviderError(f"{job.label}: replicate cannot make {job.step} takes")
         return body | job.extra

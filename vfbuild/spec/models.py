@@ -186,7 +186,8 @@ class ProviderChoice(Strict):
     use: str = Field(
         "local",
         description="Provider: local (offline previz), fal, replicate, comfyui, kling, runway, "
-        "luma, sync (sync.so lip-sync), elevenlabs (voice, music), or manual (files you make "
+        "luma (Dream Machine, ray-2), luma-agents (Luma's current API, ray-3.2), sync (sync.so "
+        "lip-sync), elevenlabs (voice, music), or manual (files you make "
         "by hand and drop in inbox/).",
     )
     model: str | None = Field(None, description="The provider's model id (a tier may override).")
