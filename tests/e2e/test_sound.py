@@ -69,8 +69,13 @@ def test_the_line_is_read_aloud_and_lip_sync_uses_the_reading(film: Path) -> Non
     assert info.has_audio and 0.7 * expected < (info.audio_duration or 0) < 1.4 * expected
     loud = mix.measure(takes[0])
     assert loud.integrated > -30, loud  # speech, not silence
-    _, lipsync = _output(film, SHOT, "lipsync")
+    lipsync_file, lipsync = _output(film, SHOT, "lipsync")
     assert lipsync["inputs"]["audio"] == sha256_file(takes[0])
+    # The lip-synced clip keeps the shot's length (3.5 s): the reading, then the rest of it.
+    synced = probe(film / lipsync_file)
+    assert synced.frames == round(3.5 * 24), synced
+    assert synced.audio_duration == pytest.approx(3.5, abs=0.03), synced
+    assert lipsync["engine"]["lipsync"] == "2"
 
 
 def test_the_music_ducks_under_the_line_and_the_edit_meets_its_loudness(film: Path) -> None:

@@ -74,6 +74,15 @@ class LocalProvider:
             return {"pillow": ident["pillow"], "previz": ident["previz"]}
         if step in ("first", "last"):
             return {"ffmpeg": ident["ffmpeg"]}
+        if step == "lipsync":
+            from vfbuild.providers.local.previz import LIPSYNC_VERSION
+
+            return {
+                "ffmpeg": ident["ffmpeg"],
+                "encoder": ident["encoder"],
+                "previz": ident["previz"],
+                "lipsync": str(LIPSYNC_VERSION),
+            }
         return {"ffmpeg": ident["ffmpeg"], "encoder": ident["encoder"], "previz": ident["previz"]}
 
     def ext(self, step: str) -> str:
