@@ -56,7 +56,7 @@ REGISTRY: dict[str, ProviderInfo] = {
     for p in (
         ProviderInfo(
             "local",
-            _ALL | _SOUND | {"restyle"},
+            _ALL | _SOUND | {"restyle", "stems"},
             "vfbuild.providers.local:LocalProvider",
             remote=False,
         ),
