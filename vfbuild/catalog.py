@@ -130,9 +130,9 @@ REGISTRY: dict[str, ProviderInfo] = {
         ),
         ProviderInfo(
             "manual",
-            _ALL | _SOUND,
+            _ALL | _SOUND | {"stems"},
             "vfbuild.providers.manual:ManualProvider",
-            models={s: "by hand" for s in (*_ALL_STEPS, "voice", "music")},
+            models={s: "by hand" for s in (*_ALL_STEPS, "voice", "music", "stems")},
             remote=False,
         ),
         ProviderInfo(

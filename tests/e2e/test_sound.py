@@ -283,3 +283,10 @@ def test_voice_and_music_made_by_hand_come_through_the_inbox(tmp_path: Path) -> 
     third = vf(film, "build", "--tier", "draft")
     assert "made music t01 (manual" in third.stdout and "made mix" in third.stdout, third.stdout
     assert probe(film / "04_Audio" / "Tiny_Film_music_v001_t01.wav").has_audio
+    # A wav is taken byte for byte; an mp3 is decoded to a wav of its length.
+    music = film / "04_Audio" / "Tiny_Film_music_v001_t01.wav"
+    assert sha256_file(music) == sha256_file(music_inbox / "Tiny_Film_music_v001_t01.wav")
+    voice = probe(film / "04_Audio" / f"{SHOT}_voice_v001_t01.wav")
+    assert voice.has_audio and voice.audio_duration == pytest.approx(2.5, abs=0.06)
+    _, mix_recipe = _output(film, FILM_LOCK, "mix")
+    assert mix_recipe["inputs"]["music"]["sha256"] == sha256_file(music)

@@ -154,3 +154,31 @@ def test_a_stems_source_that_is_not_there_is_a_clear_error(
     run = vf(root, "check", check=False)
     assert run.returncode != 0 and said in run.stderr, run.stderr
     assert "shots.yaml:" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_stems_made_by_hand_come_through_the_inbox(tmp_path: Path) -> None:
+    """`use: manual` (a web tool such as Lalal.ai): the build asks for each stem by its name
+    in inbox/film/stems/, and takes the files dropped there, bytes as they are."""
+    root = make_film(tmp_path / "film")
+    _song(root / "references" / "song.wav")
+
+    def by_hand(doc: Any) -> None:
+        doc.insert(1, "stems", {"source": "references/song.wav", "mix": True})
+        doc.insert(1, "providers", {"stems": {"use": "manual"}})
+
+    _edit(root, by_hand)
+    first = vf(root, "build", "--tier", "draft")
+    assert "waiting for your files" in first.stdout, first.stdout
+    inbox = root / "inbox" / "film" / "stems"
+    names = {s: f"Tiny_Film_stems_v001_{s}.wav" for s in ("vocals", "instrumental")}
+    for name in names.values():
+        assert (inbox / name.replace(".wav", ".request.md")).is_file()
+    for stem, name in names.items():
+        render_stem(inbox / name, source=root / "references" / "song.wav", stem=stem)
+    second = vf(root, "build", "--tier", "draft")
+    assert "made stems t01 (manual" in second.stdout and "made mix" in second.stdout, second.stdout
+    for name in names.values():
+        assert sha256_file(root / "04_Audio" / name) == sha256_file(inbox / name)
+    out = vfbuild.open(root).project.locks.output(FILM_LOCK, "mix")
+    assert out is not None
+    assert out.recipe["inputs"]["stem"]["sha256"] == sha256_file(inbox / names["instrumental"])
