@@ -58,7 +58,7 @@ REGISTRY: dict[str, ProviderInfo] = {
     for p in (
         ProviderInfo(
             "local",
-            _ALL | _SOUND | {"restyle"},
+            _ALL | _SOUND | {"restyle", "stems"},
             "vfbuild.providers.local:LocalProvider",
             remote=False,
         ),
@@ -148,9 +148,9 @@ REGISTRY: dict[str, ProviderInfo] = {
         ),
         ProviderInfo(
             "manual",
-            _ALL | _SOUND,
+            _ALL | _SOUND | {"stems"},
             "vfbuild.providers.manual:ManualProvider",
-            models={s: "by hand" for s in (*_ALL_STEPS, "voice", "music")},
+            models={s: "by hand" for s in (*_ALL_STEPS, "voice", "music", "stems")},
             remote=False,
         ),
         ProviderInfo(

@@ -16,8 +16,9 @@ from vfbuild.media.probe import probe
 def test_frozen_fresh_clone_of_the_example_is_byte_identical(tmp_path: Path) -> None:
     film = copy_film(EXAMPLE, tmp_path / "example")
     proc = vf(film, "build", "--frozen", "-j", "2")
-    # v002: the edit of the continuity chain (s040 starts on s030's last frame, restyled)
-    assert "film: 06_Edit/Winter_to_Spring_v002.mp4" in proc.stdout
+    # v002: the edit of the continuity chain (s040 starts on s030's last frame, restyled);
+    # v003: s050's lip-sync keeps its clip's length
+    assert "film: 06_Edit/Winter_to_Spring_v003.mp4" in proc.stdout
     yaml = YAML(typ="safe")
     pinned = 0
     for lock_file in sorted((film / "locks").glob("*.yaml")):
@@ -36,7 +37,7 @@ def test_frozen_fresh_clone_of_the_example_is_byte_identical(tmp_path: Path) -> 
     assert len(list((film / "03_Generations/v1_exploration").iterdir())) == 12
 
     shots = yaml.load((film / "shots.yaml").read_text())["shots"]
-    info = probe(film / "06_Edit/Winter_to_Spring_v002.mp4")
+    info = probe(film / "06_Edit/Winter_to_Spring_v003.mp4")
     assert info.video_codec == "h264" and info.has_audio and info.fps == pytest.approx(24)
     assert (info.color_primaries, info.color_trc, info.color_space) == ("bt709",) * 3
     total = sum(s["duration"] for s in shots)
@@ -68,5 +69,5 @@ def test_frozen_fresh_clone_of_the_example_is_byte_identical(tmp_path: Path) -> 
     during = mix.rms_db(stem, start + 0.3, start + reading - 0.2)
     outside = mix.rms_db(stem, 1.0, start - 0.5)
     assert outside - during >= 8.0, (outside, during)
-    edit = mix.measure(film / "06_Edit/Winter_to_Spring_v002.mp4")
+    edit = mix.measure(film / "06_Edit/Winter_to_Spring_v003.mp4")
     assert abs(edit.integrated - -14.0) <= 1.0, edit

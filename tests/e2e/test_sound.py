@@ -69,8 +69,13 @@ def test_the_line_is_read_aloud_and_lip_sync_uses_the_reading(film: Path) -> Non
     assert info.has_audio and 0.7 * expected < (info.audio_duration or 0) < 1.4 * expected
     loud = mix.measure(takes[0])
     assert loud.integrated > -30, loud  # speech, not silence
-    _, lipsync = _output(film, SHOT, "lipsync")
+    lipsync_file, lipsync = _output(film, SHOT, "lipsync")
     assert lipsync["inputs"]["audio"] == sha256_file(takes[0])
+    # The lip-synced clip keeps the shot's length (3.5 s): the reading, then the rest of it.
+    synced = probe(film / lipsync_file)
+    assert synced.frames == round(3.5 * 24), synced
+    assert synced.audio_duration == pytest.approx(3.5, abs=0.03), synced
+    assert lipsync["engine"]["lipsync"] == "2"
 
 
 def test_the_music_ducks_under_the_line_and_the_edit_meets_its_loudness(film: Path) -> None:
@@ -278,3 +283,10 @@ def test_voice_and_music_made_by_hand_come_through_the_inbox(tmp_path: Path) -> 
     third = vf(film, "build", "--tier", "draft")
     assert "made music t01 (manual" in third.stdout and "made mix" in third.stdout, third.stdout
     assert probe(film / "04_Audio" / "Tiny_Film_music_v001_t01.wav").has_audio
+    # A wav is taken byte for byte; an mp3 is decoded to a wav of its length.
+    music = film / "04_Audio" / "Tiny_Film_music_v001_t01.wav"
+    assert sha256_file(music) == sha256_file(music_inbox / "Tiny_Film_music_v001_t01.wav")
+    voice = probe(film / "04_Audio" / f"{SHOT}_voice_v001_t01.wav")
+    assert voice.has_audio and voice.audio_duration == pytest.approx(2.5, abs=0.06)
+    _, mix_recipe = _output(film, FILM_LOCK, "mix")
+    assert mix_recipe["inputs"]["music"]["sha256"] == sha256_file(music)

@@ -113,15 +113,31 @@ def test_upscale_is_real_and_keeps_frames(tmp_path: Path) -> None:
     assert info.color_primaries == "bt709"
 
 
-@pytest.mark.parametrize("audio_seconds", [0.5, 1.75])  # trims the clip / holds its last frame
-def test_lipsync_lasts_as_long_as_the_dialogue(tmp_path: Path, audio_seconds: float) -> None:
+@pytest.mark.parametrize("audio_seconds", [0.5, 1.75])  # under the clip / outlasts it
+def test_lipsync_keeps_the_clips_length_and_the_whole_line(
+    tmp_path: Path, audio_seconds: float
+) -> None:
+    """The clip (1 s) keeps its length: the line from its start, then silence; a longer line
+    holds the last frame until it ends."""
+    import av
+    import numpy as np
+
     clip = animatic(tmp_path, "a.mp4")
     out = tmp_path / "ls.mp4"
     previz.render_lipsync(out, clip=clip, audio=tone(tmp_path / "t.wav", audio_seconds), fps=FPS)
     info = probe(out)
+    length = max(1.0, audio_seconds)
     assert info.has_audio and info.audio_codec == "aac"
-    assert info.duration == pytest.approx(audio_seconds, abs=1.5 / FPS)
-    assert info.frames == pytest.approx(audio_seconds * FPS, abs=1)
+    assert info.duration == pytest.approx(length, abs=1.5 / FPS)
+    assert info.frames == round(length * FPS)
+    assert info.audio_duration == pytest.approx(length, abs=0.03)
+    with av.open(str(out)) as c:
+        samples = np.concatenate([f.to_ndarray()[0] for f in c.decode(audio=0)])
+    rate = 48000
+    loud = np.abs(samples[: int((audio_seconds - 0.05) * rate)]).max()
+    assert loud > 0.05  # the line
+    if audio_seconds < 1.0:
+        assert np.abs(samples[int((audio_seconds + 0.05) * rate) :]).max() < 1e-3  # then silence
 
 
 def _plane_means(path: Path, t: float) -> tuple[float, float, float]:

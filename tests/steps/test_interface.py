@@ -141,8 +141,9 @@ def test_the_registry_is_in_golden_rule_order() -> None:
     # continuity's steps (a frame of another shot, restyled) come before the draft reads them
     assert names == [
         "keyframe", "first", "first-restyle", "last", "last-restyle",
-        "draft", "final", "upscale", "voice", "lipsync", "music", "segment", "mix", "edit",
+        "draft", "final", "upscale", "voice", "lipsync", "music", "segment", "stems", "mix",
+        "edit",
         "subtitles", "delivery", "cover",
     ]  # fmt: skip
-    assert steps.picked_names() == ("keyframe", "draft", "voice", "music")
-    assert [s.name for s in steps.film_steps()][:4] == ["music", "segment", "mix", "edit"]
+    assert steps.picked_names() == ("keyframe", "draft", "voice", "music", "stems")
+    assert [s.name for s in steps.film_steps()][:5] == ["music", "segment", "stems", "mix", "edit"]

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from vfbuild import steps
 from vfbuild.errors import VfError
 from vfbuild.plan.execute import job_label
-from vfbuild.plan.graph import plan_tasks, task_name
+from vfbuild.plan.graph import TaskSpec, plan_tasks, task_links, task_name
 from vfbuild.plan.maker import remake_hint
 from vfbuild.plan.resolve import DONE, STALE, WAITING, Job, Resolver, StepState
 from vfbuild.project import Project
@@ -39,7 +39,10 @@ def step_lines(
     producing: set[str] = set()  # tasks this build will make something in
     planned: dict[str, str] = {}  # recipe key -> the take that makes it
     blocked: set[str] = set()  # tasks the build cannot do: a pinned take cannot be remade
-    for name, step, upstream in plan_tasks(project, shots, tier):
+    done: set[str] = set()  # tasks with nothing to make: their outputs are known
+    specs = plan_tasks(project, shots, tier)
+    reads = _inputs(project, specs)
+    for name, step, upstream in specs:
         try:
             state = resolver.resolve(name, step)
         except VfError as e:
@@ -67,8 +70,18 @@ def step_lines(
                 others = ", ".join(sorted({planned[j.key] for j in shared}))
                 same = "the same recipes as" if len(shared) > 1 else "the same recipe as"
                 state = replace(state, reasons=[*state.reasons, f"{same} {others}: made once"])
+                producing.add(task_name(name, step))  # by the other shot's task, in this build
             planned.update((j.key, job_label(j)) for j in making)
-        if state.status == WAITING and upstream in producing and not steps.get(step).picked:
+        task = task_name(name, step)
+        if state.status in (DONE, STALE) and not making and task not in blocked:
+            done.add(task)  # its output is known (a stale one only relinks its files)
+        inputs = reads.get(task, set())
+        if (
+            state.status == WAITING
+            and not steps.get(step).picked
+            and inputs & producing
+            and inputs <= producing | done
+        ):
             # Its input is made earlier in this same build: its recipe is not known yet, but
             # who makes it, and so its price, is.
             making = [resolver.future_job(name, step)]
@@ -90,6 +103,26 @@ def step_lines(
             )
         )
     return lines
+
+
+def _inputs(project: Project, specs: list[TaskSpec]) -> dict[str, set[str]]:
+    """The tasks of the build whose outputs each task reads: the one it follows, its step's
+    `upstream` in its shot (lip-sync follows the voice take but reads the upscale too) and
+    other shots' (`Step.links`). A waiting task is priced ahead when each of them is done or
+    makes something in this build, not when only the one it follows does."""
+    names = {task_name(s.name, s.step) for s in specs}
+    links = task_links(project, specs)
+    out: dict[str, set[str]] = {}
+    for spec in specs:
+        task = task_name(spec.name, spec.step)
+        deps = set(links.get(task, []))
+        if spec.upstream is not None:
+            deps.add(spec.upstream)
+        up = steps.get(spec.step).upstream
+        if not spec.film_step and up is not None and task_name(spec.name, up) in names:
+            deps.add(task_name(spec.name, up))
+        out[task] = deps
+    return out
 
 
 def _pinned_makers(

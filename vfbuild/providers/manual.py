@@ -25,7 +25,7 @@ INBOX = "inbox"
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp")
 VIDEO_EXTS = (".mp4", ".mov")
 AUDIO_EXTS = (".wav", ".mp3", ".flac", ".m4a")
-AUDIO_STEPS = ("voice", "music")  # their takes are sound files
+AUDIO_STEPS = ("voice", "music", "stems")  # their takes are sound files
 
 _lock = threading.Lock()
 

@@ -43,6 +43,14 @@ def _sound_issues(film: Film) -> list[Issue]:
     """A dialogue's `voice:` names a character with a voice; a keyframe shows only characters
     with a reference image."""
     issues = []
+    if film.stems is not None and film.stems.from_music and film.music is None:
+        issues.append(
+            Issue(
+                ("stems", "source"),
+                "`stems:` splits the film's music, and the film has no `music:`",
+                hint="add a `music:` prompt, or give `source:` a track under references/",
+            )
+        )
     voiced = [n for n, c in film.characters.items() if c.voice is not None]
     for i, shot in enumerate(film.shots):
         d = shot.dialogue
@@ -128,6 +136,12 @@ def path_issues(film: Film, root: Path) -> list[Issue]:
             )
     if film.music is not None:
         issues += checker.text(("music", "prompt"), film.music.prompt)
+    if film.stems is not None and not film.stems.from_music:
+        source = film.stems.source
+        folder = (
+            REFERENCES_DIR if posixpath.normpath(source).startswith(REFERENCES_DIR) else AUDIO_DIR
+        )
+        issues += checker.file(("stems", "source"), source, folder, "track", AUDIO_EXTENSIONS)
     for slot in ("keyframe", "video", "upscale", "lipsync", "voice", "music"):
         choice = getattr(film.providers, slot)
         for where, value in (

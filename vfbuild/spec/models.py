@@ -276,13 +276,20 @@ class Providers(Strict):
         default_factory=ProviderChoice,
         description="Makes restyled frames (image to image) of `motion.first`/`last`.",
     )
+    stems: ProviderChoice = Field(
+        default_factory=ProviderChoice,
+        description="Splits the film's `stems:` source into vocals and instrumental (local: a "
+        "previz split with ffmpeg filters, not source separation).",
+    )
     hosting: Hosting | None = Field(
         None,
         description="Upload input files and send their URLs (Luma's keyframes, Kling's "
         "lip-sync clip, fal and Replicate file inputs) instead of `data:` URIs.",
     )
 
-    @field_validator("keyframe", "video", "upscale", "lipsync", "voice", "music", "restyle")
+    @field_validator(
+        "keyframe", "video", "upscale", "lipsync", "voice", "music", "restyle", "stems"
+    )
     @classmethod
     def _can_serve(cls, v: ProviderChoice, info: Any) -> ProviderChoice:
         from vfbuild import catalog
@@ -515,6 +522,26 @@ class MusicSpec(Strict):
         return self
 
 
+class StemsSpec(Strict):
+    """Split a piece of music into vocals and instrumental (stems), versioned in 04_Audio/."""
+
+    source: str = Field(
+        "music",
+        min_length=1,
+        description="What to split: `music` (the film's picked music), or an audio file under "
+        "references/ or 04_Audio/ (a reference track).",
+    )
+    mix: bool = Field(
+        False,
+        description="The mix plays the instrumental in place of the music (with a reference "
+        "track, under the whole film), at the music's `gain` and `duck`.",
+    )
+
+    @property
+    def from_music(self) -> bool:
+        return self.source == "music"
+
+
 class Shot(Strict):
     id: str = Field(pattern=SHOT_ID_PATTERN, description="Stable id, e.g. s010. Never reuse one.")
     duration: float = Field(gt=0, description="Seconds on screen.")
@@ -563,6 +590,11 @@ class Film(Strict):
     )
     music: MusicSpec | None = Field(
         None, description="Music under the whole film, mixed with the dialogue (ducked)."
+    )
+    stems: StemsSpec | None = Field(
+        None,
+        description="Split the music (or a reference track) into vocals and instrumental; "
+        "`mix: true` plays the instrumental in the mix.",
     )
     shots: list[Shot] = Field(min_length=1)
     remotes: dict[Annotated[str, Field(pattern=REMOTE_NAME)], Remote] = Field(

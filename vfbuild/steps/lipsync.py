@@ -8,7 +8,7 @@ from vfbuild.media.contract import Contract
 from vfbuild.recipe import make_recipe
 from vfbuild.spec.models import Film, Shot
 from vfbuild.steps import register
-from vfbuild.steps.base import STALE, Resolution, Step, StepState
+from vfbuild.steps.base import NEEDS_PICK, STALE, WAITING, Resolution, Step, StepState
 from vfbuild.store import layout
 
 
@@ -29,10 +29,17 @@ class Lipsync(Step):
     def resolve(self, r: Resolution, shot: Shot | None) -> StepState:
         assert shot is not None and shot.dialogue is not None
         state = StepState(shot.id, self.name, STALE)
+        from vfbuild.steps.voice import dialogue_sound
+
         src = r.output_artifact(shot, self.upstream, state)
         if src is None:
+            # A reading still to pick holds it back too: say so (the plan prices ahead a
+            # lip-sync that only waits for its inputs to be built, not one that needs a pick).
+            if state.status == WAITING and shot.dialogue.audio is None:
+                voice = StepState(shot.id, self.name, STALE)
+                if dialogue_sound(r, shot, voice) is None and voice.status == NEEDS_PICK:
+                    state.status, state.reasons = NEEDS_PICK, [*voice.reasons, *state.reasons]
             return state
-        from vfbuild.steps.voice import dialogue_sound
 
         sound = dialogue_sound(r, shot, state)  # the `audio:` file, or the picked reading
         if sound is None:

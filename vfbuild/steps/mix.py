@@ -23,8 +23,10 @@ MIX_VERSION = 1
 
 
 def has_mix(film: Film) -> bool:
-    return film.music is not None or any(
-        s.dialogue is not None and s.dialogue.spoken for s in film.shots
+    return (
+        film.music is not None
+        or any(s.dialogue is not None and s.dialogue.spoken for s in film.shots)
+        or (film.stems is not None and film.stems.mix)
     )
 
 
@@ -80,6 +82,17 @@ class Mix(Step):
                 "duck": spec.duck,
             }
             state.inputs["music"] = r.object_path(art.sha256)
+        extra: dict[str, Any] = {}
+        from vfbuild.steps.stems import instrumental
+
+        stem = instrumental(r, state)  # played in place of the music (`stems: {mix: true}`)
+        if stem is False:
+            return state
+        if stem is not None:
+            entry, path = stem
+            gain, duck = (spec.gain, spec.duck) if spec is not None else _bed_defaults()
+            extra["stem"] = {**entry, "gain": gain, "duck": duck}
+            state.inputs["stem"] = path
         recipe_args = r.made_by(self.name)
         from vfbuild.recipe import make_recipe
 
@@ -93,13 +106,22 @@ class Mix(Step):
                 "sample_rate": SAMPLE_RATE,
                 "mix": MIX_VERSION,
             },
-            inputs={"dialogue": lines, "music": music},
+            inputs={"dialogue": lines, "music": music, **extra},
         )
         state.inputs["dialogue"] = files
         return r.output(state, recipe)
 
     def targets(self, job: Job, title: str, version: int) -> list[str]:
         return [f"{layout.AUDIO}/{layout.slug(title)}_mix_{layout.vtag(version)}{job.ext}"]
+
+
+def _bed_defaults() -> tuple[float, float]:
+    """A `music:` entry's gain and duck when the film has none (a reference track's
+    instrumental under the film)."""
+    from vfbuild.spec.models import MusicSpec
+
+    fields = MusicSpec.model_fields
+    return float(fields["gain"].default), float(fields["duck"].default)
 
 
 def film_sound(r: Resolution, state: StepState) -> str | None | bool:

@@ -23,6 +23,7 @@ MODELS = {
     "lipsync": "previz-mux",
     "voice": "espeak-ng",
     "music": "previz-bed",
+    "stems": "previz-split",
     "mix": "mix",
     "edit": "edit",
     "first": "ffmpeg-frame",
@@ -30,7 +31,7 @@ MODELS = {
     "first-restyle": "previz-restyle",
     "last-restyle": "previz-restyle",
 }
-AUDIO_STEPS = ("voice", "music", "mix")
+AUDIO_STEPS = ("voice", "music", "mix", "stems")
 # Steps whose takes are stills (PNG).
 STILLS = frozenset({"keyframe", "first", "last", "first-restyle", "last-restyle"})
 
@@ -64,6 +65,10 @@ class LocalProvider:
             from vfbuild.providers.local import speech
 
             return speech.identity()
+        if step == "stems":
+            from vfbuild.providers.local.split import SPLIT_VERSION
+
+            return {"ffmpeg": ident["ffmpeg"], "split": str(SPLIT_VERSION)}
         if step in ("music", "mix"):
             from vfbuild.media.mix import MIX_VERSION
             from vfbuild.providers.local.bed import BED_VERSION
@@ -74,6 +79,15 @@ class LocalProvider:
             return {"pillow": ident["pillow"], "previz": ident["previz"]}
         if step in ("first", "last"):
             return {"ffmpeg": ident["ffmpeg"]}
+        if step == "lipsync":
+            from vfbuild.providers.local.previz import LIPSYNC_VERSION
+
+            return {
+                "ffmpeg": ident["ffmpeg"],
+                "encoder": ident["encoder"],
+                "previz": ident["previz"],
+                "lipsync": str(LIPSYNC_VERSION),
+            }
         return {"ffmpeg": ident["ffmpeg"], "encoder": ident["encoder"], "previz": ident["previz"]}
 
     def ext(self, step: str) -> str:

@@ -759,8 +759,15 @@ def render_upscale(out: Path, *, source: Path, width: int, height: int) -> None:
         )
 
 
+# The previz lip-sync's own version (the local provider's lipsync engine): 2 keeps the clip's
+# length, the line under its start and silence after it; 1 cut the clip to the line's length.
+LIPSYNC_VERSION = 2
+
+
 def render_lipsync(out: Path, *, clip: Path, audio: Path, fps: int) -> None:
-    """Previz lip-sync: the dialogue muxed onto the clip, the picture cut or held to its length."""
+    """Previz lip-sync: the dialogue muxed onto the clip, which keeps its length: the line
+    from its start, then silence for the rest of the shot. A line longer than the clip holds
+    its last frame until the line ends (the dialogue is never cut)."""
     ffmpeg = ff.graph_library()
 
     from vfbuild.media.probe import probe
@@ -770,11 +777,18 @@ def render_lipsync(out: Path, *, clip: Path, audio: Path, fps: int) -> None:
         clip_info, audio_info = probe(Path(clip)), probe(Path(audio))
         if not clip_info.has_video or clip_info.is_image:
             raise MediaError(f"cannot lip-sync {clip}: it is not a video")
-        length = audio_info.audio_duration or audio_info.duration
-        if not audio_info.has_audio or not length:
+        spoken = audio_info.audio_duration or audio_info.duration
+        if not audio_info.has_audio or not spoken:
             raise MediaError(f"cannot lip-sync to {audio}: it holds no audio")
-        frames = max(1, round(length * fps))
+        shown = (
+            clip_info.frames / clip_info.fps
+            if clip_info.frames and clip_info.fps
+            else clip_info.duration or 0.0
+        )
+        frames = max(1, round(shown * fps), round(spoken * fps))
+        length = frames / fps
         sample_rate = int(ff.ENCODER["sample_rate"])
+        samples = round(length * sample_rate)
         video = (
             ffmpeg.input(str(clip))
             .video.filter("fps", fps)
@@ -785,7 +799,8 @@ def render_lipsync(out: Path, *, clip: Path, audio: Path, fps: int) -> None:
         sound = (
             ffmpeg.input(str(audio))
             .audio.filter("aresample", sample_rate)
-            .filter("atrim", end_sample=round(length * sample_rate))
+            .filter("apad", whole_len=samples)
+            .filter("atrim", end_sample=samples)
             .filter("asetpts", "PTS-STARTPTS")
         )
         stream = ffmpeg.output(

@@ -40,6 +40,9 @@ def make_sound(recipe: dict[str, Any], inputs: InputFiles, out: Path) -> None:
         music = None
         if m is not None:
             music = mix.Music(_files(inputs["music"])[0], float(m["gain"]), float(m["duck"]))
+        stem = recipe["inputs"].get("stem")
+        if stem is not None:  # the instrumental, in place of the music
+            music = mix.Music(_files(inputs["stem"])[0], float(stem["gain"]), float(stem["duck"]))
         mix.render_mix(
             out,
             dialogue=placed,
@@ -48,5 +51,10 @@ def make_sound(recipe: dict[str, Any], inputs: InputFiles, out: Path) -> None:
             loudness=float(s["loudness"]),
             true_peak=float(s["true_peak"]),
         )
+    elif step == "stems":
+        from vfbuild.providers.local.split import render_stem
+
+        stem = s["stems"][recipe["take"] - 1]
+        render_stem(out, source=_files(inputs["source"])[0], stem=stem)
     else:  # pragma: no cover - the local provider routes only these here
         raise ValueError(step)
