@@ -5,8 +5,8 @@ step recipe its v001, v002, … so every clone agrees; `outputs` pins the artifa
 single-output step (final, upscale, lipsync, and the film's edit in `locks/_film.yaml`), which
 is what `vf build --frozen` reproduces and checks.
 
-Reads use the fast safe loader, cached by stat; writes use the round-trip loader, so a user's
-comments and key order survive.
+Reads use a reader of the layout vfbuild writes (`lockread`), else the safe loader, cached
+by stat; writes use the round-trip loader, so a user's comments and key order survive.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from vfbuild import safeyaml
 from vfbuild.codesig import code_signature
 from vfbuild.errors import LockError
 from vfbuild.fsutil import atomic_write_bytes, atomic_write_text, escape_reason
-from vfbuild.store import sealed, vfdir
+from vfbuild.store import lockread, sealed, vfdir
 
 LOCK_SCHEMA = 1
 LOCKS_DIR = "locks"
@@ -290,7 +290,10 @@ class LockBook:
 
         text = read_lock_text(path)
         try:
-            data = _yaml("safe").load(text)
+            # A lock as vfbuild writes it is read without ruamel; any other, and errors, by it.
+            data = lockread.load(text)
+            if data is None:
+                data = _yaml("safe").load(text)
             return LockFile.model_validate(data or {})
         except YAMLError as e:
             mark = getattr(e, "problem_mark", None)
