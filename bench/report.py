@@ -32,6 +32,7 @@ class Report:
     edit: Any = None
     memory: Any = None
     review: Any = None
+    remote: Any = None
     failures: dict[str, str] = field(default_factory=dict)
     durations: dict[str, float] = field(default_factory=dict)
     total: float = 0.0
@@ -104,6 +105,8 @@ class Report:
             rows += self.memory.targets()
         if self.review is not None:
             rows += self.review.targets()
+        if getattr(self, "remote", None) is not None:
+            rows += self.remote.targets()
         return rows
 
     # ---------------------------------------------------------------------------------------
@@ -139,7 +142,13 @@ class Report:
             parts += [self._noop_section(), ""]
         if self.change is not None:
             parts += [self._change_section(), ""]
-        for res in (self.concurrency, self.edit, self.memory, self.review):
+        for res in (
+            self.concurrency,
+            self.edit,
+            self.memory,
+            self.review,
+            getattr(self, "remote", None),
+        ):
             if res is not None:
                 parts += [res.section(), ""]
         if self.failures:

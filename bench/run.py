@@ -25,7 +25,7 @@ from pathlib import Path
 from bench import report
 from bench.util import BENCH, OUT, REPO, WORK, install_dvc, machine, versions
 
-PARTS = ("noop", "change", "concurrency", "edit", "memory", "review")
+PARTS = ("noop", "change", "concurrency", "edit", "memory", "review", "remote")
 SIZES = (100, 1000, 5000)
 
 
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
                 conc_runs = min(runs, 2) if args.quick else runs
                 rep.concurrency = concurrency.run(conc_runs, quick=args.quick, log=log)
             elif part == "edit":
-                from bench import editbench
+                from bench import edit as editbench
 
                 rep.edit = editbench.run(runs, quick=args.quick, log=log)
             elif part == "memory":
@@ -138,6 +138,10 @@ def main(argv: list[str] | None = None) -> int:
 
                 fresh = args.fresh and "noop" not in parts
                 rep.review = review.run(runs, fresh=fresh, log=log)
+            elif part == "remote":
+                from bench import remote
+
+                rep.remote = remote.run(quick=args.quick, log=log)
         except Exception as e:  # noqa: BLE001 - one part failing must not lose the others
             log(f"  {part} FAILED: {e!r}")
             rep.failures[part] = traceback.format_exc()

@@ -26,11 +26,16 @@ from vfbuild.fsutil import find_film_root
 from vfbuild.plan.takes import TakeRow
 
 if TYPE_CHECKING:
+    from vfbuild.finish.export import ExportResult
+    from vfbuild.finish.qc import QcReport
     from vfbuild.plan.events import BuildEvent
+    from vfbuild.plan.integrity import VerifyResult
     from vfbuild.plan.pick import PickResult
     from vfbuild.project import Project
+    from vfbuild.store.gc import GcResult
     from vfbuild.store.journal import JournalEntry
     from vfbuild.store.ledger import LedgerRow
+    from vfbuild.store.transfer import Meter, TransferReport
 
 __all__ = [
     "BuildReport",
@@ -343,19 +348,114 @@ class Film:
 
         return jobs.lost_rows(self.project, shots)
 
+    # -- finishing -------------------------------------------------------------------------
+
+    def export(
+        self, format: str = "otio", *, version: int | None = None, out: str | Path | None = None
+    ) -> ExportResult:
+        """An edit version's timeline (None: the latest) as otio, otioz, edl, fcpxml or
+        fcp7xml, written to `out` or beside the version in 06_Edit/ (`vfbuild.finish.export`)."""
+        from vfbuild.finish.export import export_version
+
+        return export_version(self.project, format, version, Path(out) if out else None)
+
+    def qc(self, *, version: int | None = None, quick: bool = False) -> QcReport:
+        """Check an edit version (None: the latest) and every clip in it against the QC list
+        (`vfbuild.finish.qc`); the report is kept as `06_Edit/<film>_vNNN.qc.json` (written
+        once per version). `quick`: only what probing tells, nothing written."""
+        from vfbuild.finish.cut import cut_of
+        from vfbuild.finish.qc import check_cut, keep
+
+        cut = cut_of(self.project, version)
+        report = check_cut(self.project, cut, quick=quick)
+        return report if quick else keep(self.project, cut, report)
+
+    def verify(self) -> VerifyResult:
+        """Hash afresh what the locks pin, every store object and every layout file of every
+        take, and name each that is not the artifact it should be (`plan.integrity`)."""
+        from vfbuild.plan.graph import plan_tasks
+        from vfbuild.plan.integrity import verify_film
+
+        return verify_film(self.project, list(plan_tasks(self.project, None, "final")))
+
     # -- writing ---------------------------------------------------------------------------
 
-    def pick(self, shot: str, step: str, take: int, version: int | None = None) -> PickResult:
-        """Pin take `take` of the shot's step (its sha256) in locks/<shot>.yaml."""
-        from vfbuild.plan.pick import pick_take
+    def gc(
+        self,
+        *,
+        dry_run: bool = False,
+        wait: bool = True,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> GcResult:
+        """Remove the store objects no lock, recipe record or journal entry uses, and the
+        review thumbnails of objects gone (`store.gc`), under the film's write lock."""
+        from vfbuild.store.buildlock import film_lock
+        from vfbuild.store.gc import collect
 
-        return pick_take(self.project, shot, step, take, version)
+        with film_lock(self.root, "vf gc", wait=wait, on_wait=on_wait):
+            return collect(self.root, dry_run=dry_run)
+
+    def pick(
+        self,
+        shot: str,
+        step: str,
+        take: int,
+        version: int | None = None,
+        *,
+        wait: bool = True,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> PickResult:
+        """Pin take `take` of the shot's step (its sha256) in locks/<shot>.yaml. Under the
+        film's write lock: while a build runs it waits (`on_wait` hears why), or with
+        `wait=False` raises `FilmBusy`."""
+        from vfbuild.plan.pick import pick_take
+        from vfbuild.store.buildlock import film_lock
+
+        with film_lock(self.root, "vf pick", wait=wait, on_wait=on_wait):
+            return pick_take(self.project, shot, step, take, version)
 
     def cancel(self, shots: list[str] | None = None) -> list[Any]:
         """Ask each provider to stop this film's jobs in flight (see `plan.jobs.cancel`)."""
         from vfbuild.plan import jobs
 
         return list(jobs.cancel(self.project, shots))
+
+    # -- the remote cache ------------------------------------------------------------------
+
+    def remote_add(self, name: str, url: str, lease: float | None = None) -> bool:
+        """Add a remote cache to shots.yaml (`remotes:`); False if it was there already."""
+        from vfbuild.spec.remoteadd import add_remote
+
+        return add_remote(self.root / "shots.yaml", name, url, lease)
+
+    def remotes(self) -> dict[str, str]:
+        """The film's remote caches: name → URL, the default first."""
+        return {name: r.url for name, r in self.project.film.remotes.items()}
+
+    def push(
+        self, *, all_takes: bool = False, remote: str | None = None, meter: Meter | None = None
+    ) -> TransferReport:
+        """Upload what the locks pin (`all_takes`: every take in the store) and their action
+        records to the remote cache."""
+        from vfbuild.store import transfer
+        from vfbuild.store.journal import Journal
+
+        p = self.project
+        team = transfer.open_team(p.root, p.film.remotes, remote, p.store, p.index)
+        pins = transfer.pinned(p.root / "locks", p.locks)
+        if all_takes:
+            keys = {pin.key for pin in pins}
+            pins += [t for t in transfer.store_takes(p.index) if t.key not in keys]
+        return transfer.push(team, Journal(p.journal_dir), pins, meter or transfer.Quiet())
+
+    def pull(self, *, remote: str | None = None, meter: Meter | None = None) -> TransferReport:
+        """Download what the locks pin from the remote cache, each blob verified."""
+        from vfbuild.store import transfer
+
+        p = self.project
+        team = transfer.open_team(p.root, p.film.remotes, remote, p.store, p.index)
+        pins = transfer.pinned(p.root / "locks", p.locks)
+        return transfer.pull(team, pins, meter or transfer.Quiet())
 
     def build(
         self,
@@ -369,12 +469,15 @@ class Film:
         retry_failed: bool = False,
         on_event: Callable[[BuildEvent], None] | None = None,
         all_events: bool = False,
+        wait: bool = True,
     ) -> BuildReport:
         """Make what is stale, in golden-rule order. `on_event` hears each line of progress
         (the header first), from the build's threads, as a `BuildEvent` whose `str()` is the
         line; with `all_events` it also hears the events that say no line (a take queued,
         running, downloading; the takes each step makes; the money spent), for a live
-        display. The report says what was made and what waits for the user."""
+        display. The report says what was made and what waits for the user. While another
+        command holds the film's write lock the build waits for it (saying so as a line), or
+        with `wait=False` raises `FilmBusy`."""
         from vfbuild.plan import events as build_events
         from vfbuild.plan import stamp
 
@@ -389,7 +492,8 @@ class Film:
             listen(build_events.BuildEvent(build_events.HEADER, line, budget=budget, jobs=jobs))
 
         key = stamp.args_key(tier, frozen, shots)
-        world = stamp.World(self.root, key)
+        # --frozen builds only from verified bytes: its stamp sees each store object's stat.
+        world = stamp.World(self.root, key, objects=frozen)
         said = stamp.replay(self.root, world)
         if said is not None:
             try:
@@ -416,6 +520,7 @@ class Film:
             budget=budget,
             resubmit=resubmit,
             retry_failed=retry_failed,
+            wait=wait,
         )
         events = BuildEvents(listen=listen)
         start = time.monotonic()
@@ -442,7 +547,8 @@ class Film:
         )
         if report.ok and not report.made and not report.inbox:
             # Nothing was made: the next build with nothing changed can say so from a stamp.
-            stamp.record(self.root, world, stamp.World(self.root, key), report.to_record())
+            after = stamp.World(self.root, key, objects=frozen)
+            stamp.record(self.root, world, after, report.to_record())
         return report
 
 

@@ -24,6 +24,8 @@ class ProviderInfo:
     base_url: str | None = None  # default endpoint; film config and VF_<NAME>_BASE_URL override
     models: dict[str, str] = field(default_factory=dict)  # default model per step
     remote: bool = True
+    # Keys that stand alone for all of `env_keys` (Kling's single API key for its older pair).
+    alt_keys: tuple[str, ...] = ()
 
     @property
     def base_url_env(self) -> str:
@@ -36,6 +38,8 @@ class ProviderInfo:
         return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
 
     def missing_keys(self) -> list[str]:
+        if any(os.environ.get(k) for k in self.alt_keys):
+            return []
         return [k for k in self.env_keys if not os.environ.get(k)]
 
 
@@ -44,13 +48,15 @@ EMBEDDED = "local"
 
 _ALL = frozenset({"keyframe", "video", "upscale", "lipsync"})
 _ALL_STEPS = ("keyframe", "draft", "final", "upscale", "lipsync")
+# The sound slots (voice and music steps), served by local, manual and elevenlabs.
+_SOUND = frozenset({"voice", "music"})
 
 REGISTRY: dict[str, ProviderInfo] = {
     p.name: p
     for p in (
         ProviderInfo(
             "local",
-            _ALL,
+            _ALL | _SOUND | {"restyle"},
             "vfbuild.providers.local:LocalProvider",
             remote=False,
         ),
@@ -94,6 +100,7 @@ REGISTRY: dict[str, ProviderInfo] = {
             frozenset({"video", "lipsync"}),
             "vfbuild.providers.kling:KlingProvider",
             env_keys=("KLING_ACCESS_KEY", "KLING_SECRET_KEY"),
+            alt_keys=("KLING_API_KEY",),
             base_url="https://api-singapore.klingai.com",
             models={"draft": "kling-v2-1", "final": "kling-v2-1", "lipsync": "kling-lipsync"},
         ),
@@ -114,11 +121,27 @@ REGISTRY: dict[str, ProviderInfo] = {
             models={"keyframe": "photon-1", "draft": "ray-flash-2", "final": "ray-2"},
         ),
         ProviderInfo(
+            "sync",
+            frozenset({"lipsync"}),
+            "vfbuild.providers.syncso:SyncProvider",
+            env_keys=("SYNC_API_KEY",),
+            base_url="https://api.sync.so",
+            models={"lipsync": "lipsync-2"},
+        ),
+        ProviderInfo(
             "manual",
-            _ALL,
+            _ALL | _SOUND,
             "vfbuild.providers.manual:ManualProvider",
-            models={s: "by hand" for s in _ALL_STEPS},
+            models={s: "by hand" for s in (*_ALL_STEPS, "voice", "music")},
             remote=False,
+        ),
+        ProviderInfo(
+            "elevenlabs",
+            _SOUND,
+            "vfbuild.providers.elevenlabs:ElevenLabsProvider",
+            env_keys=("ELEVENLABS_API_KEY",),
+            base_url="https://api.elevenlabs.io",
+            models={"voice": "eleven_multilingual_v2", "music": "music_v1"},
         ),
     )
 }

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from vfbuild import __version__
-from vfbuild.errors import VfError
+from vfbuild.errors import UsageError, VfError
 
 if TYPE_CHECKING:
     from vfbuild.api import Film, Plan
@@ -140,6 +140,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             retry_failed=args.retry_failed,
             on_event=display,
             all_events=live,
+            wait=not args.no_wait,
         )
     if report.from_stamp:
         logging.getLogger("vfbuild.stamp").debug(
@@ -232,7 +233,14 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def cmd_pick(args: argparse.Namespace) -> int:
-    res = _film(args).pick(args.shot, args.step, args.take, args.version)
+    res = _film(args).pick(
+        args.shot,
+        args.step,
+        args.take,
+        args.version,
+        wait=not args.no_wait,
+        on_wait=lambda line: print(line, file=sys.stderr, flush=True),
+    )
     p = res.pick
     print(
         f"{args.shot} {args.step}: picked take {p.take} of v{p.version:03d} ({p.file}) "
@@ -242,6 +250,55 @@ def cmd_pick(args: argparse.Namespace) -> int:
         print(f"  (was take {res.previous.take} of v{res.previous.version:03d})")
     print("  run `vf build` to build what follows from it")
     return 0
+
+
+def cmd_remote(args: argparse.Namespace) -> int:
+    film = _film(args)
+    if args.action == "add":
+        if not args.name or not args.url:
+            raise UsageError(
+                "vf remote add needs NAME and URL", hint="vf remote add team s3://bucket/film"
+            )
+        added = film.remote_add(args.name, args.url, args.lease)
+        said = "added" if added else "already has"
+        print(f"shots.yaml {said} the remote {args.name} ({args.url}); commit it with the film")
+        return 0
+    remotes = film.remotes()
+    if not remotes:
+        print("no remote cache: add one with `vf remote add NAME URL`")
+    for i, (name, url) in enumerate(remotes.items()):
+        print(f"{name}\t{url}" + ("\t(default)" if i == 0 else ""))
+    return 0
+
+
+def _transfer(args: argparse.Namespace, verb: str) -> int:
+    from vfbuild.transferview import meter, mib
+
+    film = _film(args)
+    m = meter(sys.stderr, verb, args.plain)
+    if verb == "pushed":
+        report = film.push(all_takes=args.all, remote=args.remote, meter=m)
+    else:
+        report = film.pull(remote=args.remote, meter=m)
+    what = "uploaded" if verb == "pushed" else "downloaded"
+    print(
+        f"{verb} {report.objects} take(s) with {report.remote}: {report.moved} {what} "
+        f"({mib(report.nbytes)}), {report.skipped} already there"
+    )
+    for label in report.missing:
+        where = "in this clone's store" if verb == "pushed" else f"on {report.remote}"
+        print(f"  {label}: not {where}", file=sys.stderr)
+    for e in report.errors:
+        print(e.render(), file=sys.stderr)
+    return 1 if report.errors or (report.missing and verb == "pulled") else 0
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    return _transfer(args, "pushed")
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    return _transfer(args, "pulled")
 
 
 def cmd_review(args: argparse.Namespace) -> int:
@@ -262,6 +319,83 @@ def cmd_review(args: argparse.Namespace) -> int:
         serve(film.root, port=args.port, open_browser=args.open)
     except KeyboardInterrupt:
         print("vf review: stopped", file=sys.stderr)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    result = _film(args).export(args.format, version=args.version, out=args.o)
+    print(f"{result.format}: {result.file} (edit v{result.version:03d}, {result.clips} clip(s))")
+    for note in result.notes:
+        print(f"note: {note}")
+    return 0
+
+
+def cmd_qc(args: argparse.Namespace) -> int:
+    from vfbuild.finish.qc import table
+
+    report = _film(args).qc(version=args.version)
+    if args.json:
+        from vfbuild import jsonout
+
+        print(jsonout.dumps(jsonout.qc_record(report)))
+    else:
+        print("\n".join(table(report)))
+        kept = "written" if report.written else "kept (written before)"
+        print(
+            f"{report.film} v{report.version:03d}: {len(report.failures)} failure(s), "
+            f"{len(report.warnings)} warning(s); report {kept}: {report.file}"
+        )
+    return 1 if args.strict and report.failures else 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from vfbuild.store import vfdir
+
+    result = _film(args).verify()
+    if args.json:
+        from vfbuild import jsonout
+
+        print(jsonout.dumps(jsonout.verify_record(result)))
+        return 0 if result.ok else 1
+    for m in result.mismatches:
+        print(f"damaged: {m.describe()}")
+    for m in result.missing:
+        print(f"missing: {m.describe()}")
+    size = f"{result.bytes / 1e6:.1f} MB"
+    if result.ok:
+        print(f"checked {result.checked} file(s), {size}: every one is what it should be")
+        return 0
+    print(
+        f"{len(result.mismatches)} damaged file(s) of {result.checked} checked ({size})",
+        file=sys.stderr,
+    )
+    print(
+        f"  hint: `vf build` sets damaged takes aside (in {vfdir.DAMAGED}/) and restores or "
+        "makes again what it can for free; --frozen refuses them",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    result = _film(args).gc(
+        dry_run=args.dry_run,
+        wait=not args.no_wait,
+        on_wait=lambda line: print(line, file=sys.stderr, flush=True),
+    )
+    if args.json:
+        from vfbuild import jsonout
+
+        print(jsonout.dumps(jsonout.gc_record(result)))
+        return 0
+    would = "would remove" if result.dry_run else "removed"
+    for sha in result.removed:
+        print(f"{would} {sha}")
+    print(
+        f"{would} {len(result.removed)} unused store object(s), {result.freed / 1e6:.1f} MB "
+        f"freed, and {result.thumbs} stale thumbnail(s), {result.thumbs_freed / 1e6:.1f} MB; "
+        f"kept {result.kept} object(s) in use"
+    )
     return 0
 
 
@@ -339,6 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
                 help="submit again the jobs whose submit reply was lost and that the provider "
                 "cannot look up (you may pay twice: check the provider's dashboard first)",
             )
+            _no_wait_option(p)
             p.add_argument(
                 "--plain",
                 action="store_true",
@@ -369,13 +504,71 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_review)
 
+    p = command("export", help="an edit version's timeline for an editor (OTIO, EDL, XML)")
+    p.add_argument(
+        "--format",
+        choices=("otio", "otioz", "edl", "fcpxml", "fcp7xml"),
+        default="otio",
+        help="otio (default; Resolve imports it), otioz (with the media), edl (CMX 3600), "
+        "fcpxml (Final Cut Pro), fcp7xml (Premiere, Resolve)",
+    )
+    p.add_argument("--version", type=int, help="the edit version (default: the latest)")
+    p.add_argument("-o", metavar="FILE", help="write here (default: beside the edit in 06_Edit/)")
+    p.set_defaults(func=cmd_export)
+
+    p = command("qc", help="check the edit and every clip in it: rate, size, colour, black, sound")
+    p.add_argument("--version", type=int, help="the edit version (default: the latest)")
+    p.add_argument("--strict", action="store_true", help="exit 1 when a check fails")
+    _json_option(p, "qc")
+    p.set_defaults(func=cmd_qc)
+
+    p = command(
+        "verify", help="hash what the locks pin and the layout holds; name every damaged file"
+    )
+    _json_option(p, "verify")
+    p.set_defaults(func=cmd_verify)
+
+    p = command("gc", help="remove store objects nothing uses, and stale thumbnails")
+    p.add_argument("--dry-run", action="store_true", help="say what would go; remove nothing")
+    _no_wait_option(p)
+    _json_option(p, "gc")
+    p.set_defaults(func=cmd_gc)
+
+    p = command("remote", help="the film's remote caches: list them, or `add NAME URL`")
+    p.add_argument("action", nargs="?", choices=("add", "list"), default="list")
+    p.add_argument("name", nargs="?")
+    p.add_argument("url", nargs="?", help="s3://bucket/prefix, gs://…, az://…, file:///…")
+    p.add_argument("--lease", type=float, metavar="SECONDS", help="claim lease (default 900)")
+    p.set_defaults(func=cmd_remote)
+
+    for name, func, helptext in (
+        ("push", cmd_push, "upload the takes the locks pin (--all: every take) to the remote"),
+        ("pull", cmd_pull, "download the takes the locks pin from the remote, verified"),
+    ):
+        p = command(name, help=helptext)
+        p.add_argument("--remote", metavar="NAME", help="this remote (default: the first)")
+        p.add_argument("--plain", action="store_true", help="plain progress lines")
+        if name == "push":
+            p.add_argument("--all", action="store_true", help="every take in the store")
+        p.set_defaults(func=func)
+
     p = command("pick", help="pick a take: locks framing in locks/SHOT.yaml")
     p.add_argument("shot")
     p.add_argument("step", help="a step whose takes are picked (keyframe, draft)")
     p.add_argument("take", type=int)
     p.add_argument("--version", type=int, help="pick from this version (default: current)")
+    _no_wait_option(p)
     p.set_defaults(func=cmd_pick)
     return ap
+
+
+def _no_wait_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="if another vfbuild command is writing to the film, stop at once (exit 2) "
+        "instead of waiting for it",
+    )
 
 
 def _json_option(p: argparse.ArgumentParser, name: str) -> None:

@@ -7,16 +7,23 @@ Every exception vfbuild raises is defined here:
     ├── SpecError           exit 2: the film's input files are invalid (each problem, its place)
     ├── FilmNotFound        exit 2: no shots.yaml here or above
     ├── UsageError          exit 2: a command was asked for what cannot be
+    │   └── FilmBusy        exit 2: another command holds the film's write lock (--no-wait)
     ├── LockError           exit 2: a lock file is unreadable, or a pick names no take
     ├── FrozenError         exit 3: --frozen was asked for what the locks do not pin
     ├── BudgetExceeded      exit 4: a paid job would pass --budget
     ├── MediaError          a file is not the media it should be, or ffmpeg failed
     ├── StoreError          the store refused a write or found a corrupt object
+    │   └── DamagedArtifact a stored or laid-out file no longer hashes to its sha256
     ├── StepFailed          some takes of a step failed (each already reported)
     ├── PinnedMissing       a pick's artifact is gone and its provider cannot remake its bytes
+    ├── TimelineError       a timeline could not be written in the format asked for
+    ├── RemoteError         a remote cache could not be read or written
+    │   └── RemoteCorrupt   a remote object's bytes are not its name's sha256: never stored
     └── ProviderError       a provider could not make a take
         ├── SubmitUnknown   a submit went out and its reply was lost: the job may exist
         ├── HttpStatusError a provider answered with an HTTP error status
+        │   └── InputRefused    …refusing the input for good (a 422, a recognisable face):
+        │                       never retried; the slot's `fallback:` provider may make it
         └── ResultRejected  a take came back, but not as its step asked: never stored
 
 A manual take waiting for the user's file is not an error: it is a result (`Awaiting`).
@@ -96,6 +103,10 @@ class UsageError(VfError):
     exit_code = 2
 
 
+class FilmBusy(UsageError):
+    """Another vfbuild command holds the film's write lock, and this one was told not to wait."""
+
+
 class LockError(VfError):
     """A lock file is unreadable, or a pick names a take that does not exist."""
 
@@ -120,6 +131,10 @@ class StoreError(VfError):
     """The content-addressed store refused a write or found a corrupt object."""
 
 
+class DamagedArtifact(StoreError):
+    """A store object or a layout file no longer hashes to the sha256 it was stored as."""
+
+
 class BudgetExceeded(VfError):
     """A paid job was not started because it would pass `--budget`."""
 
@@ -141,6 +156,19 @@ class HttpStatusError(ProviderError):
         super().__init__(message, hint=hint)
         self.status = status
         self.body = body
+
+
+class InputRefused(HttpStatusError):
+    """A provider refuses a job's input deterministically (HTTP 422, a face it will not
+    animate, a prompt its policy refuses): the same request would be refused again, so it is
+    never retried, unlike a fault (a 5xx, a timeout), which is; the build hands such a take to
+    the next provider of the slot's `fallback:` list. `status` and `body` are the HTTP reply's
+    (422 when the refusal came in a job's status rather than an HTTP answer)."""
+
+    def __init__(
+        self, message: str, *, status: int = 422, body: Any = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, status=status, body=body, hint=hint)
 
 
 class PinnedMissing(VfError):
@@ -168,3 +196,16 @@ class LedgerError(VfError):
     """A row of ledger.csv cannot be read: `vf cost` would not tell the truth."""
 
     exit_code = 2
+
+
+class TimelineError(VfError):
+    """A timeline could not be written in the format asked for."""
+
+
+class RemoteError(VfError):
+    """A remote cache (`remotes:` in shots.yaml) could not be reached, read or written."""
+
+
+class RemoteCorrupt(RemoteError):
+    """An object fetched from a remote cache is not the bytes its name (or the lock) pins:
+    refused, never stored, nothing built from it."""

@@ -16,12 +16,15 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from vfbuild.api import BuildReport, CostReport, Graph, Plan, StatusRow
     from vfbuild.errors import VfError
+    from vfbuild.finish.qc import QcReport
+    from vfbuild.plan.integrity import Mismatch, VerifyResult
+    from vfbuild.store.gc import GcResult
     from vfbuild.store.journal import JournalEntry
     from vfbuild.store.ledger import LedgerRow
 
 Record = dict[str, object]
 VERSION = 1
-COMMANDS = ("plan", "status", "cost", "jobs", "build", "graph")
+COMMANDS = ("plan", "status", "cost", "jobs", "build", "graph", "qc", "verify", "gc")
 
 
 def schema(command: str) -> str:
@@ -188,4 +191,44 @@ def graph_record(graph: Graph) -> Record:
             for n in graph.nodes
         ],
         "edges": [list(e) for e in graph.edges],
+    }
+
+
+def qc_record(report: QcReport) -> Record:
+    """`vf qc --json`: the same document as the version's .qc.json."""
+    from vfbuild.finish.qc import record
+
+    return record(report)
+
+
+def _mismatch(m: Mismatch) -> Record:
+    return {
+        "file": m.file,
+        "what": m.what,
+        "who": m.who,
+        "expected": m.expected,
+        "actual": m.actual,
+    }
+
+
+def verify_record(result: VerifyResult) -> Record:
+    return {
+        "schema": schema("verify"),
+        "ok": result.ok,
+        "checked": result.checked,
+        "bytes": result.bytes,
+        "damaged": [_mismatch(m) for m in result.mismatches],
+        "missing": [_mismatch(m) for m in result.missing],
+    }
+
+
+def gc_record(result: GcResult) -> Record:
+    return {
+        "schema": schema("gc"),
+        "dry_run": result.dry_run,
+        "removed": list(result.removed),
+        "freed": result.freed,
+        "thumbs": result.thumbs,
+        "thumbs_freed": result.thumbs_freed,
+        "kept": result.kept,
     }

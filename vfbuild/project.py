@@ -30,6 +30,7 @@ from vfbuild.store.layout import (
 from vfbuild.store.locks import LockBook
 from vfbuild.store.objects import ObjectStore
 from vfbuild.store.promptlog import PromptLog
+from vfbuild.store.verify import ArtifactHashes
 
 # The folders vfbuild keeps its store, caches, locks and layout in: each may be missing (it is
 # made when needed), but a plain file in its place ends every write in an OS error.
@@ -182,6 +183,16 @@ class Project:
             listing.add(name)
             return True
         return False
+
+    def forget_listings(self) -> None:
+        """Forget the folder listings of `_exists`: a damaged file was just moved aside (the
+        one time vfbuild takes a file out of the store or the layout while it runs)."""
+        self._listings.clear()
+
+    @functools.cached_property
+    def artifact_hashes(self) -> ArtifactHashes:
+        """sha256 of store objects and layout files by inode and stat (`store.verify`)."""
+        return ArtifactHashes(vfdir.at(self.root, vfdir.ARTIFACT_HASHES))
 
     @functools.cached_property
     def _objects_str(self) -> str:

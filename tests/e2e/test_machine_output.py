@@ -50,7 +50,8 @@ def test_the_json_of_each_command_matches_its_schema(tmp_path: Path) -> None:
     run = vf(film, "build", "--tier", "draft", "--json")
     report = checked("build", run.stdout)
     assert "  made s010 keyframe t01 (local" in run.stderr
-    assert report["ok"] and len(report["made"]) == 7 and report["film"].startswith("06_Edit/")
+    # six keyframes, three segments of the rough cut, its join and its two subtitle files
+    assert report["ok"] and len(report["made"]) == 12 and report["film"].startswith("06_Edit/")
     assert set(report["waiting"]) == {"s010", "s020", "s030"}
     again = checked("build", vf(film, "build", "--tier", "draft", "--json").stdout)
     assert again["made"] == [] and again["waiting"] == report["waiting"]

@@ -73,7 +73,7 @@ def test_a_build_on_a_terminal_draws_live_progress_that_counts_up(tmp_path: Path
     assert code == 0, screen + err
     text = ANSI.sub("", screen)
     made = int(re.search(r"made (\d+) artifact\(s\)", text).group(1))  # type: ignore[union-attr]
-    assert made == 7  # six keyframes and the rough cut
+    assert made == 12  # six keyframes, the rough cut's three segments, its join, its subtitles
     seen = frames(screen)
     done = [d for d, _ in seen]
     # Redrawn in place (the cursor goes back up over the last frame), many times over, and
@@ -84,7 +84,7 @@ def test_a_build_on_a_terminal_draws_live_progress_that_counts_up(tmp_path: Path
     # The takes in flight are listed: each with its shot, step, take and state.
     assert re.search(r"s0[123]0\s+keyframe\s+t0[12]\s+local\s+(pending|running)", text), text
     # The lines of the build are still printed, above the live part.
-    assert text.count("  made s0") == 6 and "made edit" in text
+    assert len(re.findall(r"  made s0\d0 keyframe", text)) == 6 and "made edit" in text
     assert "Traceback" not in err
 
 
@@ -111,7 +111,7 @@ def test_piped_or_plain_the_build_prints_one_line_per_event(tmp_path: Path) -> N
     assert "\x1b[" not in piped and not FRAME.search(piped)
     lines = piped.splitlines()
     assert lines[0] == "vf build: Tiny Film, 3 shot(s), tier draft, -j 2"
-    assert sum(ln.startswith("  made s0") for ln in lines) == 6
+    assert sum(ln.startswith("  made s0") and " keyframe " in ln for ln in lines) == 6
     # On a terminal, --plain prints the same lines, and nothing else.
     vf(film, "pick", "s010", "keyframe", "1")
     code, screen, err = vf_on_a_terminal(film, "build", "--tier", "draft", "--plain")

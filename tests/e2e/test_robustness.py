@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from ruamel.yaml import YAML
+
 from tests.e2e.film import make_film, vf
 from vfbuild.fsutil import TEMP_PREFIX, sha256_file
 
@@ -81,7 +83,8 @@ def test_a_lock_pinning_other_bytes_is_a_clear_frozen_error(tmp_path: Path) -> N
     vf(film, "pick", "s010", "keyframe", "1")
     lock = film / "locks" / "s010.yaml"
     text = lock.read_text()
-    sha = next(line.split()[-1] for line in text.splitlines() if "sha256:" in line)
+    # the keyframe pick's sha256 (the lock also pins the rough cut's segment)
+    sha = YAML(typ="safe").load(text)["picks"]["keyframe"]["sha256"]
     lock.write_text(text.replace(sha, "ab" * 32))
     clone = tmp_path / "clone"
     clone.mkdir()

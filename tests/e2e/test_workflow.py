@@ -205,8 +205,13 @@ def test_new_motion_prompt_makes_a_new_draft_version_and_waits_for_a_pick(
         "03_Generations/v3_final/s020_final_v002.mp4",
         "05_Upscaled/s020_upscale_v002.mp4",
         "06_Edit/Tiny_Film_v004.mp4",
+        "06_Edit/Tiny_Film_v004.otio",  # its timeline
+        "06_Edit/Tiny_Film_v004.srt",
+        "06_Edit/Tiny_Film_v004.vtt",
+        "06_Edit/segments/s020_segment_v004.mp4",
     ], out
-    assert made_count(out) == 3  # final, upscale, edit: no keyframe, draft or other shot
+    # final, upscale, its segment, the join and its subtitles: no keyframe, draft or other shot
+    assert made_count(out) == 6
     assert all(final[k] == v for k, v in after.items())
 
 
@@ -228,15 +233,18 @@ def test_more_takes_make_only_the_new_ones_and_a_revert_makes_nothing(
     assert made_count(out) == 0 and "nothing to do" in out
 
 
-def test_changing_grain_rebuilds_only_the_edit(complete_film: Path, tmp_path: Path) -> None:
+def test_changing_grain_rebuilds_only_the_segments_and_the_edit(
+    complete_film: Path, tmp_path: Path
+) -> None:
     film = clone_built(complete_film, tmp_path / "film")
     shots = film / "shots.yaml"
     shots.write_text(shots.read_text().replace("grain: 0.3", "grain: 0.1"))
     plan = vf(film, "plan").stdout
     stale = re.findall(r"^(\S+)\s+(\S+)\s+stale", plan, re.M)
-    assert stale == [("film", "edit")], plan
+    assert stale == [("film", "segment")], plan
+    assert re.search(r"^film\s+edit\s+waiting", plan, re.M), plan
     out = vf(film, "build").stdout
-    assert made_count(out) == 1
+    assert made_count(out) == 6  # the three segments, the join and its subtitles
 
 
 def test_frozen_build_of_a_fresh_clone_reproduces_finals_and_edit(

@@ -10,6 +10,7 @@ base gives them what every fake needs:
 - a second server, the CDN, on another origin (`localhost` instead of `127.0.0.1`), where
   results are downloaded from; it records any credential sent to it (`cdn_auth_seen`);
 - faults on request: 429 with Retry-After, 500, 503, a stalled response, a dropped connection,
+  a 422 refusal of the input (only when forced: `faults.force("create", "422")`),
   a truncated download (Content-Length larger than the body), a corrupt media file;
 - results that are not what was asked, queued per kind of job (`override_result`): well-formed
   media of half the size, of a square aspect, a tenth of the length, a video for an image, or
@@ -529,7 +530,8 @@ class FakeServer:
                         "api",
                     )
                     fault = fake.faults.draw(kind)
-                    if fault in ("429", "500", "503"):
+                    # A forced "422": the provider refusing the input (never drawn at random).
+                    if fault in ("429", "500", "503", "422"):
                         r = fake.error_reply(int(fault))
                         if fault in ("429", "503"):
                             r.headers.setdefault("Retry-After", fake.faults.retry_after)

@@ -55,6 +55,56 @@ IMAGE_SIZES = {
 }
 SYNC_MODES = ("cut_off", "loop", "bounce", "silence", "remap")
 
+# Image-to-video models whose input schema differs from Kling 2.1's (image_url, "5"/"10"), as
+# their pages at fal.ai/models/<id>/llms.txt publish it: first-frame field (required),
+# last-frame field (optional; None: the model has none and refuses one), allowed durations.
+# Written from the pages, not from vfbuild's table, so that the two can disagree.
+I2V_SCHEMAS: dict[str, tuple[str, str | None, tuple[str, ...]]] = {
+    "fal-ai/kling-video/v2.1/pro/image-to-video": ("image_url", "tail_image_url", ("5", "10")),
+    "fal-ai/kling-video/v2.5-turbo/pro/image-to-video": (
+        "image_url",
+        "tail_image_url",
+        ("5", "10"),
+    ),
+    "fal-ai/kling-video/v2.6/pro/image-to-video": ("start_image_url", None, ("5", "10")),
+    "fal-ai/kling-video/v3/standard/image-to-video": (
+        "start_image_url",
+        "end_image_url",
+        tuple(str(n) for n in range(3, 16)),
+    ),
+    "fal-ai/kling-video/v3/pro/image-to-video": (
+        "start_image_url",
+        "end_image_url",
+        tuple(str(n) for n in range(3, 16)),
+    ),
+    "fal-ai/veo3.1/first-last-frame-to-video": (
+        "first_frame_url",
+        "last_frame_url",
+        ("4s", "6s", "8s"),
+    ),
+    "fal-ai/veo3.1/fast/first-last-frame-to-video": (
+        "first_frame_url",
+        "last_frame_url",
+        ("4s", "6s", "8s"),
+    ),
+    "fal-ai/veo3.1/image-to-video": ("image_url", None, ("4s", "6s", "8s")),
+    "fal-ai/bytedance/seedance/v1/pro/image-to-video": (
+        "image_url",
+        "end_image_url",
+        tuple(str(n) for n in range(2, 13)),
+    ),
+    "bytedance/seedance-2.0/image-to-video": (
+        "image_url",
+        "end_image_url",
+        tuple(str(n) for n in range(4, 16)),
+    ),
+    "fal-ai/minimax/hailuo-02/standard/image-to-video": ("image_url", "end_image_url", ("6", "10")),
+}
+# Veo's first-last model needs both frames (its page marks last_frame_url required).
+BOTH_FRAMES = frozenset(
+    {"fal-ai/veo3.1/first-last-frame-to-video", "fal-ai/veo3.1/fast/first-last-frame-to-video"}
+)
+
 
 # -- input files (shared with the Replicate fake) ---------------------------------------------
 
@@ -139,6 +189,10 @@ class FalFake(FakeServer):
         self.keepalive = keepalive  # seconds between `: ping` comments on a status stream
         self.lifecycles: list[str | None] = []  # X-Fal-Object-Lifecycle-Preference of uploads
         self.streams = 0  # status streams opened
+        # Models that refuse every input deterministically, as Seedance refuses an image with a
+        # recognisable face: 422 with a content-policy detail, no job made, nothing billed.
+        self.refuse_models: set[str] = set()
+        self.refused = 0
         super().__init__(**kw)
 
     def setup_routes(self) -> None:
@@ -202,6 +256,19 @@ class FalFake(FakeServer):
             )
         if status == 429:
             return Reply(429, {"detail": "Too many concurrent requests for this key."})
+        if status == 422:  # a model refusing its input: Seedance's answer to a known face
+            return Reply(
+                422,
+                {
+                    "detail": [
+                        _err(
+                            "image_url",
+                            "The image contains a recognisable real person's face.",
+                            "content_policy_violation",
+                        )
+                    ]
+                },
+            )
         return Reply(status, {"detail": "Internal Server Error"})
 
     def _urls(self, app: str, rid: str) -> dict[str, str]:
@@ -237,6 +304,14 @@ class FalFake(FakeServer):
                     ]
                 },
             )
+        if model in self.refuse_models:
+            self.refused += 1
+            detail = {
+                "loc": ["body", "image_url"],
+                "msg": "The input image contains a recognisable face, which this model refuses",
+                "type": "content_policy_violation",
+            }
+            return Reply(422, {"detail": [detail]})
         errors, spec = self.validate(model, body)
         if errors:
             return Reply(422, {"detail": errors})
@@ -308,14 +383,28 @@ class FalFake(FakeServer):
             if "image_url" in body:
                 self._image(body, "image_url", errors)
         elif kind == "i2v":
-            size = self._image(body, "image_url", errors)
+            first, last, durations = I2V_SCHEMAS.get(model, ("image_url", None, ("5", "10")))
+            size = self._image(body, first, errors)
             if size:
                 spec["width"], spec["height"] = size
-            duration = body.get("duration", "5")
-            if duration not in ("5", "10"):
-                errors.append(_err("duration", "Input should be '5' or '10'", "literal_error"))
+            for other in ("image_url", "start_image_url", "first_frame_url"):
+                if other != first and other in body:  # a field of another model's schema
+                    errors.append(_err(other, "Extra inputs are not permitted", "extra_forbidden"))
+            if last is not None and (last in body or model in BOTH_FRAMES):
+                end = self._image(body, last, errors)
+                if end and size and end != size:
+                    errors.append(
+                        _err(last, "The last frame must have the first frame's size", "value_error")
+                    )
+            for other in ("tail_image_url", "end_image_url", "last_frame_url"):
+                if other != last and other in body:
+                    errors.append(_err(other, "Extra inputs are not permitted", "extra_forbidden"))
+            duration = body.get("duration", durations[0])
+            if duration not in durations:
+                allowed = ", ".join(f"'{d}'" for d in durations)
+                errors.append(_err("duration", f"Input should be {allowed}", "literal_error"))
             else:
-                spec["seconds"] = float(duration)
+                spec["seconds"] = float(str(duration).rstrip("s"))
             cfg = body.get("cfg_scale", 0.5)
             if not isinstance(cfg, (int, float)) or not 0 <= cfg <= 1:
                 errors.append(

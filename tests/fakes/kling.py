@@ -2,10 +2,22 @@
 
 What it speaks, from Kling's published API:
 
-- auth: `Authorization: Bearer <JWT>`, HS256-signed with the secret key, `iss` the access key,
-  `exp`/`nbf` checked with no leeway. 401 with service codes 1001 (no header), 1002 (not a
-  valid token: bad signature, algorithm, claims), 1000 (unknown access key), 1003 (not yet
-  valid), 1004 (expired).
+- auth: `Authorization: Bearer <API key>` (the single key Kling issues now), or the older
+  `Bearer <JWT>`, HS256-signed with the secret key, `iss` the access key, `exp`/`nbf` checked
+  with no leeway. 401 with service codes 1001 (no header), 1002 (not a valid token: bad
+  signature, algorithm, claims), 1000 (unknown access key), 1003 (not yet valid), 1004
+  (expired).
+- models: kling-v1 … kling-v2-6 make 5 s or 10 s (`duration` "5"/"10"), kling-v3 any of
+  "3" … "15". `image_tail` (the last frame) is taken by kling-v1 and kling-v3 in either mode,
+  by kling-v1-5 … kling-v2-6 in pro mode only, by the masters not at all (400, code 1201).
+  `refuse_content` answers every create with 400 code 1301 (the content security policy).
+- advanced lip-sync: `POST /v1/videos/identify-face` (`video_url | video_id`) answers at once
+  with `{session_id, face_data: [{face_id, face_image, start_time, end_time}]}` (ms; an empty
+  list with `no_face`); `POST /v1/videos/advanced-lip-sync` (`session_id, face_choose:
+  [{face_id, sound_file | audio_id, sound_start_time, sound_end_time, sound_insert_time,
+  sound_volume, original_audio_volume}], external_task_id`) is the paid task, followed at
+  `GET /v1/videos/advanced-lip-sync/{id}`. The sound's span must lie within the audio and,
+  inserted, within the face's span (400, code 1201).
 - `POST /v1/videos/image2video` (`model_name, image, image_tail, prompt, negative_prompt,
   cfg_scale, mode, duration, external_task_id, callback_url, camera_control`) and
   `POST /v1/videos/lip-sync` (`{input: {video_url | video_id, mode, audio_type, audio_file |
@@ -35,6 +47,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import itertools
 import threading
 import time
@@ -49,6 +62,8 @@ KEYS: dict[str, str] = {
     "KLING_SECRET_KEY": "kling-test-sk-3f9a0b7c1e5d4c2a8b6e9f0d7c3a1b5e8d2f4a6c",
 }
 
+API_KEY = "kling-test-apikey-6b1d0e9c2f7a4e83a5c4d2b1f0e9a8c7"  # KLING_API_KEY
+
 MODELS = frozenset(
     {
         "kling-v1",
@@ -58,8 +73,13 @@ MODELS = frozenset(
         "kling-v2-1",
         "kling-v2-1-master",
         "kling-v2-5-turbo",
+        "kling-v2-6",
+        "kling-v3",
     }
 )
+DURATIONS = {"kling-v3": tuple(str(n) for n in range(3, 16))}
+TAIL_ANY_MODE = frozenset({"kling-v1", "kling-v3"})
+TAIL_PRO = frozenset({"kling-v1-5", "kling-v1-6", "kling-v2-1", "kling-v2-5-turbo", "kling-v2-6"})
 STATUS = {
     "queued": "submitted",
     "running": "processing",
@@ -87,6 +107,11 @@ class KlingFake(FakeServer):
         self.strict_media = strict_media
         self.secret_key = secret_key
         self.account_code: int | None = None  # 1100-1102: every create is refused with it
+        self.api_key = API_KEY
+        self.refuse_content = False  # every create: 400, code 1301 (content security policy)
+        self.no_face = False  # identify-face finds no face
+        self.api_keys_seen = 0  # requests authorised by the API key (not a JWT)
+        self.sessions: dict[str, dict[str, Any]] = {}  # identify-face session_id -> the clip
         self.tokens_seen: set[str] = set()
         self._external: dict[str, str] = {}  # external_task_id -> task_id
         self._ids = itertools.count(int(time.time() * 1000) % 10**12 * 10**6)
@@ -98,8 +123,11 @@ class KlingFake(FakeServer):
     def setup_routes(self) -> None:
         self.route("POST", r"/v1/videos/image2video", self.create_i2v, "create")
         self.route("POST", r"/v1/videos/lip-sync", self.create_lipsync, "create")
-        self.route("GET", r"/v1/videos/(?P<kind>image2video|lip-sync)/(?P<id>[^/]+)", self.get)
-        self.route("GET", r"/v1/videos/(?P<kind>image2video|lip-sync)", self.list)
+        self.route("POST", r"/v1/videos/identify-face", self.identify_face)
+        self.route("POST", r"/v1/videos/advanced-lip-sync", self.create_advanced, "create")
+        kinds = "image2video|lip-sync|advanced-lip-sync"
+        self.route("GET", rf"/v1/videos/(?P<kind>{kinds})/(?P<id>[^/]+)", self.get)
+        self.route("GET", rf"/v1/videos/(?P<kind>{kinds})", self.list)
 
     def check_auth(self, req: Request) -> Reply | None:
         import jwt
@@ -110,6 +138,10 @@ class KlingFake(FakeServer):
         scheme, _, token = header.partition(" ")
         if scheme != "Bearer" or not token:
             return self._auth_error(1002, "Authorization is invalid")
+        if token == self.api_key:
+            with self._lock:
+                self.api_keys_seen += 1
+            return None
         try:
             if jwt.get_unverified_header(token).get("alg") != "HS256":
                 return self._auth_error(1002, "Authorization is invalid")
@@ -171,12 +203,20 @@ class KlingFake(FakeServer):
         model = body.get("model_name", "kling-v1")
         if model not in MODELS:
             return self._bad(f"model_name: unknown model {model!r}")
+        if self.refuse_content:
+            return self._bad("Trigger the content security policy of the platform", 1301)
         mode = body.get("mode", "std")
         if mode not in ("std", "pro"):
             return self._bad("mode: must be std or pro")
+        durations = DURATIONS.get(model, ("5", "10"))
         duration = body.get("duration", "5")
-        if duration not in ("5", "10"):
-            return self._bad('duration: must be the string "5" or "10"')
+        if duration not in durations:
+            return self._bad(f"duration: must be one of the strings {', '.join(durations)}")
+        if body.get("image_tail"):
+            if model not in TAIL_ANY_MODE | TAIL_PRO:
+                return self._bad(f"image_tail: not supported by {model}")
+            if model in TAIL_PRO and mode != "pro":
+                return self._bad(f"image_tail: {model} supports it in pro mode only")
         cfg = body.get("cfg_scale", 0.5)
         if not isinstance(cfg, (int, float)) or not 0 <= cfg <= 1:
             return self._bad("cfg_scale: must be a number from 0 to 1")
@@ -197,8 +237,16 @@ class KlingFake(FakeServer):
         ext = body.get("external_task_id")
         short = 720 if mode == "std" else 1080
         w, h = _fit(size, short)
+        tail = _b64(body["image_tail"]) if body.get("image_tail") else None
         return self._accept(
-            "image2video", ext, body, width=w, height=h, seconds=float(duration), audio=None
+            "image2video",
+            ext,
+            body,
+            width=w,
+            height=h,
+            seconds=float(duration),
+            audio=None,
+            tail=hashlib.sha256(tail).hexdigest() if tail else None,
         )
 
     def _image(self, field: str, value: Any) -> tuple[int, int] | Reply:
@@ -279,6 +327,76 @@ class KlingFake(FakeServer):
             audio=audio,
         )
 
+    def identify_face(self, req: Request) -> Reply:
+        body = _json_object(req)
+        if body is None:
+            return self._bad("request body is not a JSON object", 1200)
+        if bool(body.get("video_url")) == bool(body.get("video_id")):
+            return self._bad("give exactly one of video_url and video_id")
+        clip = self._clip(body)
+        if isinstance(clip, Reply):
+            return clip
+        w, h, seconds = clip
+        session = str(next(self._ids))
+        ms = int(round(seconds * 1000))
+        faces = (
+            []
+            if self.no_face
+            else [{"face_id": "0", "face_image": f"{self.cdn_url}/face.png", "start_time": 0,
+                   "end_time": ms}]
+        )  # fmt: skip
+        with self._inputs_lock:
+            self.sessions[session] = {"size": (w, h, seconds), "faces": faces}
+        return Reply(200, self._envelope({"session_id": session, "face_data": faces}))
+
+    def create_advanced(self, req: Request) -> Reply:
+        refused = self._refuse_account()
+        if refused:
+            return refused
+        body = _json_object(req)
+        if body is None:
+            return self._bad("request body is not a JSON object", 1200)
+        session = self.sessions.get(str(body.get("session_id")))
+        if session is None:
+            return self._bad("session_id: unknown or expired session")
+        choose = body.get("face_choose")
+        if not isinstance(choose, list) or len(choose) != 1 or not isinstance(choose[0], dict):
+            return self._bad("face_choose: one face is supported")
+        pick = choose[0]
+        face = next((f for f in session["faces"] if f["face_id"] == pick.get("face_id")), None)
+        if face is None:
+            return self._bad("face_choose.face_id: not a face of this session")
+        raw = _b64(pick.get("sound_file") or "")
+        if not raw:
+            return self._bad("face_choose.sound_file: base64 audio required")
+        if len(raw) > MAX_AUDIO:
+            return self._bad("face_choose.sound_file: the audio is larger than 5MB")
+        info = self._probe(raw, ".audio")
+        if info is None or not info.has_audio:
+            return self._bad("face_choose.sound_file: not a readable .mp3/.wav/.m4a/.aac file")
+        audio_ms = int(round((info.audio_duration or info.duration or 0) * 1000))
+        try:
+            start, end = int(pick.get("sound_start_time", 0)), int(pick["sound_end_time"])
+            insert = int(pick.get("sound_insert_time", 0))
+        except (KeyError, TypeError, ValueError):
+            return self._bad("face_choose: sound_start_time/sound_end_time must be integers (ms)")
+        if not 0 <= start < end <= audio_ms + 50:
+            return self._bad("face_choose: the sound span must lie within the audio")
+        if self.strict_media and end - start < 2000:
+            return self._bad("face_choose: the sound must last at least 2 seconds")
+        if insert < face["start_time"] or insert + (end - start) > face["end_time"] + 50:
+            return self._bad("face_choose.sound_insert_time: the sound must fit the face's span")
+        w, h, seconds = session["size"]
+        return self._accept(
+            "advanced-lip-sync",
+            body.get("external_task_id"),
+            body,
+            width=w,
+            height=h,
+            seconds=seconds,
+            audio=self._keep(raw, ".audio"),
+        )
+
     def _clip(self, inp: dict[str, Any]) -> tuple[int, int, float] | Reply:
         """The size and length of the clip to lip-sync (a video Kling made, or a data URI)."""
         if inp.get("video_id"):
@@ -318,6 +436,7 @@ class KlingFake(FakeServer):
         height: int,
         seconds: float,
         audio: Path | None,
+        tail: str | None = None,
     ) -> Reply:
         if external is not None and not isinstance(external, str):
             return self._bad("external_task_id: must be a string")
@@ -340,6 +459,7 @@ class KlingFake(FakeServer):
                     "video_id": str(uuid.uuid4()),
                     "audio": audio,
                     "model": body.get("model_name"),
+                    "image_tail_sha256": tail,  # the last frame received, as its hash
                 },
             )
             if external:
@@ -432,7 +552,7 @@ def _json_object(req: Request) -> dict[str, Any] | None:
 
 def _summary(body: dict[str, Any]) -> dict[str, Any]:
     """The request as tests inspect it: every field but the base64 media."""
-    big = ("image", "image_tail", "video_url", "audio_file")
+    big = ("image", "image_tail", "video_url", "audio_file", "sound_file")
 
     def kept(k: str, v: Any) -> bool:
         return k not in big or (isinstance(v, str) and v.startswith(("http://", "https://")))
@@ -440,6 +560,11 @@ def _summary(body: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in body.items() if kept(k, v) and k != "input"}
     if isinstance(body.get("input"), dict):
         out["input"] = {k: v for k, v in body["input"].items() if kept(k, v)}
+    if isinstance(body.get("face_choose"), list):
+        out["face_choose"] = [
+            {k: v for k, v in f.items() if kept(k, v)} if isinstance(f, dict) else f
+            for f in body["face_choose"]
+        ]
     return out
 
 

@@ -88,6 +88,8 @@ class LumaFake(FakeServer):
         return None
 
     def error_reply(self, status: int) -> Reply:
+        if status == 422:  # a refused input, in FastAPI's shape
+            return self._invalid("keyframes.frame0", "the image shows a recognisable person")
         detail = {
             429: "Too many requests, please slow down",
             500: "Internal server error",

@@ -57,9 +57,26 @@ def problem(status: int, title: str, detail: str, **more: Any) -> Reply:
     return Reply(status, body, content_type=PROBLEM)
 
 
+# Image-to-video models whose inputs differ from Wan's (`image`, whole seconds), from their
+# schemas at replicate.com/<owner>/<name>/api: first-frame field, last-frame field (None: the
+# model has none), the durations it takes, and the setting the last frame needs (Kling 2.1:
+# `end_image` in pro mode only). Written from the pages, not from vfbuild's table.
+I2V_SCHEMAS: dict[str, tuple[str, str | None, tuple[int, ...], dict[str, str]]] = {
+    "kwaivgi/kling-v2.1": ("start_image", "end_image", (5, 10), {"mode": "pro"}),
+    "kwaivgi/kling-v2.6": ("start_image", None, (5, 10), {}),
+    "google/veo-3.1": ("image", "last_frame", (4, 6, 8), {}),
+    "google/veo-3.1-fast": ("image", "last_frame", (4, 6, 8), {}),
+    "bytedance/seedance-1-pro": ("image", "last_frame_image", tuple(range(2, 13)), {}),
+    "bytedance/seedance-1-lite": ("image", "last_frame_image", tuple(range(2, 13)), {}),
+    "minimax/hailuo-02": ("first_frame_image", "last_frame_image", (6, 10), {}),
+}
+
+
 def model_kind(name: str) -> str:
     """Which kind of model an `owner/name` is: t2i, i2v, upscale or lipsync."""
     n = name.lower()
+    if n in I2V_SCHEMAS:
+        return "i2v"
     if "lipsync" in n or "lip-sync" in n:
         return "lipsync"
     if "upscale" in n:
@@ -131,6 +148,8 @@ class ReplicateFake(FakeServer):
             )
         if status == 503:
             return problem(503, "Service Unavailable", "Replicate is temporarily unavailable.")
+        if status == 422:  # a refused input: Seedance's answer to a recognisable face
+            return problem(422, "Input validation failed", "- image: the image shows a real person")
         return problem(status, "Internal Server Error", "Something went wrong on our end.")
 
     # -- predictions ------------------------------------------------------------------------
@@ -316,13 +335,33 @@ class ReplicateFake(FakeServer):
                 errs.append(("input.image_prompt", "format", "Cannot read the image"))
         elif kind == "i2v":
             required_text("prompt")
-            data = file("image")
+            first, last, durations, needs = I2V_SCHEMAS.get(model.lower(), ("image", None, (), {}))
+            data = file(first)
             size = image_size(data) if data is not None else None
             if data is not None and size is None:
-                errs.append(("input.image", "format", "Cannot read the image"))
+                errs.append((f"input.{first}", "format", "Cannot read the image"))
             if size:
                 spec["width"], spec["height"] = size
-            if "wan" in model.lower():
+            for other in ("image", "start_image", "first_frame_image"):
+                if other != first and other in inp:
+                    errs.append((f"input.{other}", "additional_properties", "Not allowed"))
+            if last is not None and last in inp:
+                end = file(last)
+                if end is not None and image_size(end) is None:
+                    errs.append((f"input.{last}", "format", "Cannot read the image"))
+                for k, v in needs.items():
+                    if inp.get(k) != v:
+                        errs.append((f"input.{last}", "dependency", f"needs {k}: {v}"))
+            for other in ("end_image", "last_frame", "last_frame_image"):
+                if other != last and other in inp:
+                    errs.append((f"input.{other}", "additional_properties", "Not allowed"))
+            if durations:
+                d = inp.get("duration", durations[0])
+                if d not in durations:
+                    errs.append(("input.duration", "enum", f"Must be one of {durations}"))
+                else:
+                    spec["seconds"] = float(d)
+            elif "wan" in model.lower():
                 frames = integer("num_frames", 81, 100) or 81
                 fps = integer("frames_per_second", 5, 24) or 16
                 spec["seconds"] = round(frames / fps, 2)

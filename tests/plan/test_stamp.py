@@ -116,9 +116,10 @@ def test_what_builds_append_or_cache_is_not_part_of_it(film: Path) -> None:
     (film / ".vf/cache").mkdir()
     (film / ".vf/cache/states.pickle").write_bytes(b"x")
     (film / ".vf/doit-state.json").write_text("{}")
-    # an output file rewritten in place (as the no-op never reads outputs' bytes)
-    (film / "06_Edit/T_v001.mp4").write_text("edit")
     assert digest(film) == before
+    # An output file rewritten in place is seen (its stat): the build checks it (integrity).
+    (film / "06_Edit/T_v001.mp4").write_text("edit")
+    assert digest(film) != before
 
 
 def test_replay_needs_the_same_world_and_record_refuses_a_moving_or_racy_one(film: Path) -> None:

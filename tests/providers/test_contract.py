@@ -42,6 +42,8 @@ from tests.fakes.replicate import KEYS as REPLICATE_KEYS
 from tests.fakes.replicate import ReplicateFake
 from tests.fakes.runway import KEYS as RUNWAY_KEYS
 from tests.fakes.runway import RunwayFake
+from tests.fakes.syncso import KEYS as SYNC_KEYS
+from tests.fakes.syncso import SyncFake
 from tests.providers.kit import (
     Run,
     clip,
@@ -56,12 +58,13 @@ from tests.providers.kit import (
     tone,
 )
 from vfbuild import catalog
-from vfbuild.errors import ProviderError
+from vfbuild.errors import InputRefused, ProviderError
 from vfbuild.media.probe import probe
 from vfbuild.providers import get_provider
 from vfbuild.providers.remote import FAILED_STATE, FETCH_TRIES, RemoteJob, RemoteProvider
 from vfbuild.store.journal import (
     FAILED,
+    REFUSED,
     SUBMITTED,
     SUBMITTING,
     Journal,
@@ -120,6 +123,9 @@ class Adapter:
     refused: tuple[str, dict[str, Any], str] | None = None
     secrets: Callable[[Any], list[str]] = lambda fake: []  # besides the keys (Kling's JWTs)
     workflows: bool = False  # ComfyUI: the film holds the workflows, named in the recipe
+    # The create carries a key the service refuses a duplicate by (sync.so's Idempotency-Key):
+    # a lost reply is sent again with it, and the service answers with the job it made.
+    idempotent: bool = False
 
     @property
     def can_find(self) -> bool:
@@ -246,6 +252,21 @@ ADAPTERS = [
         refused=("draft", {"ratio": "1:1"}, "HTTP 400.*ratio: Invalid enum value"),
     ),
     Adapter(
+        "sync",
+        fake_with(SyncFake),
+        SYNC_KEYS,
+        {"lipsync": Step(frame(128, 72), LIP, (128, 72), 1.0)},
+        main="lipsync",
+        job_id=UUID,
+        fail_says="no face was tracked",
+        lookup=None,
+        can_cancel=False,
+        client_ids=lambda fake: [k for k in dict.fromkeys(fake.keys_seen) if k],
+        wrong_key=("SYNC_API_KEY", "sk-sync-wrong-0000", "refused SYNC_API_KEY"),
+        refused=("lipsync", {"sync_mode": 5}, "rejected the input"),
+        idempotent=True,
+    ),
+    Adapter(
         "comfyui",
         fake_with(ComfyFake),
         {},  # ComfyUI takes no key
@@ -272,6 +293,18 @@ STEPS = [f"{a.name}-{step}" for a in ADAPTERS for step in a.steps]
 # A lost reply is looked for as each step's own request; one that cannot be looked for is
 # refused the same way whatever the step.
 LOST = [f"{a.name}-{step}" for a in ADAPTERS for step in (a.steps if a.can_find else [a.main])]
+
+
+def sent_again_with_its_key(w: World, take: Take, *, made: bool) -> None:
+    """An idempotent provider after a lost reply: the build sends the create again with the
+    same key; the service answers with the job it made (`made`), or makes it now; paid once."""
+    take.make(w.provider())
+    entry = take.entry()
+    assert entry is not None and entry.state == SUBMITTED and entry.job_id in w.fake.jobs
+    assert w.fake.paid_jobs == 1 and list(w.fake.jobs) == [entry.job_id]
+    assert w.fake.replays == (1 if made else 0)
+    assert w.a.client_ids is not None and w.a.client_ids(w.fake) == [entry.client_id]
+    take.check_media()
 
 
 # -- the world of one test: a fake, a film folder, a journal ---------------------------------
@@ -517,6 +550,8 @@ def test_a_job_journalled_without_its_id_is_found_or_refused(w: World, lost_at: 
     job_id = take.submit_only(post=lost_at == "after-the-post")
     entry = take.entry()
     assert entry is not None and entry.state == SUBMITTING
+    if w.a.idempotent:
+        return sent_again_with_its_key(w, take, made=job_id is not None)
     if not w.a.can_find:
         return refused_until_resubmit(w, take, lost_at)
     take.make(w.provider())
@@ -543,6 +578,13 @@ def test_a_dropped_submit_reply_is_found_or_refused(
         take = w.take(step)
         hold_until_journalled(w, take)
         w.fake.faults.force("create", "drop")
+        if w.a.idempotent:  # sent again at once, with its key: the service's own job comes back
+            take.make()
+            entry = take.entry()
+            assert entry is not None and entry.state == SUBMITTED
+            assert w.fake.paid_jobs == 1 and creates(w.fake) == 2 and w.fake.replays == 1
+            assert list(w.fake.jobs) == [entry.job_id]
+            return take.check_media()
         if not w.a.can_find:
             with pytest.raises(ProviderError, match=take.label) as e:
                 take.make()
@@ -563,19 +605,7 @@ def test_a_dropped_submit_reply_is_found_or_refused(
 
 @pytest.mark.parametrize(
     "name",
-    [
-        pytest.param(
-            a.name,
-            marks=pytest.mark.xfail(
-                a.name == "comfyui",
-                strict=True,
-                reason="ComfyProvider.find asks the history, then the queue, once: a job that "
-                "ends between the two is in neither answer, and is submitted (paid) again",
-            ),
-        )
-        for a in ADAPTERS
-        if a.can_find
-    ],
+    [a.name for a in ADAPTERS if a.can_find],
 )
 def test_a_lost_job_that_ends_while_it_is_looked_for_is_found(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, media: dict[str, Path], name: str
@@ -603,6 +633,10 @@ def test_a_500_on_the_submit_is_looked_up_then_sent_again_or_refused(w: World) -
     """A 500 leaves it unknown whether the job was made (the fake's comes before it is)."""
     take = w.take()
     w.fake.faults.force("create", "500")
+    if w.a.idempotent:  # sent again with its key: the 500 came before the job was made
+        take.make()
+        assert w.fake.paid_jobs == 1 and creates(w.fake) == 2 and w.fake.replays == 0
+        return take.check_media()
     if not w.a.can_find:
         with pytest.raises(ProviderError, match=take.label) as e:
             take.make()
@@ -686,8 +720,50 @@ def test_a_refused_input_is_journalled_failed(
             take.make()
         assert take.label in e.value.message and re.search(says, e.value.message)
         entry = take.entry()
-        assert entry is not None and entry.state == FAILED  # waits for a fix, or --retry-failed
+        # waits for a fix, or --retry-failed; a 422 (fal, Replicate, Luma) refuses the input
+        # for good: `refused`, which the slot's fallback may make instead
+        assert entry is not None and entry.state in (FAILED, REFUSED)
+        assert (entry.state == REFUSED) == isinstance(e.value, InputRefused)
         assert w.fake.paid_jobs == 0
+
+
+# Providers whose published refusal of an input is an HTTP 422 (Kling's is a service code:
+# test_kling.py; Runway's and ComfyUI's a 400).
+REFUSES_WITH_422 = ["fal", "replicate", "luma", "sync"]
+
+
+@pytest.mark.parametrize("name", REFUSES_WITH_422)
+def test_a_422_is_an_input_refusal_and_is_never_sent_again(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, media: dict[str, Path], name: str
+) -> None:
+    """A refusal of the input (Seedance's recognisable face) is deterministic: raised as
+    `InputRefused` (what a `fallback:` acts on), sent once, paid never, and not sent again by
+    the next build unless `--retry-failed`."""
+    with world(monkeypatch, tmp_path, media, name) as w:
+        w.fake.faults.force("create", "422")
+        take = w.take()
+        with pytest.raises(InputRefused) as e:
+            take.make()
+        assert take.label in e.value.message and e.value.status == 422
+        assert creates(w.fake) == 1 and w.fake.paid_jobs == 0  # not retried
+        entry = take.entry()
+        assert entry is not None and entry.state == REFUSED
+        with pytest.raises(InputRefused, match="refused this input before"):
+            take.make(w.provider())
+        assert creates(w.fake) == 1
+
+
+def test_a_5xx_is_retried_on_the_same_provider_not_refused(w: World) -> None:
+    """A fault is not a refusal: a 503 on the submit is sent again, 500s on the status are
+    asked again, and the take is made and paid once."""
+    w.fake.faults.retry_after = "0"
+    w.fake.faults.force("create", "503")
+    w.fake.faults.force("api", "500", "500")
+    take = w.take()
+    take.make()
+    assert creates(w.fake) == 2 and w.fake.paid_jobs == 1
+    assert [f for _, f in w.fake.faults.injected] == ["503", "500", "500"]
+    take.check_media()
 
 
 # -- keys ---------------------------------------------------------------------------------------

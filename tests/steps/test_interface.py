@@ -138,6 +138,11 @@ def test_a_step_added_by_a_module_plans_builds_versions_and_no_ops(
 
 def test_the_registry_is_in_golden_rule_order() -> None:
     names = [s.name for s in steps.registered()]
-    assert names == ["keyframe", "draft", "final", "upscale", "lipsync", "edit"]
-    assert steps.picked_names() == ("keyframe", "draft")
-    assert [s.name for s in steps.film_steps()] == ["edit"]
+    # continuity's steps (a frame of another shot, restyled) come before the draft reads them
+    assert names == [
+        "keyframe", "first", "first-restyle", "last", "last-restyle",
+        "draft", "final", "upscale", "voice", "lipsync", "music", "segment", "mix", "edit",
+        "subtitles", "delivery", "cover",
+    ]  # fmt: skip
+    assert steps.picked_names() == ("keyframe", "draft", "voice", "music")
+    assert [s.name for s in steps.film_steps()][:4] == ["music", "segment", "mix", "edit"]

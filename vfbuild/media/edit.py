@@ -88,7 +88,14 @@ def _shot(i: int, clip: EditClip, fps: int, width: int, height: int) -> tuple[li
 
 
 def edit_args(
-    out: Path, clips: list[EditClip], *, width: int, height: int, fps: int, grain: float
+    out: Path,
+    clips: list[EditClip],
+    *,
+    width: int,
+    height: int,
+    fps: int,
+    grain: float,
+    sound: Path | None = None,
 ) -> list[str]:
     """The ffmpeg arguments (without the executable) that render the whole edit to `out`.
 
@@ -121,10 +128,17 @@ def edit_args(
         chains.append(f"[cut][grain]blend=c0_mode=overlay:c0_opacity={grain:.4f}:shortest=1[gr]")
         picture = "[gr]"
     chains.append(f"{picture}{ff.REC709_SETPARAMS},format=yuv420p[vout]")
+    audio_map = "[aout]"
+    if sound is not None:  # the film's mix replaces the clips' own sound
+        total = sum(_frames(c, fps) for c in clips) * int(ff.ENCODER["sample_rate"]) // fps
+        inputs += ["-i", str(sound)]
+        chains.append("[aout]anullsink")
+        chains.append(f"[{len(clips)}:a]apad,atrim=end_sample={total}[mixed]")
+        audio_map = "[mixed]"
     return [
         *inputs,
         "-filter_complex", ";\n".join(chains),
-        "-map", "[vout]", "-map", "[aout]",
+        "-map", "[vout]", "-map", audio_map,
         *ff.video_codec_args(), *ff.audio_codec_args(), *ff.DETERMINISM,
         "-movflags", "+faststart", "-f", "mp4", str(out),
     ]  # fmt: skip
@@ -139,12 +153,14 @@ def render_edit(
     fps: int,
     grain: float,
     on_progress: Callable[[float], None] | None = None,
+    sound: Path | None = None,
 ) -> None:
-    """Render the edit to `out`; on failure `out` is removed and MediaError raised."""
+    """Render the edit to `out` (with `sound`, the film's mix, as its sound); on failure
+    `out` is removed and MediaError raised."""
     out = Path(out)
     script = out.with_name(out.name + ".filtergraph")
     try:
-        args = edit_args(out, clips, width=width, height=height, fps=fps, grain=grain)
+        args = edit_args(out, clips, width=width, height=height, fps=fps, grain=grain, sound=sound)
         at = args.index("-filter_complex")
         if len(args[at + 1].encode("utf-8")) > GRAPH_INLINE_MAX:
             # run_ffmpeg gives an inline graph its bit-exact scaler flags; a file needs them too.

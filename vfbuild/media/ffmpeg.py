@@ -446,3 +446,26 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
     except OSError:
         pass  # already gone
+
+
+def ffmpeg_report(args: list[str], *, what: str, timeout: float = 600.0) -> str:
+    """Run ffmpeg with `args` at log level info and return what it printed on stderr: the
+    measuring filters (`loudnorm`'s first pass, `ebur128`, `volumedetect`) print there."""
+    argv = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-nostats", "-loglevel", "info"]
+    argv += [_bitexact_graph(str(a), p) for p, a in zip(["", *map(str, args)], args, strict=False)]
+    log.debug("ffmpeg argv: %s", argv)
+    try:
+        proc = subprocess.run(
+            argv,
+            capture_output=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent(),
+        )
+    except (OSError, subprocess.SubprocessError) as e:
+        raise MediaError(f"cannot run ffmpeg while {what}", hint=str(e)) from e
+    err = proc.stderr.decode("utf-8", "replace")
+    if proc.returncode != 0:
+        lines = err.strip().splitlines()[-STDERR_TAIL:]
+        raise MediaError(f"ffmpeg failed while {what}", hint="\n".join(lines))
+    return err

@@ -31,4 +31,12 @@ class Coster:
             declared = config.cost_per_take if config is not None else None
             if declared is not None:
                 return round(declared, 4)
-        return take_cost(self.prices, job.recipe, prov.units(job.step, job.seconds))
+        # A provider whose models bill different lengths (fal's Veo: 4, 6 or 8 s) says so
+        # knowing the recipe (`units_for`); `units` knows only the step.
+        per_model = getattr(prov, "units_for", None)
+        units = (
+            per_model(job.recipe, job.seconds)
+            if callable(per_model)
+            else prov.units(job.step, job.seconds)
+        )
+        return take_cost(self.prices, job.recipe, units)

@@ -9,6 +9,7 @@ them is redone from the store (for free) if the process dies before the next.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 import threading
@@ -17,10 +18,12 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from vfbuild import steps
 from vfbuild.errors import (
     FrozenError,
+    InputRefused,
     PinnedMissing,
     ResultRejected,
     StepFailed,
@@ -31,6 +34,7 @@ from vfbuild.fsutil import is_within, temp_path
 from vfbuild.plan import events as ev
 from vfbuild.plan.cost import Coster
 from vfbuild.plan.events import BuildEvent
+from vfbuild.plan.fallback import Attempt, attempts, journal_keys
 from vfbuild.plan.maker import cannot_remake, job_provider, remake_hint
 from vfbuild.plan.resolve import DONE, STALE, Job, Resolver, StepState
 from vfbuild.plan.slots import Download, Slots
@@ -41,6 +45,7 @@ from vfbuild.store import layout, vfdir
 from vfbuild.store.journal import (
     FAILED,
     LEDGERED,
+    REFUSED,
     STORED,
     SUBMITTED,
     SUBMITTING,
@@ -50,6 +55,9 @@ from vfbuild.store.journal import (
 from vfbuild.store.ledger import Ledger, lost_job_id
 from vfbuild.store.locks import FILM_LOCK, Output, Polished
 from vfbuild.store.objects import Artifact
+
+if TYPE_CHECKING:
+    from vfbuild.store.teamcache import TeamCache
 
 
 @dataclass
@@ -62,6 +70,7 @@ class BuildOptions:
     budget: float | None = None
     resubmit: bool = False  # a job whose submit reply was lost may be sent again
     retry_failed: bool = False  # a job the provider failed may be tried again
+    wait: bool = True  # for another command that holds the film's lock (else FilmBusy)
 
 
 @dataclass
@@ -103,8 +112,8 @@ def _blocks_downstream(state: StepState, failed: set[str]) -> bool:
 
 def job_label(job: Job) -> str:
     """How a job is named to the user: `s010 draft t02`, `s010 final`, `edit`."""
-    if job.name == FILM_LOCK:
-        return job.step
+    if job.name == FILM_LOCK:  # the film's music takes: `music t02`
+        return job.step + ("" if job.is_output else f" t{job.take:02d}")
     return f"{job.name} {job.step}" + ("" if job.is_output else f" t{job.take:02d}")
 
 
@@ -182,6 +191,10 @@ class StepRunner:
         self._makers: dict[str, str] = {}
         self._claims: dict[str, threading.Lock] = {}
         self._claims_lock = threading.Lock()
+        # Recipe key -> "provider model" of the fallback that made it (see `plan.fallback`).
+        self._made_by: dict[str, str] = {}
+        self._team: TeamCache | None = None  # the film's remote cache, opened when needed
+        self._team_opened = False
 
     def resolver(self) -> Resolver:
         return Resolver(self.p, frozen=self.frozen)
@@ -311,8 +324,16 @@ class StepRunner:
                     sha256=art.sha256,
                     file=target,
                     recipe=job.recipe.as_dict(),
+                    made_by=self._made_by.get(job.key),
                 ),
             )
+            from vfbuild.finish.hooks import after_output
+
+            said = after_output(self.p, job, version, target)  # the edit's timeline, quick QC
+            for line in said.lines:
+                self.events.say(line)
+            with self.events.lock:
+                self.events.notes.extend(said.notes)
         if job.recipe.prompt:
             r = job.recipe
             self.p.prompts.append(
@@ -355,7 +376,27 @@ class StepRunner:
         with self._claims_lock:
             return self._claims.setdefault(key, threading.Lock())
 
+    def team(self) -> TeamCache | None:
+        """The film's remote cache (`remotes:`), or None; opened at the first take to make."""
+        with self._claims_lock:
+            if not self._team_opened:
+                from vfbuild.store.teamcache import TeamCache, choose_remote
+
+                remote = choose_remote(self.p.film.remotes)
+                if remote is not None:
+                    self._team = TeamCache(self.p.root, self.p.store, self.p.index, remote)
+                self._team_opened = True
+            return self._team
+
     def _make_new(self, job: Job, state: StepState, label: str) -> Artifact | Awaiting:
+        # Before anything is made (or paid for), the remote cache may have the take: a
+        # teammate's, verified by sha256 on the way in.
+        team = self.team()
+        if team is not None:
+            art = team.fetch(job.key, job.recipe.as_dict(), job.pinned_sha256, job.ext)
+            if art is not None:
+                self._fetched(job, label, team)
+                return art
         # A pinned artifact may only be remade by a deterministic (free) provider, and must
         # come out with the pinned bytes: the provider its recipe names, which made it, not
         # the slot's provider of today (`vf plan` says the same, see `plan.maker`).
@@ -374,6 +415,57 @@ class StepRunner:
                 hint="fetch it from the remote cache, or build without --frozen",
             )
         self._check_inputs(job, state)
+        if team is None or not prov.paid:
+            return self._make_checked(job, state, prov, label)
+        # Never pay twice across the team: claim the recipe on the remote first; a teammate
+        # holding it makes it, and this build takes what they publish.
+        claim = team.claim(
+            job.key,
+            job.recipe.as_dict(),
+            job.pinned_sha256,
+            job.ext,
+            lambda line: self.events.say(f"  {label}: {line}"),
+        )
+        if isinstance(claim, Artifact):
+            self._fetched(job, label, team)
+            return claim
+        made = False
+        try:
+            result = self._make_checked(job, state, prov, label)
+            if isinstance(result, Artifact):
+                self._publish(team, job, prov, result, label)
+            made = True
+        finally:
+            claim.stop(release=not made)
+        return result
+
+    def _fetched(self, job: Job, label: str, team: TeamCache) -> None:
+        line = f"  fetched {label} from the remote {team.remote.name}"
+        self.events.emit(take_event(ev.MADE, job, line=line, provider="remote"))
+        with self.events.lock:
+            self.events.made.append(label)
+
+    def _publish(
+        self, team: TeamCache, job: Job, prov: Provider, art: Artifact, label: str
+    ) -> None:
+        """Put a paid take on the remote at once: teammates waiting on its claim take it."""
+        entry = self.journal.get(job.key)
+        try:
+            team.publish(
+                job.key,
+                art,
+                job.recipe.as_dict(),
+                provider=prov.name,
+                model=job.recipe.model,
+                job_id=entry.job_id if entry is not None else None,
+                cost=entry.cost if entry is not None else None,
+            )
+        except VfError as e:
+            self.events.say(f"  {label}: not pushed to the remote: {e.message} (`vf push` later)")
+
+    def _make_checked(
+        self, job: Job, state: StepState, prov: Provider, label: str
+    ) -> Artifact | Awaiting:
         if prov.versions_early and job.version is None:
             # The request names the file to drop, version included, so it needs one now.
             job.version = self.p.locks.allocate_version(job.name, job.step, job.version_key)
@@ -393,30 +485,42 @@ class StepRunner:
                 take_event(ev.TAKE, job, state=now, provider=prov.name)
             ),
         )
-        slot = self.slots.take()
-        ctx.state(ev.PENDING)
-        if prov.holds_slot:
-            ctx.slot, ctx.started, ctx.transfer = slot, slot.started, Download(self.slots)
-            art = self._make_in_slot(job, prov, ctx, state.inputs)
-        else:
-            with slot:
-                slot.started()  # a local render is under way once it has its slot
-                ctx.state(ev.RUNNING)
-                art = self._make_in_slot(job, prov, ctx, state.inputs)
+        tries = attempts(self.p, job, prov)
+        for n, attempt in enumerate(tries):
+            slot = self.slots.take()
+            ctx.key, ctx.slot = attempt.key, contextlib.nullcontext()
+            if n:
+                ctx.cost = self._attempt_cost(job, attempt)
+            ctx.state(ev.PENDING)
+            try:
+                art = self._attempt(job, attempt, ctx, slot, state.inputs)
+            except InputRefused as e:
+                if n + 1 == len(tries):
+                    raise
+                nxt = tries[n + 1]
+                self.events.say(
+                    f"  {label}: {attempt.provider.name} refused it for good ({e.message}); "
+                    f"{nxt.made_by} makes it (fallback)"
+                )
+                continue
+            prov = attempt.provider
+            if n:
+                self._made_by[job.key] = attempt.made_by
+            break
         if isinstance(art, Awaiting):
             return art
         start = slot.taken or time.monotonic()
         # The bookkeeping below (a few fsyncs) waits, as downloads do, while other takes
         # submit: their journal entries are fsynced before their jobs can start.
         self.slots.calm()
-        self.p.index.record(job.key, art, job.recipe.as_dict())
-        if prov.ledgered and self.journal.get(job.key) is None:
+        self.p.index.record(job.key, art, job.recipe.as_dict(), made_by=self._made_by.get(job.key))
+        if prov.ledgered and self.journal.get(ctx.key) is None:
             # Manual work has no entry yet: this one carries its declared cost to the ledger.
             # A paid job's entry stays `submitted`: the recipe index now has its take, and its
             # ledger row moves it on (`_record_cost`), one fsynced write fewer per take.
             self.journal.put(
                 JournalEntry(
-                    job.key,
+                    ctx.key,
                     prov.name,
                     job.recipe.model,
                     label,
@@ -433,12 +537,40 @@ class StepRunner:
             self.events.made.append(label)
         return art
 
+    def _attempt(
+        self, job: Job, attempt: Attempt, ctx: MakeContext, slot: Any, inputs: InputFiles
+    ) -> Artifact | Awaiting:
+        """One provider's go at the take (the slot's, or a fallback's)."""
+        prov = attempt.provider
+        if prov.holds_slot:
+            ctx.slot, ctx.started, ctx.transfer = slot, slot.started, Download(self.slots)
+            return self._make_in_slot(job, prov, ctx, inputs, attempt.recipe)
+        with slot:
+            slot.started()  # a local render is under way once it has its slot
+            ctx.state(ev.RUNNING)
+            return self._make_in_slot(job, prov, ctx, inputs, attempt.recipe)
+
+    def _attempt_cost(self, job: Job, attempt: Attempt) -> float | None:
+        """The priced cost of a fallback's take (its provider, its model)."""
+        from vfbuild.providers.pricing import take_cost
+
+        if not attempt.provider.ledgered:
+            return 0.0
+        units = attempt.provider.units(job.step, job.seconds)
+        return take_cost(self.coster.prices, attempt.recipe, units)
+
     def _make_in_slot(
-        self, job: Job, prov: Provider, ctx: MakeContext, inputs: InputFiles
+        self,
+        job: Job,
+        prov: Provider,
+        ctx: MakeContext,
+        inputs: InputFiles,
+        recipe: dict[str, Any] | None = None,
     ) -> Artifact | Awaiting:
         label = ctx.label
+        sent = recipe if recipe is not None else job.recipe.as_dict()
         with temp_path(self.tmp_dir, suffix=job.ext) as tmp:
-            if (waiting := prov.make(job.recipe.as_dict(), inputs, tmp, ctx)) is not None:
+            if (waiting := prov.make(sent, inputs, tmp, ctx)) is not None:
                 return waiting
             self._check_result(job, prov, ctx, inputs, tmp)
             expected = job.pinned_sha256 if prov.deterministic else None
@@ -465,14 +597,16 @@ class StepRunner:
         try:
             check_result(
                 steps.get(job.step).contract,
-                job.recipe,
+                job.recipe
+                if ctx.key == job.key
+                else {**job.recipe.as_dict(), "provider": prov.name},
                 tmp,
                 label=ctx.label,
                 provider=prov,
                 clip=clip[0] if isinstance(clip, list) else clip,
             )
         except ResultRejected as e:
-            entry = self.journal.get(job.key)
+            entry = self.journal.get(ctx.key)
             if entry is not None and entry.state == SUBMITTED:
                 # The provider made the job and billed it: the ledger says so (`vf cost` tells
                 # the truth), though nothing of it is kept.
@@ -500,6 +634,9 @@ class StepRunner:
         if not prov.ledgered:
             return
         entry = self.journal.get(job.key)
+        if entry is not None and entry.state == REFUSED:  # a fallback made it: its entry
+            fallbacks = (self.journal.get(k) for k in journal_keys(self.p, job))
+            entry = next((e for e in fallbacks if e is not None and e.state != REFUSED), None)
         if entry is None or entry.state not in (SUBMITTED, STORED):
             return
         # The job was paid and its take is here (`submitted`: as the take was made, or a build

@@ -9,13 +9,12 @@ Jobs run in threads (`-P thread`), never processes: a dying process worker hangs
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import io
 import os
 import shutil
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -24,9 +23,11 @@ from vfbuild.errors import StepFailed, UsageError, VfError
 from vfbuild.fsutil import read_only_film, sweep_temp
 from vfbuild.plan.events import PLANNED, BuildEvent
 from vfbuild.plan.execute import BuildEvents, BuildOptions, StepRunner
+from vfbuild.plan.integrity import check_state
 from vfbuild.plan.resolve import DONE, NEEDS_PICK, STALE, WAITING, StepState
 from vfbuild.project import Project
 from vfbuild.store import vfdir
+from vfbuild.store.buildlock import film_lock
 from vfbuild.store.locks import FILM_LOCK
 
 
@@ -66,7 +67,7 @@ def plan_tasks(project: Project, shots: list[str] | None, tier: str) -> list[Tas
             f"no shot named {', '.join(unknown)} in shots.yaml",
             hint=f"shots are: {', '.join(project.shot_ids[:20])}",
         )
-    selected = shots or project.shot_ids
+    selected = linked_order(project, shots or project.shot_ids)
     # The build's tier and those before it (`--tier draft`: the draft tier's steps only).
     wanted = set(steps.TIERS[: steps.TIERS.index(tier) + 1])
     film = project.film
@@ -77,29 +78,65 @@ def plan_tasks(project: Project, shots: list[str] | None, tier: str) -> list[Tas
         for step in steps.shot_steps(film, film.shot(sid)):
             if step.tier in wanted:
                 # A step follows the step it reads, else the one before it in the shot.
-                up = step.upstream if step.upstream in made else None
+                up = step.upstream if step.upstream in made and not step.after_previous else None
                 out.append(TaskSpec(sid, step.name, task_name(sid, up) if up else prev))
                 prev = task_name(sid, step.name)
                 made.add(step.name)
     if not shots:
         out.extend(
-            TaskSpec(FILM_LOCK, s.name, None) for s in steps.film_steps() if s.tier in wanted
+            TaskSpec(FILM_LOCK, s.name, None) for s in steps.film_steps(film) if s.tier in wanted
         )
     return out
 
 
+def linked_order(project: Project, ids: list[str]) -> list[str]:
+    """`ids` in edit order, except that a shot comes after the shots whose picks or outputs
+    its steps read (`Step.links`: continuity). The spec refuses a circle of them."""
+    film = project.film
+    needs: dict[str, list[str]] = {}
+    for sid in ids:
+        shot = film.shot(sid)
+        needs[sid] = [o for st in steps.shot_steps(film, shot) for o, _ in st.links(film, shot)]
+    if not any(needs.values()):
+        return ids
+    placed: dict[str, None] = {}
+
+    def place(sid: str, path: frozenset[str]) -> None:
+        if sid in placed or sid in path or sid not in needs:
+            return
+        for other in needs[sid]:
+            place(other, path | {sid})
+        placed[sid] = None
+
+    for sid in ids:
+        place(sid, frozenset())
+    return list(placed)
+
+
+def task_links(project: Project, specs: list[TaskSpec]) -> dict[str, list[str]]:
+    """Tasks of other shots each task reads (`Step.links`), among the build's tasks."""
+    film = project.film
+    names = {task_name(s.name, s.step) for s in specs}
+    out: dict[str, list[str]] = {}
+    for spec in specs:
+        if spec.film_step:
+            continue
+        shot = film.shot(spec.name)
+        deps = [task_name(o, st) for o, st in steps.get(spec.step).links(film, shot)]
+        deps = [d for d in deps if d in names]
+        if deps:
+            out[task_name(spec.name, spec.step)] = deps
+    return out
+
+
 @contextlib.contextmanager
-def build_lock(project: Project) -> Iterator[None]:
-    """One build at a time per film; a crashed build's temp files are swept by the next."""
+def build_lock(
+    project: Project, *, wait: bool = True, on_wait: Callable[[str], None] | None = None
+) -> Iterator[None]:
+    """One build at a time per film (`store.buildlock`); a crashed build's temp files are
+    swept by the next."""
     root = project.root
-    vfdir.at(root, vfdir.VF).mkdir(parents=True, exist_ok=True)
-    with open(vfdir.at(root, vfdir.BUILD_LOCK), "w") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise UsageError(
-                "another vf build is running on this film", hint="wait for it to finish"
-            ) from None
+    with film_lock(root, "vf build", wait=wait, on_wait=on_wait):
         shutil.rmtree(vfdir.at(root, vfdir.TMP), ignore_errors=True)
         running = vfdir.at(root, vfdir.BUILD_RUNNING)
         if running.exists():
@@ -125,6 +162,7 @@ def run_build(
     options = options or BuildOptions()
     runner = StepRunner(project, events, options)
     specs = plan_tasks(project, shots, tier)
+    links = task_links(project, specs)
     if not options.frozen:
         check_keys(project, specs, runner)
     states: dict[str, Any] = {}
@@ -132,10 +170,21 @@ def run_build(
     def uptodate(name: str, step: str) -> bool:
         try:
             state = runner.resolver().resolve(name, step)
+            # A done step's files are still its artifacts (a stat each when unchanged).
+            if state.status == DONE and not check_state(
+                project, state, frozen=options.frozen, say=events.say
+            ):
+                return False  # a damaged take was set aside: the step makes it again
         except Exception:
             return False  # the action meets the same error and reports it
         states[task_name(name, step)] = state
         return state.status in (DONE, NEEDS_PICK, WAITING)
+
+    def verified(name: str, step: str) -> None:
+        """Raise what `uptodate` met checking a done step's files (a damaged pinned take)."""
+        state = runner.resolver().resolve(name, step)
+        if state.status == DONE:
+            check_state(project, state, frozen=options.frozen, say=events.say)
 
     warmed: set[str] = set()
 
@@ -155,6 +204,7 @@ def run_build(
 
     def action(name: str, step: str) -> bool:
         try:
+            verified(name, step)
             state = runner.run(name, step)
             states[task_name(name, step)] = state
         except StepFailed:
@@ -190,9 +240,13 @@ def run_build(
         tasks = []
         for spec in specs:
             name, step, upstream = spec
+            if spec.film_step:
+                # ... and the film steps before it (the edit joins the segments).
+                film_deps = [*film_deps, task_name(name, step)]
             if task_name(name, step) not in chosen:
                 continue
-            deps = film_deps if spec.film_step else [upstream] if upstream else []
+            deps = film_deps[:-1] if spec.film_step else [upstream] if upstream else []
+            deps = deps + links.get(task_name(name, step), [])
             # A step started early always runs: its action waits for it and reports it.
             started = (name, step) in runner.early
             tasks.append(
@@ -206,7 +260,7 @@ def run_build(
             )
         return tasks
 
-    with build_lock(project):
+    with build_lock(project, wait=options.wait, on_wait=events.say):
         # Ask every task first (each upstream before its downstream) and hand doit only the
         # stale ones and the tasks after them: a no-op build never starts doit, and a changed
         # shot runs that shot's tasks (and the edit). doit costs ~0.1 ms per task it is given
@@ -219,6 +273,10 @@ def run_build(
         for spec in specs:
             name, step, upstream = spec
             after_stale = bool(chosen) if spec.film_step else upstream in chosen
+            # A step that reads another shot's task (continuity) follows it when it runs.
+            after_stale = after_stale or any(
+                d in chosen for d in links.get(task_name(*spec[:2]), [])
+            )
             if after_stale or not uptodate(name, step):
                 chosen.add(task_name(name, step))
                 if not after_stale and not spec.film_step and options.jobs > 1:
@@ -245,6 +303,7 @@ def run_build(
         for name, step in list(runner.early):
             action(name, step)  # doit did not get to it (it failed first): wait and report
         project.hashes.save()
+        project.artifact_hashes.save()
         project.locks.save_cache()
     if code != 0 and not events.errors and not events.inbox:
         # doit itself failed (not one of our tasks): show what it said.
@@ -261,7 +320,9 @@ def run_build(
         for s in specs
         if s.film_step and not events.errors
     ]
-    return BuildResult(events, waiting, film_states[-1] if film_states else None)
+    # The film the build reports: the state of the step whose output is the cut.
+    cuts = [st for st in film_states if steps.get(st.step).cut] or film_states
+    return BuildResult(events, waiting, cuts[-1] if cuts else None)
 
 
 def check_keys(project: Project, specs: list[TaskSpec], runner: StepRunner) -> None:

@@ -80,7 +80,15 @@ def pick_take(
                 f"{rel}: its record in {vfdir.RECIPES} is not a recipe vfbuild wrote",
                 hint="pick a take of the current version, or build it again",
             ) from None
-    new = Pick(version=version, take=take, key=key, sha256=sha, file=rel, recipe=recipe)
+    new = Pick(
+        version=version,
+        take=take,
+        key=key,
+        sha256=sha,
+        file=rel,
+        recipe=recipe,
+        made_by=project.index.made_by(key),
+    )
     previous = project.locks.pick(shot_id, step)
     if previous != new:
         project.locks.set_pick(shot_id, step, new)

@@ -288,7 +288,7 @@ class Resolver:
                 return art, step.kind == "image", f"picked {step.name}", False
         if self.frozen or not chain:
             return None
-        first = chain[0]
+        first = next((s for s in chain if s.edit_material), chain[0])
         for job in first.resolve(self, shot).jobs:
             if (art := self.artifact(job.key)) is not None:
                 return art, first.kind == "image", f"unpicked {first.name}", False

@@ -14,7 +14,11 @@ The world, as the stamp sees it:
   shows; and polished keyframes, which live among the outputs;
 - every folder of the outputs (layout folders, the object store's shards, the journal, the
   recipe index's log): a no-op only asks whether output files are there, and a folder's mtime
-  changes whenever a file in it is added, removed or renamed.
+  changes whenever a file in it is added, removed or renamed;
+- every file of the layout (size, mtime and inode): a take changed in place leaves its
+  folder's mtime alone, and the build that checks it must run (`plan.integrity`); a layout file
+  is a hard link of its store object, so this sees the object changed in place too. Under
+  `--frozen` the stat of every store object as well: it builds only from verified bytes.
 
 A file whose stat changed but whose bytes did not (touched, checked out again, saved unchanged)
 does not cost the stamp: the stamp keeps the sha256 of every input file it saw, and when only
@@ -43,7 +47,6 @@ from vfbuild.store.layout import (
     EDIT,
     EXPLORATION,
     FINAL,
-    POLISHED_SUFFIX,
     PROMPTS_TXT,
     SELECTED,
     SOURCE_IMAGES,
@@ -80,7 +83,7 @@ def _stat(path: str) -> tuple[int, int, int] | None:
 class World:
     """A digest of everything a no-op build's answer depends on (see the module's text)."""
 
-    def __init__(self, root: Path, args: tuple[Any, ...]) -> None:
+    def __init__(self, root: Path, args: tuple[Any, ...], *, objects: bool = False) -> None:
         self.root = str(root)
         self.newest = 0  # the newest mtime seen, in ns (for the racy check)
         # Each input file's stat, by film-relative name; and the digest of all but those.
@@ -95,9 +98,12 @@ class World:
             self._outputs(both, os.path.join(self.root, d))
         # The store's shard folders hold only objects, the journal only entries: their own
         # mtimes say whether one came or went, without listing them.
-        objects = os.path.join(self.root, vfdir.OBJECTS)
-        for shard in [objects, *_subfolders(objects)]:
+        store = os.path.join(self.root, vfdir.OBJECTS)
+        for shard in [store, *_subfolders(store)]:
             self._add(both, shard, _stat(shard))
+            if objects and shard != store:
+                for name in _files(shard):
+                    self._add(both, name, _stat(os.path.join(shard, name)))
         for f in (vfdir.JOURNAL, vfdir.INDEX_LOG, vfdir.BUILD_RUNNING):
             self._add(both, f, _stat(os.path.join(self.root, f)))
         self.digest = h.hexdigest()
@@ -147,17 +153,14 @@ class World:
                 self._add(h, name, st)
 
     def _outputs(self, h: Any, folder: str) -> None:
-        """Each folder's mtime (and the files of polished keyframes, which are inputs)."""
+        """Each folder's mtime and the stat of each of its files (polished keyframes are
+        inputs; the takes are checked for changes in place)."""
         self._add(h, folder, _stat(folder))
         wanted = []
         try:
             with os.scandir(folder) as it:
-                # Only folders and polished keyframes matter: the rest need not be sorted.
                 for e in it:
-                    if POLISHED_SUFFIX in e.name:
-                        wanted.append((e.name, e.path, e.is_dir(follow_symlinks=False)))
-                    elif e.is_dir(follow_symlinks=False):
-                        wanted.append((e.name, e.path, True))
+                    wanted.append((e.name, e.path, e.is_dir(follow_symlinks=False)))
         except OSError:
             return
         for _, path, is_dir in sorted(wanted):
@@ -186,6 +189,14 @@ def _sha256(path: Path, size: int) -> str | None:
             return hashlib.file_digest(f, "sha256").hexdigest()
     except OSError:
         return None
+
+
+def _files(folder: str) -> list[str]:
+    try:
+        with os.scandir(folder) as it:
+            return sorted(e.name for e in it if not e.is_dir(follow_symlinks=False))
+    except OSError:
+        return []
 
 
 def _subfolders(folder: str) -> list[str]:

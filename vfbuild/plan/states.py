@@ -144,8 +144,18 @@ class SavedStates:
                 (n, self._stat(os.path.join(root, layout.SOURCE_IMAGES, n)))
                 for n in self._user_files(name)
             )
-            static = (context, digest, files, polished)
+            linked = tuple(
+                dict.fromkeys(
+                    o
+                    for st in steps.shot_steps(self.p.film, shot)
+                    for o, _ in st.links(self.p.film, shot)
+                )
+            )
+            static = (context, digest, files, polished, linked)
             self._shots[name] = static
+        if static[4]:  # continuity: its steps read other shots' picks and outputs
+            sigs = tuple(self.p.locks.signature(o) for o in static[4])
+            return (static, self.p.locks.signature(name), sigs)
         return (static, self.p.locks.signature(name))
 
     def _stat(self, path: str) -> tuple[int, int, int] | None:

@@ -69,7 +69,7 @@ def take_rows(project: Project, shots: list[str] | None = None) -> list[TakeRow]
         for step in steps.shot_steps(project.film, shot):
             rows += _step_rows(project, resolver, lister, costs, shot.id, step)
     if wanted is None:
-        for step in steps.film_steps():
+        for step in steps.film_steps(project.film):
             rows += _step_rows(project, resolver, lister, costs, FILM_LOCK, step)
     project.hashes.save()  # earlier versions' files, hashed once (stat-cached)
     return rows
@@ -192,7 +192,13 @@ def _earlier_rows(
         found: list[tuple[int, str]] = []
         for n in lister.names(folder):
             m = (_TAKE_NAME if step.picked else _OUTPUT_NAME).match(n)
-            if m is None or m["pre"] != prefix or int(m["v"]) != version:
+            # Only the step's own files: an edit version's .otio, .edl or .xml is not a take.
+            if (
+                m is None
+                or m["pre"] != prefix
+                or int(m["v"]) != version
+                or m["ext"] != match["ext"]
+            ):
                 continue
             take = int(m["t"]) if step.picked else 1
             if (version, take) not in seen:

@@ -73,6 +73,13 @@ class Provider(Protocol):
     declares_cost: bool  # its cost per take is the film's `cost_per_take`, not a price table
     versions_early: bool  # needs its take's version before making it (to name the file)
     by_hand: bool  # its takes are files a person saves in the film's inbox
+    # Optional capabilities (read with `takes_last_frame` / `takes_reference_video` below, so
+    # a provider that says nothing cannot): a video model that is sent the shot's last frame
+    # (`inputs["last"]`: Kling's image_tail, Luma's frame1, Veo's last frame on fal), and a
+    # motion-control model driven by a reference performance (`inputs["reference"]`). A shot
+    # that asks for either from a provider without it is a plan-time error, never a silent drop.
+    #   takes_reference_video: bool = False (read through the helper; optional)
+    takes_last_frame: bool = False  # sends a clip's last frame (the `last` input) too
 
     def model(self, step: str, configured: str | None) -> str: ...
 
@@ -92,6 +99,17 @@ class Provider(Protocol):
         """Write the take for `recipe` to exactly `out` (and return None), or say that it
         waits for the user (`Awaiting`); raise a VfError on failure."""
         ...
+
+
+def takes_last_frame(provider: object) -> bool:
+    """Whether `provider` sends a video step's last frame (`inputs["last"]`) to its model."""
+    return bool(getattr(provider, "takes_last_frame", False))
+
+
+def takes_reference_video(provider: object) -> bool:
+    """Whether `provider` drives its model with a reference performance
+    (`inputs["reference"]`, a video): a motion-control model."""
+    return bool(getattr(provider, "takes_reference_video", False))
 
 
 def default_units(step: str, seconds: float | None) -> tuple[str, float]:

@@ -160,6 +160,11 @@ class ComfyProvider(RemoteProvider):
             extra = item[3] if len(item) > 3 and isinstance(item[3], dict) else {}
             if item[1] == job.client_id or extra.get("client_id") == job.client_id:
                 return str(item[1])
+        # It may have left the queue for the history between the two questions (as in
+        # `poll`): asking the history once more is what keeps a finished job from being
+        # submitted, and paid for, a second time.
+        if self._history(job.client_id, job) is not None:
+            return job.client_id
         return None
 
     def cancel(self, job_id: str, job: RemoteJob) -> None:

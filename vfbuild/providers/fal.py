@@ -24,9 +24,12 @@ film can set any input the model takes, e.g. `cfg_scale`, `upscale_factor`, `syn
   The first reference image goes in as `image_url` only to image-conditioned endpoints
   (`…/redux`, `…/image-to-image`, `…/kontext…`, `…/edit`); plain text-to-image endpoints have
   no image input, and the references already shaped the composed prompt.
-- draft/final (image-to-video, e.g. Kling): `prompt`, `image_url` (the keyframe),
-  `duration: "5"|"10"` (the clip lengths Kling makes, and bills), `negative_prompt`; `seed` for
-  models other than Kling (whose fal endpoints take none).
+- draft/final (image-to-video): each model's own fields, from the table in `clips.py` (Kling
+  2.x/3, Veo 3.1 with first and last frame, Seedance, Hailuo): the keyframe as its first-frame
+  field, the shot's `last` frame as its last-frame field (a model with none is refused before
+  anything is sent), the length its `duration` takes, `negative_prompt` and `seed` where it
+  takes them, and native audio off. A model in no row gets what every model got before:
+  `prompt`, `image_url`, `duration: "5"|"10"`, `negative_prompt`, and `seed` unless it is Kling.
 - upscale: `video_url` and `upscale_factor` (the delivery height over the clip's height).
 - lipsync: `video_url`, `audio_url`.
 
@@ -44,12 +47,12 @@ from typing import Any, ClassVar
 
 from vfbuild.errors import HttpStatusError, ProviderError
 from vfbuild.providers.base import MakeContext
+from vfbuild.providers.clips import FAL as CLIPS
 from vfbuild.providers.remote import (
     FAILED_STATE,
     QUEUED,
     RUNNING,
     SUCCEEDED,
-    URL_ROLES,
     Poll,
     RemoteJob,
     RemoteProvider,
@@ -59,7 +62,20 @@ log = logging.getLogger("vfbuild.fal")
 
 # Endpoints that take an image besides the prompt: the first reference image goes there.
 IMAGE_CONDITIONED = ("/redux", "/image-to-image", "/kontext", "kontext", "/edit")
-KLING_CLIPS = (5, 10)  # the clip lengths Kling makes; a shot's clip is the shortest that fits
+KLING_CLIPS = (5, 10)
+# Model error types that refuse the input itself (fal.ai/docs/errors): sending it again fails
+# the same way, so the take is an `InputRefused` (a `fallback:` may try another provider).
+REFUSALS = frozenset(
+    {
+        "content_policy_violation",
+        "face_detection_error",
+        "image_too_small",
+        "image_too_large",
+        "image_load_error",
+        "file_download_error",
+        "unsupported_image_format",
+    }
+)  # the clip lengths Kling makes; a shot's clip is the shortest that fits
 
 
 def app_of(model: str) -> str:
@@ -83,6 +99,25 @@ class FalProvider(RemoteProvider):
     name: ClassVar[str] = "fal"
     can_find: ClassVar[bool] = False
     api: ClassVar[str] = "queue"
+    takes_last_frame = True  # the models of `clips.FAL` with a last-frame field
+
+    def takes_last(self, step: str, model: str) -> bool:
+        clip = CLIPS.get(model.strip("/"))
+        return step in ("draft", "final") and clip is not None and clip.last is not None
+
+    def made_seconds(self, recipe: dict[str, Any]) -> float | None:
+        """The clip length a model of the table makes for the shot (Veo: 4, 6 or 8 s)."""
+        clip = CLIPS.get(str(recipe.get("model") or "").strip("/"))
+        if recipe.get("step") not in ("draft", "final") or clip is None:
+            return None
+        return float(clip.seconds((recipe.get("settings") or {}).get("duration")))
+
+    def units_for(self, recipe: dict[str, Any], seconds: float | None) -> tuple[str, float]:
+        """What the take is billed by, knowing its model (`units` knows only the step)."""
+        made = self.made_seconds(recipe)
+        if made is not None:
+            return ("second", made)
+        return self.units(str(recipe.get("step")), seconds)
 
     def auth_headers(self) -> dict[str, str]:
         self.require_keys()  # a resumed job polls without submitting: say so before a 401
@@ -100,7 +135,7 @@ class FalProvider(RemoteProvider):
             refs = job.files("references")
             conditioned = any(k in job.model.lower() for k in IMAGE_CONDITIONED)
             return refs[:1] if conditioned else []
-        return [job.file(r) for r in URL_ROLES.get(job.step, ())]
+        return job.roles()
 
     def input_for(self, job: RemoteJob) -> dict[str, Any]:
         s, model = job.settings, job.model.lower()
@@ -120,6 +155,21 @@ class FalProvider(RemoteProvider):
             refs = job.files("references")
             if refs and any(k in model for k in IMAGE_CONDITIONED):
                 body["image_url"] = self.file_url(refs[0], job)
+        elif job.step in ("draft", "final") and job.model.strip("/") in CLIPS:
+            model_in = CLIPS[job.model.strip("/")]
+            body = {
+                "prompt": prompt,
+                model_in.image: self.file_url(job.file("keyframe"), job),
+                "duration": model_in.duration(s.get("duration")),
+            }
+            if job.has("last") and model_in.last:
+                body[model_in.last] = self.file_url(job.file("last"), job)
+            if negative and model_in.negative:
+                body["negative_prompt"] = negative
+            if model_in.seed:
+                body["seed"] = seed
+            if model_in.audio:
+                body[model_in.audio] = False
         elif job.step in ("draft", "final"):
             body = {
                 "prompt": prompt,
@@ -199,7 +249,11 @@ class FalProvider(RemoteProvider):
             raise ProviderError(f"{job.label}: fal sent an unknown status {state!r} for {job_id}")
         if status.get("error"):
             kind = status.get("error_type")
-            return Poll(FAILED_STATE, error=str(status["error"]) + (f" ({kind})" if kind else ""))
+            return Poll(
+                FAILED_STATE,
+                error=str(status["error"]) + (f" ({kind})" if kind else ""),
+                refused=kind in REFUSALS,
+            )
         return Poll(SUCCEEDED, progress=1.0)  # its result is read next (`complete`)
 
     def complete(self, job_id: str, job: RemoteJob, done: Poll) -> Poll:
@@ -219,6 +273,9 @@ class FalProvider(RemoteProvider):
                     error="fal no longer holds the result (it keeps results for an hour)"
                     if gone
                     else _error_text(e.body),
+                    # A model's 422 is its refusal of the input (fal.ai/docs/errors: a
+                    # content checker, a face, an image too small): not worth sending again.
+                    refused=e.status == 422,
                 )
             raise
         url = _output_url(resp.json())

@@ -6,6 +6,8 @@
   (connection refused, 429, 503). When the reply is lost after the request went out (a timeout,
   a dropped connection, a 500/502/504), `SubmitUnknown` is raised: the job journal then decides
   (find the job at the provider, or stop and ask), so a job is never paid for twice blindly.
+- A 422 is the provider refusing the input itself (a validation error, a recognisable face):
+  `InputRefused`, never retried, since the same request would be refused again.
 - Downloads stream to a file in 1 MiB chunks (never the whole file in memory), check the size
   against Content-Length, and never send the provider's credentials to another host (a CDN).
 - Error messages never carry a secret: every text that leaves this module goes through
@@ -29,7 +31,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from vfbuild.errors import HttpStatusError, ProviderError, SubmitUnknown
+from vfbuild.errors import HttpStatusError, InputRefused, ProviderError, SubmitUnknown
 
 if TYPE_CHECKING:
     import httpx
@@ -37,6 +39,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("vfbuild.http")
 
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+# The input itself was refused (RFC 9110 §15.5.21: understood, but it cannot be processed):
+# fal's and Replicate's validation errors, Seedance's recognisable face. Never retried.
+REFUSED_INPUT_STATUSES = frozenset({422})
 # A create-POST answered with these was refused, not taken: safe to send again.
 NOT_TAKEN_STATUSES = frozenset({429, 503})
 CHUNK = 1 << 20
@@ -176,7 +181,8 @@ class Http:
 
     def _fail(self, what: str, resp: httpx.Response) -> HttpStatusError:
         body = body_of(resp)
-        return HttpStatusError(
+        cls = InputRefused if resp.status_code in REFUSED_INPUT_STATUSES else HttpStatusError
+        return cls(
             redact(f"{self.provider}: {what} failed: HTTP {resp.status_code}: {_short(body)}"),
             status=resp.status_code,
             body=body,

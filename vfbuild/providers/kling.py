@@ -1,8 +1,26 @@
-"""Kling (api-singapore.klingai.com): image-to-video and lip-sync.
+"""Kling (api-singapore.klingai.com): image-to-video and lip-sync, Kling's `/v1` API.
 
-Kling has no API key as such: every request carries a JWT (HS256) that we sign with the
-secret key, issued by the access key and valid for 30 minutes. The token is cached and renewed
-five minutes before it expires, and registered for redaction like the keys themselves.
+Keys: Kling now issues a single API key, sent as `Authorization: Bearer <key>`
+(`KLING_API_KEY`; the Vercel AI SDK's Kling provider moved to it in 2026: "Kling AI now issues
+a single API key that is sent as a bearer token … the legacy accessKey / secretKey pair keeps
+working"). With the older pair (`KLING_ACCESS_KEY`, `KLING_SECRET_KEY`) every request carries a
+JWT (HS256) that we sign with the secret key, issued by the access key and valid for 30
+minutes. The token is cached and renewed five minutes before it expires, and registered for
+redaction like the keys themselves. With both set, the API key is used.
+
+Models and lengths (Kling's capability map, and the model pages of the services that resell
+it, read 2026-12-03): kling-v1 … kling-v2-6 make 5 s or 10 s; kling-v3 makes any whole length
+from 3 s to 15 s. The last frame goes as `image_tail` (raw base64, as `image`), which kling-v1
+and kling-v3 take in either mode and kling-v1-5 … kling-v2-6 only in `pro` mode (a draft, made
+in `std`, is refused before it is sent, saying so).
+
+Lip-sync: `kling-lipsync` (the default) is Kling's first lip-sync endpoint
+(`/v1/videos/lip-sync`), kept as it was. `kling-advanced-lipsync` is the newer route: identify
+the faces in the clip (`POST /v1/videos/identify-face`, answered at once with a `session_id`
+and each face's id and time span), then `POST /v1/videos/advanced-lip-sync` with the session,
+the face and the line (`face_choose: [{face_id, sound_file, sound_start_time,
+sound_end_time, sound_insert_time, …}]`), followed at `/v1/videos/advanced-lip-sync/{id}`.
+A clip in which Kling finds no face is refused (`InputRefused`): no other take would differ.
 
 Kling lets the client name a task (`external_task_id`), and its query endpoint accepts that
 name in place of the task id, so a task whose create reply was lost is looked up by the id we
@@ -23,13 +41,15 @@ from __future__ import annotations
 
 import base64
 import logging
+import math
+import os
 import random
 import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vfbuild.errors import HttpStatusError, ProviderError
+from vfbuild.errors import HttpStatusError, InputRefused, ProviderError
 from vfbuild.providers.http import add_secret, retry_after
 from vfbuild.providers.remote import (
     FAILED_STATE,
@@ -40,6 +60,7 @@ from vfbuild.providers.remote import (
     Poll,
     RemoteJob,
     RemoteProvider,
+    refusal_class,
 )
 
 if TYPE_CHECKING:
@@ -52,13 +73,35 @@ TOKEN_RENEW = 300  # renew a cached token this long before it expires
 AUTH_CODES = frozenset(range(1000, 1005))
 ACCOUNT_CODES = frozenset(range(1100, 1103))
 NOT_FOUND_CODES = frozenset({1203})
+# Kling's "trigger the content security policy of the platform": the input is refused.
+REFUSED_CODES = frozenset({1301})
 STATES = {"submitted": QUEUED, "processing": RUNNING, "succeed": SUCCEEDED, "failed": FAILED_STATE}
 KINDS = {"draft": "image2video", "final": "image2video", "lipsync": "lip-sync"}
+ADVANCED_LIPSYNC = "kling-advanced-lipsync"
+API_KEY = "KLING_API_KEY"
+# The models that make any whole length in a span (the rest make 5 s or 10 s).
+SPANS = {"kling-v3": (3, 15)}
+# Who takes a last frame (`image_tail`): in either mode, or in pro mode only.
+TAIL_ANY_MODE = frozenset({"kling-v1", "kling-v3"})
+TAIL_PRO_ONLY = frozenset(
+    {"kling-v1-5", "kling-v1-6", "kling-v2-1", "kling-v2-5-turbo", "kling-v2-6"}
+)
 
 
-def clip_seconds(seconds: float | None) -> int:
-    """Kling makes (and bills) a 5 s or a 10 s clip: the shortest that covers the shot."""
+def clip_seconds(seconds: float | None, model: str | None = None) -> int:
+    """The clip Kling makes (and bills) for a shot: 5 s or 10 s, the shortest that covers it;
+    for kling-v3, the shot's whole seconds within 3 to 15."""
+    span = SPANS.get(model or "")
+    if span is not None:
+        return max(span[0], min(span[1], math.ceil(float(seconds or 0) - 1e-6)))
     return 5 if (seconds or 0) <= 5 else 10
+
+
+def kind_of(step: str, model: str) -> str:
+    """The endpoint of a job: image2video, lip-sync or advanced-lip-sync."""
+    if step == "lipsync" and model == ADVANCED_LIPSYNC:
+        return "advanced-lip-sync"
+    return KINDS[step]
 
 
 class KlingProvider(RemoteProvider):
@@ -66,6 +109,7 @@ class KlingProvider(RemoteProvider):
     can_find = True
     can_cancel = False  # Kling has no cancel endpoint
     api = "v1"
+    takes_last_frame = True  # image_tail, for the models in TAIL_ANY_MODE and TAIL_PRO_ONLY
 
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
@@ -74,12 +118,30 @@ class KlingProvider(RemoteProvider):
 
     # -- identity ---------------------------------------------------------------------------
 
+    def takes_last(self, step: str, model: str) -> bool:
+        return step in ("draft", "final") and model in TAIL_ANY_MODE | TAIL_PRO_ONLY
+
+    def made_seconds(self, recipe: dict[str, Any]) -> float | None:
+        """kling-v3's clip is the shot's length (3 to 15 s); other models' are `units`'."""
+        model = str(recipe.get("model") or "")
+        if recipe.get("step") not in ("draft", "final") or model not in SPANS:
+            return None
+        return float(clip_seconds((recipe.get("settings") or {}).get("duration"), model))
+
+    def units_for(self, recipe: dict[str, Any], seconds: float | None) -> tuple[str, float]:
+        made = self.made_seconds(recipe)
+        return ("second", made) if made is not None else self.units(str(recipe["step"]), seconds)
+
     def units(self, step: str, seconds: float | None) -> tuple[str, float]:
         if step in ("draft", "final"):
             return ("second", float(clip_seconds(seconds)))
         return super().units(step, seconds)
 
     def auth_headers(self) -> dict[str, str]:
+        key = self.key(API_KEY)
+        if key:
+            self.require_keys()
+            return {"Authorization": f"Bearer {key}"}
         return {"Authorization": f"Bearer {self.token()}"}
 
     def token(self) -> str:
@@ -104,8 +166,13 @@ class KlingProvider(RemoteProvider):
         return [job.file("clip")] if job.step == "lipsync" else []
 
     def submit(self, job: RemoteJob) -> str:
-        kind = KINDS[job.step]
-        body = self._lipsync_body(job) if kind == "lip-sync" else self._i2v_body(job)
+        kind = kind_of(job.step, job.model)
+        if kind == "advanced-lip-sync":
+            body = self._advanced_body(job)
+        elif kind == "lip-sync":
+            body = self._lipsync_body(job)
+        else:
+            body = self._i2v_body(job)
         data = self._call("POST", f"/v1/videos/{kind}", job, "submit", creates=True, json=body)
         task_id = data.get("task_id")
         if not task_id:
@@ -120,15 +187,66 @@ class KlingProvider(RemoteProvider):
             "image": base64.b64encode(job.file("keyframe").read_bytes()).decode("ascii"),
             "prompt": job.recipe.get("prompt") or "",
             "mode": "std" if job.recipe.get("tier") == "draft" else "pro",
-            "duration": str(clip_seconds(s.get("duration"))),
+            "duration": str(clip_seconds(s.get("duration"), job.model)),
         }
         if job.recipe.get("negative"):
             body["negative_prompt"] = job.recipe["negative"]
         body |= job.extra  # e.g. mode, cfg_scale, camera_control from shots.yaml
         if "duration" in body:
             body["duration"] = str(body["duration"])
+        if job.has("last"):
+            if job.model in TAIL_PRO_ONLY and body.get("mode") != "pro":
+                raise ProviderError(
+                    f"{job.label}: kling's {job.model} takes a last frame (image_tail) in pro "
+                    f"mode only, and this {job.recipe.get('tier')} is made in "
+                    f"{body.get('mode')} mode",
+                    hint="set `mode: pro` for this tier under `providers: video:` in shots.yaml, "
+                    "or use kling-v3, which takes a last frame in either mode",
+                )
+            body["image_tail"] = base64.b64encode(job.file("last").read_bytes()).decode("ascii")
         body["external_task_id"] = job.client_id
         return body
+
+    def _advanced_body(self, job: RemoteJob) -> dict[str, Any]:
+        """Identify the clip's faces (no task, no charge: answered at once), then the advanced
+        lip-sync of the first face to the line, from the start of that face's time span."""
+        from vfbuild.media.probe import probe
+
+        found = self._call(
+            "POST",
+            "/v1/videos/identify-face",
+            job,
+            "identify-face",
+            json={"video_url": self.file_url(job.file("clip"), job)},
+        )
+        faces = [f for f in found.get("face_data") or [] if isinstance(f, dict)]
+        if not faces or not found.get("session_id"):
+            raise InputRefused(
+                f"{job.label}: kling found no face to lip-sync in the clip",
+                status=422,
+                body=found,
+                hint="lip-sync needs a clip with a visible face: pick another take, or give "
+                "the slot a `fallback:` provider",
+            )
+        face = faces[0]
+        start, end = int(face.get("start_time") or 0), int(face.get("end_time") or 0)
+        info = probe(job.file("audio"))
+        audio_ms = int(round((info.audio_duration or info.duration or 0.0) * 1000))
+        length = min(audio_ms, end - start) if end > start else audio_ms
+        choice = {
+            "face_id": str(face["face_id"]),
+            "sound_file": base64.b64encode(job.file("audio").read_bytes()).decode("ascii"),
+            "sound_start_time": 0,
+            "sound_end_time": length,
+            "sound_insert_time": start,
+            "sound_volume": 1,
+            "original_audio_volume": 0,  # the line replaces whatever the clip had
+        } | job.extra
+        return {
+            "session_id": str(found["session_id"]),
+            "face_choose": [choice],
+            "external_task_id": job.client_id,
+        }
 
     def _lipsync_body(self, job: RemoteJob) -> dict[str, Any]:
         audio = job.file("audio").read_bytes()
@@ -144,7 +262,7 @@ class KlingProvider(RemoteProvider):
         }
 
     def poll(self, job_id: str, job: RemoteJob) -> Poll:
-        data = self._call("GET", f"/v1/videos/{KINDS[job.step]}/{job_id}", job, "poll")
+        data = self._call("GET", f"/v1/videos/{kind_of(job.step, job.model)}/{job_id}", job, "poll")
         status = str(data.get("task_status", ""))
         state = STATES.get(status)
         if state is None:
@@ -159,7 +277,8 @@ class KlingProvider(RemoteProvider):
     def find(self, job: RemoteJob) -> str | None:
         # The query endpoint takes our external_task_id where it takes a task id.
         try:
-            data = self._call("GET", f"/v1/videos/{KINDS[job.step]}/{job.client_id}", job, "find")
+            path = f"/v1/videos/{kind_of(job.step, job.model)}/{job.client_id}"
+            data = self._call("GET", path, job, "find")
         except HttpStatusError as e:
             if e.status == 404 or _code(e.body) in NOT_FOUND_CODES:
                 return None
@@ -226,11 +345,17 @@ class KlingProvider(RemoteProvider):
         """Kling's code and message, said plainly, with what to do about it."""
         code, message = _code(e.body), _message(e.body)
         status, hint = e.status, None
+        cls = refusal_class(e)
         if e.status == 401 or code in AUTH_CODES:
             hint = (
-                "check KLING_ACCESS_KEY and KLING_SECRET_KEY (and this machine's clock: the "
-                "token is valid from 5 s ago for 30 minutes)"
+                "check KLING_API_KEY"
+                if os.environ.get(API_KEY)
+                else "check KLING_ACCESS_KEY and KLING_SECRET_KEY (and this machine's clock: "
+                "the token is valid from 5 s ago for 30 minutes), or export KLING_API_KEY"
             )
+        elif code in REFUSED_CODES:
+            cls = InputRefused  # the same input would be refused again
+            hint = "change the prompt or the input image, or give the slot a `fallback:`"
         elif code in ACCOUNT_CODES:
             # Nothing was created and no retry will help: report it like a payment problem,
             # so the journal forgets the job and the next build (after a top-up) submits it.
@@ -243,7 +368,7 @@ class KlingProvider(RemoteProvider):
         text = f"{job.label}: kling {what} refused (HTTP {e.status}"
         text += f", code {code})" if code is not None else ")"
         text += f": {message}" if message else f": {e.message or e.body!r}"
-        return HttpStatusError(text, status=status, body=e.body, hint=hint)
+        return cls(text, status=status, body=e.body, hint=hint)
 
 
 def jwt_encode(payload: dict[str, Any], secret: str) -> str:

@@ -1,5 +1,11 @@
 """Luma Dream Machine (api.lumalabs.ai): Photon keyframes and Ray image-to-video.
 
+This is Luma's `dream-machine/v1` API (ray-2, ray-flash-2, photon-1), which Luma now calls
+legacy: new keys and ray-3.x are on the Luma Agents API (agents.lumalabs.ai/v1,
+`LUMA_AGENTS_API_KEY`, `POST /v1/generations` with `type: video`), which vfbuild does not speak
+yet (see the README). First and last frame go as Dream Machine's `keyframes.frame0` and
+`keyframes.frame1`, which its Ray models take.
+
 Inputs: Luma fetches keyframe and reference images from URLs it can reach. With
 `providers.hosting` in shots.yaml, vfbuild uploads them (once per file, see hosting.py) and
 sends their URLs; without it, it sends `data:` URIs, which Luma may refuse (the refusal then
@@ -38,6 +44,7 @@ from vfbuild.providers.remote import (
     RemoteJob,
     RemoteProvider,
     parse_ratio,
+    refusal_class,
 )
 from vfbuild.store.journal import Journal
 
@@ -79,6 +86,10 @@ class LumaProvider(RemoteProvider):
     can_find = True
     can_cancel = False  # deleting a generation does not stop it
     api = "dream-machine/v1"
+    takes_last_frame = True  # keyframes.frame1
+
+    def takes_last(self, step: str, model: str) -> bool:
+        return step in ("draft", "final") and model.startswith("ray-")
 
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
@@ -125,7 +136,7 @@ class LumaProvider(RemoteProvider):
     def url_inputs(self, job: RemoteJob) -> list[Path]:
         if job.step == "keyframe":
             return job.files("references")[:MAX_REFERENCES]
-        return [job.file("keyframe")]
+        return job.roles()  # the keyframe, and the last frame if the shot has one
 
     def submit(self, job: RemoteJob) -> str:
         kind, body = self._request(job)
@@ -179,6 +190,9 @@ class LumaProvider(RemoteProvider):
                 "frame0": {"type": "image", "url": self.file_url(job.file("keyframe"), job)}
             },
         }
+        if job.has("last"):
+            url = self.file_url(job.file("last"), job)
+            body["keyframes"]["frame1"] = {"type": "image", "url": url}
         # Ray has no negative prompt: the recipe's is not sent.
         return "video", body | job.extra
 
@@ -324,7 +338,7 @@ def _explain(
         hint = "fix what Luma names (shots.yaml provider settings, or the input images)"
         if unhosted:
             hint += f"; {UNHOSTED_HINT}"
-    return HttpStatusError(
+    return refusal_class(e)(
         f"{job.label}: luma {what} refused (HTTP {e.status}): {detail}",
         status=e.status,
         body=e.body,

@@ -24,6 +24,8 @@ from vfbuild.providers.base import Awaiting, InputFiles, MakeContext
 INBOX = "inbox"
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp")
 VIDEO_EXTS = (".mp4", ".mov")
+AUDIO_EXTS = (".wav", ".mp3", ".flac", ".m4a")
+AUDIO_STEPS = ("voice", "music")  # their takes are sound files
 
 _lock = threading.Lock()
 
@@ -57,6 +59,8 @@ class ManualProvider:
         return {}
 
     def ext(self, step: str) -> str:
+        if step in AUDIO_STEPS:
+            return ".wav"
         return ".png" if step == "keyframe" else ".mp4"
 
     def units(self, step: str, seconds: float | None) -> tuple[str, float]:
@@ -67,9 +71,13 @@ class ManualProvider:
     ) -> Awaiting | None:
         step = recipe["step"]
         shot = ctx.label.split()[0]
+        if shot == step:  # a film step's take (`music t01`): the film's own inbox
+            shot = "film"
         folder = self.film_root / INBOX / shot / step
         stem = Path(ctx.expected_name).stem
-        exts = IMAGE_EXTS if step == "keyframe" else VIDEO_EXTS
+        exts = (
+            AUDIO_EXTS if step in AUDIO_STEPS else IMAGE_EXTS if step == "keyframe" else VIDEO_EXTS
+        )
         dropped = next((folder / (stem + e) for e in exts if (folder / (stem + e)).is_file()), None)
         with _lock:
             self._write_request(folder, stem, exts, recipe, inputs, done=dropped is not None)
@@ -92,6 +100,9 @@ class ManualProvider:
                 f"{dropped}: not readable media: {e.message}",
                 hint="save it again from the tool, as PNG/JPEG for stills or MP4 for clips",
             ) from None
+        if step in AUDIO_STEPS:
+            self._ingest_sound(dropped, out, step, info.has_audio and not info.has_video)
+            return
         if step == "keyframe" and not info.is_image:
             raise MediaError(f"{dropped}: a keyframe must be a still image")
         if step != "keyframe" and (info.is_image or not info.has_video):
@@ -120,6 +131,22 @@ class ManualProvider:
             )
         else:
             shutil.copyfile(dropped, out)
+
+    def _ingest_sound(self, dropped: Path, out: Path, step: str, sound_only: bool) -> None:
+        from vfbuild.media.ffmpeg import DETERMINISM, run_ffmpeg
+
+        if not sound_only:
+            raise MediaError(
+                f"{dropped}: a {step} take must be a sound file (audio only)",
+                hint=f"export it as one of {', '.join(AUDIO_EXTS)}",
+            )
+        if dropped.suffix.lower() == ".wav":
+            shutil.copyfile(dropped, out)
+            return
+        run_ffmpeg(
+            ["-i", str(dropped), "-vn", "-c:a", "pcm_s16le", *DETERMINISM, "-f", "wav", str(out)],
+            what=f"ingest {dropped.name}",
+        )
 
     def _write_request(
         self,

@@ -29,7 +29,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from vfbuild.catalog import ProviderInfo
-from vfbuild.errors import HttpStatusError, MediaError, ProviderError, SubmitUnknown, VfError
+from vfbuild.errors import (
+    HttpStatusError,
+    InputRefused,
+    MediaError,
+    ProviderError,
+    SubmitUnknown,
+    VfError,
+)
 from vfbuild.media.types import media_type
 from vfbuild.providers.base import InputFiles, MakeContext, default_units
 from vfbuild.providers.http import (
@@ -39,7 +46,7 @@ from vfbuild.providers.http import (
     redact,
     ssl_context,
 )
-from vfbuild.store.journal import FAILED, STORED, SUBMITTED, SUBMITTING, JournalEntry
+from vfbuild.store.journal import FAILED, REFUSED, STORED, SUBMITTED, SUBMITTING, JournalEntry
 
 if TYPE_CHECKING:
     from vfbuild.providers.hosting import Host
@@ -55,9 +62,10 @@ UNHOSTED_HINT = (
 )
 
 # The input files of each step after the keyframe, by role (a keyframe's are its references).
+# A clip's `last` frame is optional (first + last frame); only those a job has are sent.
 URL_ROLES: dict[str, tuple[str, ...]] = {
-    "draft": ("keyframe",),
-    "final": ("keyframe",),
+    "draft": ("keyframe", "last"),
+    "final": ("keyframe", "last"),
     "upscale": ("clip",),
     "lipsync": ("clip", "audio"),
 }
@@ -68,6 +76,9 @@ POLL_MIN, POLL_MAX, POLL_FRACTION = 0.05, 5.0, 0.1
 FETCH_TRIES = 6
 # Answers to a submit that say nothing about the job itself: fix the key or account, wait.
 REFUSED_NOT_FAILED = frozenset({401, 402, 403, 408, 409, 429})
+# A submit answered with these refuses the input itself (fal's and Replicate's validation,
+# Seedance's recognisable face): the same job can never pass (`InputRefused`).
+REFUSED_INPUT = frozenset({422})
 
 
 @dataclass
@@ -104,6 +115,13 @@ class RemoteJob:
         value = self.inputs[role]
         return value[0] if isinstance(value, list) else value
 
+    def has(self, role: str) -> bool:
+        return bool(self.inputs.get(role))
+
+    def roles(self) -> list[Path]:
+        """The files of this step's `URL_ROLES` the job has, in that order."""
+        return [self.file(r) for r in URL_ROLES.get(self.step, ()) if self.has(r)]
+
     def files(self, role: str) -> list[Path]:
         value = self.inputs.get(role, [])
         return list(value) if isinstance(value, list) else [value]
@@ -115,6 +133,9 @@ class Poll:
     progress: float | None = None
     outputs: list[str] = field(default_factory=list)  # result URLs; the first is the take
     error: str | None = None
+    # A failure that is the provider refusing the input (a face, a policy), not a fault:
+    # raised as `InputRefused`, which a `fallback:` may take to the next provider.
+    refused: bool = False
 
 
 def parse_ratio(value: object) -> tuple[int, int] | None:
@@ -123,6 +144,11 @@ def parse_ratio(value: object) -> tuple[int, int] | None:
     if not sep or not a.isdigit() or not b.isdigit() or not int(a) or not int(b):
         return None
     return int(a), int(b)
+
+
+def refusal_class(e: HttpStatusError) -> type[HttpStatusError]:
+    """The class a provider's restatement of `e` keeps: an input refusal stays one."""
+    return InputRefused if isinstance(e, InputRefused) else HttpStatusError
 
 
 def data_uri(path: Path) -> str:
@@ -145,6 +171,13 @@ class RemoteProvider:
     can_find: ClassVar[bool] = False  # `find` can tell whether a lost-reply job exists
     can_cancel: ClassVar[bool] = True  # `cancel` stops a job at the provider (`vf cancel`)
     api: ClassVar[str] = "v1"  # part of the engine identity in every recipe
+    # Sends a clip's last frame (the `last` input) where the model takes one; `takes_last`
+    # says which models do. A model that does not is refused before anything is sent.
+    takes_last_frame: bool = False
+    takes_reference_video: ClassVar[bool] = False
+    # Sends a key with the create that makes the service itself refuse a duplicate (sync.so's
+    # `Idempotency-Key`): a create whose reply was lost is simply sent again with it.
+    idempotent: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -158,7 +191,7 @@ class RemoteProvider:
         self.base_url = os.environ.get(info.base_url_env) or base_url or info.base_url or ""
         self.film_root = film_root
         self.http = Http(self.name, self.base_url, self.auth_headers, timeout=timeout)
-        for k in info.env_keys:
+        for k in (*info.env_keys, *info.alt_keys):
             add_secret(os.environ.get(k))
         self._warming = threading.Lock()
         self._warmed: set[str] = set()
@@ -182,6 +215,21 @@ class RemoteProvider:
     def key(self, name: str) -> str:
         return env_secret(name)
 
+    def takes_last(self, step: str, model: str) -> bool:
+        """Whether `model` takes a clip's last frame as well as its first (per model where
+        the provider's models differ)."""
+        return self.takes_last_frame and step in ("draft", "final")
+
+    def check_last(self, job: RemoteJob) -> None:
+        """A job with a last frame for a model that cannot take one stops here, before
+        anything is journalled as sent: a last frame is never dropped silently."""
+        if job.has("last") and not self.takes_last(job.step, job.model):
+            raise ProviderError(
+                f"{job.label}: {self.name}'s {job.model} takes no last frame",
+                hint="choose a model that takes first and last frames (see the README's "
+                "`Remote providers` table), or remove the shot's `last:`",
+            )
+
     def auth_headers(self) -> dict[str, str]:
         return {}
 
@@ -191,8 +239,9 @@ class RemoteProvider:
             raise ProviderError(
                 f"{self.name}: {' and '.join(missing)} not set in the environment; nothing was "
                 "submitted",
-                hint=f"export {missing[0]}=… (keys are read only from the environment, never "
-                "from files in the film)",
+                hint=f"export {missing[0]}=…"
+                + "".join(f", or {k}=… alone" for k in self.info.alt_keys)
+                + " (keys are read only from the environment, never from files in the film)",
             )
 
     # -- input files ------------------------------------------------------------------------
@@ -275,7 +324,8 @@ class RemoteProvider:
             hint = "fix the prompt or the provider settings in shots.yaml, then build again"
         else:
             return e
-        return HttpStatusError(f"{job.label}: {msg}", status=e.status, body=e.body, hint=hint)
+        cls = refusal_class(e)
+        return cls(f"{job.label}: {msg}", status=e.status, body=e.body, hint=hint)
 
     # -- the journal-driven run -------------------------------------------------------------
 
@@ -299,6 +349,11 @@ class RemoteProvider:
                 f"{ctx.label}: {self.name} failed this job before: {entry.error}",
                 hint="fix the cause (prompt, input, settings), or try the same recipe again "
                 "with `vf build --retry-failed` (a new attempt may be charged)",
+            )
+        if entry is not None and entry.state == REFUSED and not ctx.retry_failed:
+            raise InputRefused(
+                f"{ctx.label}: {self.name} refused this input before: {entry.error}",
+                hint="give the slot a `fallback:` provider, or change the input",
             )
         job = RemoteJob(ctx.key, recipe, inputs, ctx.label, entry.client_id if entry else "")
         with ctx.slot:
@@ -329,6 +384,15 @@ class RemoteProvider:
         if result.state == FAILED_STATE:
             error = redact(result.error or "no reason given")
             journal.update(journal.get(ctx.key) or entry, state=FAILED, error=error)
+            if result.refused:
+                raise InputRefused(
+                    f"{ctx.label}: {self.name} failed the job ({job_id}), refusing its input: "
+                    f"{error}",
+                    status=422,
+                    body=error,
+                    hint="the same input would be refused again: change it, or give the "
+                    "slot a `fallback:` provider",
+                )
             raise ProviderError(
                 f"{ctx.label}: {self.name} failed the job ({job_id}): {error}",
                 hint="fix the cause, then `vf build --retry-failed` to try again "
@@ -388,6 +452,8 @@ class RemoteProvider:
     def _recover(self, entry: JournalEntry, job: RemoteJob, ctx: MakeContext) -> str | None:
         """A job whose submit reply was lost. Returns its id, or None to submit (again)."""
         assert ctx.journal is not None
+        if self.idempotent:
+            return None  # sent again with the same key, the service answers with the first
         if self.can_find:
             found = self.find(job)
             if found is not None:
@@ -408,6 +474,7 @@ class RemoteProvider:
     def _submit(self, job: RemoteJob, ctx: MakeContext) -> tuple[JournalEntry, str]:
         assert ctx.journal is not None
         self.require_keys()
+        self.check_last(job)
         if ctx.budget is not None:
             ctx.budget.reserve(ctx.label, ctx.cost)
         try:
@@ -428,6 +495,15 @@ class RemoteProvider:
             except SubmitUnknown as e:
                 # The job may exist. Providers that can look it up do so; others stop here,
                 # and the journal entry (no id) makes the next build ask the user.
+                if self.idempotent:
+                    if attempt < 2:
+                        self.http.wait(attempt)
+                        continue  # the same key: the service makes no second job
+                    raise ProviderError(
+                        f"{ctx.label}: {e.message}",
+                        hint=f"the next build sends it again with the same key, which "
+                        f"{self.name} answers with the job it made, if it made one",
+                    ) from None
                 if not self.can_find:
                     raise ProviderError(
                         f"{ctx.label}: {e.message}",
@@ -451,7 +527,19 @@ class RemoteProvider:
                 if ctx.budget is not None:
                     ctx.budget.release(ctx.cost)
                 status = getattr(e, "status", None)
-                if status is not None and 400 <= status < 500 and status not in REFUSED_NOT_FAILED:
+                if isinstance(e, InputRefused) or status in REFUSED_INPUT:
+                    # Refused for good (not a fault): the slot's fallback may make it.
+                    ctx.journal.update(entry, state=REFUSED, error=redact(e.message))
+                    if not isinstance(e, InputRefused):
+                        raise InputRefused(
+                            e.message,
+                            status=status or 422,
+                            body=getattr(e, "body", None),
+                            hint=e.hint,
+                        ) from e
+                elif (
+                    status is not None and 400 <= status < 500 and status not in REFUSED_NOT_FAILED
+                ):
                     ctx.journal.update(entry, state=FAILED, error=redact(e.message))
                 elif old is not None:
                     ctx.journal.put(old)  # keep the attempt count (and its client id)

@@ -25,9 +25,12 @@ can set any input the model takes):
   use width and height only then), `seed`, `output_format: png`; `negative_prompt` for models
   that take one (not FLUX); the first reference image as `image_prompt` for FLUX 1.1 Pro
   (Flux Redux), the only default model that takes an image beside the prompt.
-- draft/final (image-to-video): `image` (the keyframe), `prompt`, `negative_prompt`, `seed`,
-  and the length: Wan 2.1 takes `num_frames` (81 to 100 at 16 fps), other models `duration`
-  in whole seconds.
+- draft/final (image-to-video): the models of `clips.REPLICATE` (Kling 2.x, Veo 3.1, Seedance,
+  Hailuo) by their own fields: the keyframe as their first-frame field, the shot's `last` frame
+  as their last-frame field, the length they make, `seed`/`negative_prompt` where they take
+  them, native audio off. Any other model as before: `image` (the keyframe), `prompt`,
+  `negative_prompt`, `seed`, and the length: Wan 2.1 takes `num_frames` (81 to 100 at 16
+  fps), other models `duration` in whole seconds.
 - upscale: `video` and `target_resolution` (720p, 1080p or 4k, from the delivery height).
 - lipsync: `video`, `audio`.
 
@@ -44,18 +47,23 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from vfbuild.errors import HttpStatusError, ProviderError
+from vfbuild.providers.clips import REPLICATE as CLIPS
 from vfbuild.providers.remote import (
     FAILED_STATE,
     QUEUED,
     RUNNING,
     SUCCEEDED,
-    URL_ROLES,
     Poll,
     RemoteJob,
     RemoteProvider,
 )
 
-FILE_INPUTS = frozenset({"image", "image_prompt", "video", "audio"})  # the keys `file_url` fills
+# The keys `file_url` fills (with each clip model's first- and last-frame fields).
+FILE_INPUTS = frozenset(
+    {"image", "image_prompt", "video", "audio"}
+    | {c.image for c in CLIPS.values()}
+    | {c.last for c in CLIPS.values() if c.last}
+)
 FIND_PAGES = 5  # pages of recent predictions read to find a job whose submit reply was lost
 WAN_FPS, WAN_FRAMES = 16, (81, 100)  # what Wan 2.1 image-to-video makes
 _PERCENT = re.compile(r"(\d{1,3})%\|")  # tqdm progress bars in the prediction's logs
@@ -81,6 +89,19 @@ class ReplicateProvider(RemoteProvider):
     name: ClassVar[str] = "replicate"
     can_find: ClassVar[bool] = True
     api: ClassVar[str] = "v1"
+    takes_last_frame = True  # the models of `clips.REPLICATE` with a last-frame field
+
+    def takes_last(self, step: str, model: str) -> bool:
+        clip = CLIPS.get(split_model(model)[0].lower())
+        return step in ("draft", "final") and clip is not None and clip.last is not None
+
+    def units_for(self, recipe: dict[str, Any], seconds: float | None) -> tuple[str, float]:
+        """A model of the table bills the clip it makes (Veo: 4, 6 or 8 s)."""
+        name = split_model(str(recipe.get("model") or ""))[0].lower()
+        clip = CLIPS.get(name)
+        if recipe.get("step") in ("draft", "final") and clip is not None:
+            return ("second", float(clip.seconds((recipe.get("settings") or {}).get("duration"))))
+        return self.units(str(recipe.get("step")), seconds)
 
     def auth_headers(self) -> dict[str, str]:
         self.require_keys()  # a resumed job polls without submitting: say so before a 401
@@ -90,6 +111,8 @@ class ReplicateProvider(RemoteProvider):
         """How long a clip Wan makes for the recipe (at most 100 frames: 6.25 s, whatever the
         shot asks); None for other models, which make the whole seconds they are asked."""
         name = split_model(str(recipe.get("model") or ""))[0].lower()
+        if recipe.get("step") in ("draft", "final") and name in CLIPS:
+            return float(CLIPS[name].seconds((recipe.get("settings") or {}).get("duration")))
         if recipe.get("step") not in ("draft", "final") or "wan" not in name:
             return None
         return wan_frames(float((recipe.get("settings") or {}).get("duration") or 5.0)) / WAN_FPS
@@ -100,7 +123,7 @@ class ReplicateProvider(RemoteProvider):
         if job.step == "keyframe":
             refs = job.files("references")
             return refs[:1] if "flux-1.1-pro" in split_model(job.model)[0].lower() else []
-        return [job.file(r) for r in URL_ROLES.get(job.step, ())]
+        return job.roles()
 
     def input_for(self, job: RemoteJob) -> dict[str, Any]:
         s = job.settings
@@ -124,6 +147,29 @@ class ReplicateProvider(RemoteProvider):
             refs = job.files("references")
             if refs and "flux-1.1-pro" in name:
                 body["image_prompt"] = self.file_url(refs[0], job)
+        elif job.step in ("draft", "final") and name in CLIPS:
+            model_in = CLIPS[name]
+            body = {
+                model_in.image: self.file_url(job.file("keyframe"), job),
+                "prompt": prompt,
+                "duration": model_in.duration(s.get("duration")),
+            }
+            if job.has("last") and model_in.last:
+                for k, v in (model_in.last_needs or {}).items():
+                    if job.extra.get(k) != v:
+                        raise ProviderError(
+                            f"{job.label}: replicate's {job.model} takes a last frame only with "
+                            f"`{k}: {v}`",
+                            hint=f"set `{k}: {v}` for this tier under `providers: video:` in "
+                            "shots.yaml",
+                        )
+                body[model_in.last] = self.file_url(job.file("last"), job)
+            if model_in.seed:
+                body["seed"] = seed
+            if negative and model_in.negative:
+                body["negative_prompt"] = negative
+            if model_in.audio:
+                body[model_in.audio] = False
         elif job.step in ("draft", "final"):
             image = self.file_url(job.file("keyframe"), job)
             body = {"image": image, "prompt": prompt, "seed": seed}

@@ -498,7 +498,10 @@ class ReviewHandler(BaseHTTPRequestHandler):
             self._error(400, "a pick's version is a number")
             return
         film = self.server.film()
-        res = film.pick(shot, step, int(take), None if version is None else int(version))
+        # A build holds the film's lock (maybe this page's own): answer now, do not hang.
+        res = film.pick(
+            shot, step, int(take), None if version is None else int(version), wait=False
+        )
         p = res.pick
         said = f"{shot} {step}: picked take {p.take} of v{p.version:03d} in {res.lock_file}"
         if res.previous and res.previous.key != p.key:

@@ -19,6 +19,8 @@ REFERENCES_DIR = "references/"
 AUDIO_DIR = "04_Audio/"
 WORKFLOWS_DIR = "workflows/"
 AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".mp3", ".m4a", ".aac", ".flac", ".ogg")
+REFERENCE_VIDEO_DIR = "02_Reference_Video/"
+VIDEO_EXTENSIONS: tuple[str, ...] = (".mp4", ".mov", ".m4v", ".webm", ".mkv")
 _CHARACTER_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -27,7 +29,46 @@ _CHARACTER_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 
 def semantic_issues(film: Film, root: Path) -> list[Issue]:
     """Checks that need the whole film or the filesystem."""
-    return _duplicate_ids(film) + _long_shots(film) + path_issues(film, root)
+    from vfbuild.spec.links import capability_issues, link_issues
+
+    issues = (
+        _duplicate_ids(film) + _long_shots(film) + _sound_issues(film) + path_issues(film, root)
+    )
+    if not issues:  # a link to a repeated id would name either of them
+        issues = link_issues(film) + capability_issues(film)
+    return issues
+
+
+def _sound_issues(film: Film) -> list[Issue]:
+    """A dialogue's `voice:` names a character with a voice; a keyframe shows only characters
+    with a reference image."""
+    issues = []
+    voiced = [n for n, c in film.characters.items() if c.voice is not None]
+    for i, shot in enumerate(film.shots):
+        d = shot.dialogue
+        if d is not None and d.voice is not None:
+            c = film.characters.get(d.voice)
+            if c is None or c.voice is None:
+                issues.append(
+                    Issue(
+                        ("shots", i, "dialogue", "voice"),
+                        f"'{d.voice}' is not a character with a `voice:`",
+                        hint=f"characters with a voice: {', '.join(voiced)}"
+                        if voiced
+                        else "give the character a `voice: {id: ...}` under `characters:`",
+                    )
+                )
+        for j, ref in enumerate(shot.keyframe.references):
+            c = film.characters.get(ref)
+            if c is not None and c.reference is None:
+                issues.append(
+                    Issue(
+                        ("shots", i, "keyframe", "references", j),
+                        f"character '{ref}' has no `reference:` image to show",
+                        hint=f"add `reference: references/....png` to characters.{ref}",
+                    )
+                )
+    return issues
 
 
 def _duplicate_ids(film: Film) -> list[Issue]:
@@ -70,13 +111,24 @@ def path_issues(film: Film, root: Path) -> list[Issue]:
     for name in ("style", "negative"):
         issues += checker.text(("film", name), getattr(film.film, name))
     for name, character in film.characters.items():
-        issues += checker.file(
-            ("characters", name, "reference"),
-            character.reference,
-            REFERENCES_DIR,
-            "reference image",
-        )
-    for slot in ("keyframe", "video", "upscale", "lipsync"):
+        if character.reference is not None:
+            issues += checker.file(
+                ("characters", name, "reference"),
+                character.reference,
+                REFERENCES_DIR,
+                "reference image",
+            )
+        if character.voice is not None and character.voice.sample is not None:
+            issues += checker.file(
+                ("characters", name, "voice", "sample"),
+                character.voice.sample,
+                REFERENCES_DIR,
+                "voice sample",
+                AUDIO_EXTENSIONS,
+            )
+    if film.music is not None:
+        issues += checker.text(("music", "prompt"), film.music.prompt)
+    for slot in ("keyframe", "video", "upscale", "lipsync", "voice", "music"):
         choice = getattr(film.providers, slot)
         for where, value in (
             (("providers", slot, "workflow"), choice.workflow),
@@ -95,7 +147,27 @@ def path_issues(film: Film, root: Path) -> list[Issue]:
             issues += _reference_issues(
                 checker, film, ("shots", i, "keyframe", "references", j), ref
             )
-        if shot.dialogue is not None:
+        for role in ("first", "last"):
+            link = motion.link(role)
+            if link is not None and link.restyle is not None:
+                at = ("shots", i, "motion", role, "restyle")
+                issues += checker.text((*at, "prompt"), link.restyle.prompt)
+                for j, ref in enumerate(link.restyle.references):
+                    issues += _reference_issues(checker, film, (*at, "references", j), ref)
+        if motion.reference is not None:
+            folder = (
+                REFERENCES_DIR
+                if posixpath.normpath(motion.reference).startswith(REFERENCES_DIR)
+                else REFERENCE_VIDEO_DIR
+            )
+            issues += checker.file(
+                ("shots", i, "motion", "reference"),
+                motion.reference,
+                folder,
+                "reference performance video",
+                VIDEO_EXTENSIONS,
+            )
+        if shot.dialogue is not None and shot.dialogue.audio is not None:
             issues += checker.file(
                 ("shots", i, "dialogue", "audio"),
                 shot.dialogue.audio,

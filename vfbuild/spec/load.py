@@ -101,7 +101,14 @@ def referenced_files(film: Film, root: Path) -> list[Path]:
     """Every input file the film names (prompt files, reference images, dialogue audio),
     in order of appearance, without repeats."""
     values: list[str] = [v for v in (film.film.style, film.film.negative) if is_file_value(v)]
-    values += [c.reference for c in film.characters.values()]
+    values += [c.reference for c in film.characters.values() if c.reference is not None]
+    values += [
+        c.voice.sample
+        for c in film.characters.values()
+        if c.voice is not None and c.voice.sample is not None
+    ]
+    if film.music is not None and is_file_value(film.music.prompt):
+        values.append(film.music.prompt)
     for shot in film.shots:
         values += _shot_values(film, shot, with_film=False)
     return _unique_paths(root, values)
@@ -430,8 +437,23 @@ def _shot_values(film: Film, shot: Shot, *, with_film: bool) -> list[str]:
         if with_film
         else [r for r in shot.keyframe.references if r not in film.characters]
     )
-    if shot.dialogue is not None:
+    if shot.dialogue is not None and shot.dialogue.audio is not None:
         values.append(shot.dialogue.audio)
+    if with_film and shot.dialogue is not None and shot.dialogue.voice in film.characters:
+        voice = film.characters[shot.dialogue.voice].voice
+        if voice is not None and voice.sample is not None:
+            values.append(voice.sample)
+    for role in ("first", "last"):  # continuity: a restyled frame's prompt and references
+        link = shot.motion.link(role)
+        if link is not None and link.restyle is not None:
+            r = link.restyle
+            if r.prompt is not None and is_file_value(r.prompt):
+                values.append(r.prompt)
+            named = [film.characters[c].reference if c in film.characters else c
+                     for c in r.references if with_film or c not in film.characters]  # fmt: skip
+            values += [f for f in named if f is not None]
+    if shot.motion.reference is not None:
+        values.append(shot.motion.reference)
     return values
 
 

@@ -104,7 +104,43 @@ class FilmSettings(Strict):
         "a longer shot loops its clip in the edit.",
     )
 
+    loudness: float = Field(
+        -14.0,
+        ge=-40,
+        le=-5,
+        description="Integrated loudness the mix is normalised to, in LUFS: -14 for social "
+        "platforms, -23 for broadcast (EBU R128). Used only when the film has a mix.",
+    )
+    true_peak: float = Field(-1.0, ge=-9, le=0, description="The mix's highest true peak, in dBTP.")
+    rough: Literal["draft", "final", "delivery"] = Field(
+        "draft",
+        description="The size of a rough cut (some shot not finished): the draft or final "
+        "tier's, or the delivery size.",
+    )
+    mezzanine: Literal["h264", "prores"] = Field(
+        "h264",
+        description="The edit's codec: h264 (x264 crf 17, tune grain, .mp4) or prores "
+        "(ProRes 422 HQ, .mov) for grading elsewhere.",
+    )
+    deliveries: dict[
+        Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")], Resolution | Delivery
+    ] = Field(
+        default_factory=dict,
+        description="Named outputs made from the edit: `master: 3840x2160`, or a size with "
+        "bitrate, grain, contrast and subtitles.",
+    )
+    cover: Cover | None = Field(
+        None, description="A cover image: a frame of a shot with the title, at 16:9 and 9:16."
+    )
+
     _even = field_validator("delivery")(_check_even)
+
+    def delivery_specs(self) -> dict[str, Delivery]:
+        """Each named delivery as a `Delivery` (a bare size is one with every default)."""
+        return {
+            name: d if isinstance(d, Delivery) else Delivery(size=d)
+            for name, d in self.deliveries.items()
+        }
 
     @field_validator("fps")
     @classmethod
@@ -114,13 +150,44 @@ class FilmSettings(Strict):
         return v
 
 
+class Delivery(Strict):
+    """A named output made from the edit (a 4K master, a 9:16 vertical, a social upload)."""
+
+    size: Resolution = Field(description="WIDTHxHEIGHT; another aspect crops at each shot's focus.")
+    bitrate: str | None = Field(
+        None,
+        pattern=r"^[1-9][0-9]*(\.[0-9]+)?[kM]$",
+        description="Peak video bitrate, e.g. 8M (platforms ask ~8M for 1080p, 35-45M for 4K).",
+    )
+    grain: float = Field(
+        1.0,
+        ge=0.0,
+        le=1.0,
+        description="How much of the edit's grain it keeps (below 1: denoised, to survive "
+        "a platform's compression).",
+    )
+    contrast: float = Field(1.0, ge=0.5, le=2.0, description="Contrast (1 = the edit's).")
+    subtitles: bool = Field(False, description="Burn the dialogue lines into the picture.")
+
+    _even = field_validator("size")(_check_even)
+
+
+class Cover(Strict):
+    """The film's cover: a frame of a shot with the title set in type."""
+
+    shot: str | None = Field(None, description="The shot whose frame it shows (default: first).")
+    at: float = Field(0.5, ge=0.0, le=1.0, description="Where in the shot: 0 first frame, 1 last.")
+    title: str | None = Field(None, description="The words set on it (default: the film's title).")
+
+
 class ProviderChoice(Strict):
     """Which provider makes a step's takes, with what model and per-tier settings."""
 
     use: str = Field(
         "local",
         description="Provider: local (offline previz), fal, replicate, comfyui, kling, runway, "
-        "luma, or manual (files you make by hand and drop in inbox/).",
+        "luma, sync (sync.so lip-sync), elevenlabs (voice, music), or manual (files you make "
+        "by hand and drop in inbox/).",
     )
     model: str | None = Field(None, description="The provider's model id (a tier may override).")
     base_url: str | None = Field(
@@ -143,6 +210,18 @@ class ProviderChoice(Strict):
     final: dict[str, Any] | None = Field(
         None, description="Final-tier settings (may hold `model`, `workflow`, provider inputs)."
     )
+    fallback: list[ProviderChoice] = Field(
+        default_factory=list,
+        description="Providers to try, in order, for a take this one refuses for good (an input "
+        "it will not take, such as a recognisable face): never for a fault, which is retried.",
+    )
+
+    @field_validator("fallback")
+    @classmethod
+    def _flat(cls, v: list[ProviderChoice]) -> list[ProviderChoice]:
+        if any(f.fallback for f in v):
+            raise ValueError("a fallback has no fallback of its own: list them all in one list")
+        return v
 
     @field_validator("use")
     @classmethod
@@ -177,35 +256,74 @@ class Hosting(Strict):
 
 class Providers(Strict):
     keyframe: ProviderChoice = Field(default_factory=ProviderChoice)
+    voice: ProviderChoice = Field(
+        default_factory=ProviderChoice,
+        description="Reads the dialogue's `line:` aloud (local: eSpeak NG; elevenlabs; manual).",
+    )
+    music: ProviderChoice = Field(
+        default_factory=ProviderChoice,
+        description="Makes the film's `music:` (local: a previz bed; elevenlabs; manual).",
+    )
     video: ProviderChoice = Field(
         default_factory=ProviderChoice, description="Makes the draft and final takes."
     )
     upscale: ProviderChoice = Field(default_factory=ProviderChoice)
     lipsync: ProviderChoice = Field(default_factory=ProviderChoice)
+    restyle: ProviderChoice = Field(
+        default_factory=ProviderChoice,
+        description="Makes restyled frames (image to image) of `motion.first`/`last`.",
+    )
     hosting: Hosting | None = Field(
         None,
         description="Upload input files and send their URLs (Luma's keyframes, Kling's "
         "lip-sync clip, fal and Replicate file inputs) instead of `data:` URIs.",
     )
 
-    @field_validator("keyframe", "video", "upscale", "lipsync")
+    @field_validator("keyframe", "video", "upscale", "lipsync", "voice", "music", "restyle")
     @classmethod
     def _can_serve(cls, v: ProviderChoice, info: Any) -> ProviderChoice:
         from vfbuild import catalog
 
-        if not catalog.can_serve(v.use, info.field_name):
-            able = [n for n in catalog.names() if catalog.can_serve(n, info.field_name)]
-            raise ValueError(
-                f"provider {v.use!r} cannot make {info.field_name} takes; "
-                f"these can: {', '.join(able)}"
-            )
+        for choice in (v, *v.fallback):
+            if not catalog.can_serve(choice.use, info.field_name):
+                able = [n for n in catalog.names() if catalog.can_serve(n, info.field_name)]
+                raise ValueError(
+                    f"provider {choice.use!r} cannot make {info.field_name} takes; "
+                    f"these can: {', '.join(able)}"
+                )
         return v
 
 
+class CharacterVoice(Strict):
+    """How a character sounds: a voice of the `voice` provider, or a sample of the voice to
+    clone."""
+
+    id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="The provider's voice id (local: an eSpeak NG voice such as en-us or "
+        "en+m3; elevenlabs: a voice id from your voice library).",
+    )
+    sample: str | None = Field(
+        None, description="A recording of the voice to clone, under references/ (wav, mp3)."
+    )
+    settings: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Provider settings of this voice (elevenlabs: stability, similarity_boost, "
+        "style, speed; local: rate in words per minute, pitch 0-99).",
+    )
+
+
 class Character(Strict):
-    reference: str = Field(description="Reference image under references/.")
+    reference: str | None = Field(
+        None, description="Reference image under references/ (a voice-only character has none)."
+    )
     description: str | None = Field(
         None, description="Words added to the prompt of every shot that references this character."
+    )
+    voice: CharacterVoice | None = Field(
+        None, description="The character's voice, for the dialogue lines it speaks."
     )
 
 
@@ -249,6 +367,49 @@ class KeyframeSpec(Strict):
         return self
 
 
+# A frame of another shot: `s010.keyframe` (its picked keyframe), or a frame of its final (the
+# picked draft at the final tier) or, with `upscale.`, of its upscale: `first`, `last`, or a
+# time in seconds (`s010.last`, `s010.upscale.2.5`).
+FRAME_REF_PATTERN = (
+    r"^[a-z0-9][a-z0-9_-]{0,31}\.(keyframe|((final|upscale)\.)?(first|last|[0-9]+(\.[0-9]+)?s?))$"
+)
+FrameRef = Annotated[
+    str,
+    Field(
+        pattern=FRAME_REF_PATTERN,
+        description="A frame of another shot: SHOT.keyframe (its picked keyframe), SHOT.first, "
+        "SHOT.last or SHOT.SECONDS (a frame of its final), SHOT.upscale.last (of its upscale).",
+        examples=["s010.last", "s020.keyframe", "s010.upscale.2.5"],
+    ),
+]
+
+
+class Restyle(Strict):
+    """Image to image: the frame made into another look (the winter frame made spring)."""
+
+    prompt: str | None = Field(
+        None,
+        description="What the frame becomes: text, or a file under prompts/. Default: this "
+        "shot's keyframe prompt.",
+    )
+    references: list[str] = Field(
+        default_factory=list, description="Character names, or image files under references/."
+    )
+    strength: float = Field(
+        0.6, gt=0, le=1, description="How far from the source frame (0 keeps it, 1 repaints it)."
+    )
+    seed: int | None = Field(
+        None, ge=0, le=2**32 - 1, description="Seed; defaults to the keyframe's seed."
+    )
+
+
+class FrameLink(Strict):
+    """A frame of another shot, restyled or not."""
+
+    frame: FrameRef
+    restyle: Restyle | None = Field(None, description="Restyle the frame (image to image).")
+
+
 class MotionSpec(Strict):
     """The animation (image → video) of the picked keyframe."""
 
@@ -259,11 +420,96 @@ class MotionSpec(Strict):
     seed: int | None = Field(
         None, ge=0, le=2**32 - 1, description="Seed of take 1; defaults to the keyframe's seed."
     )
+    first: FrameRef | FrameLink | None = Field(
+        None,
+        description="The clip's first frame from another shot (it stands for this shot's "
+        "keyframe, which is then not generated), e.g. s030.last.",
+    )
+    last: FrameRef | FrameLink | None = Field(
+        None,
+        description="The frame the clip ends on, from another shot; only providers that take "
+        "a last frame (Kling, Luma, Veo) can make it.",
+    )
+    reference: str | None = Field(
+        None,
+        description="A reference performance (a video under 02_Reference_Video/ or references/) "
+        "that drives a motion-control model.",
+    )
+
+    def link(self, role: str) -> FrameLink | None:
+        """`first` or `last` as a FrameLink (the short form is a bare frame)."""
+        value = getattr(self, role)
+        return FrameLink(frame=value) if isinstance(value, str) else value
 
 
 class Dialogue(Strict):
-    audio: str = Field(description="Speech audio under 04_Audio/; makes the lipsync step exist.")
-    line: str | None = Field(None, description="The words spoken, for the record.")
+    """What is said in the shot: a recording (`audio:`), or a `line:` the voice step reads."""
+
+    audio: str | None = Field(
+        None, description="Speech audio under 04_Audio/; makes the lipsync step exist."
+    )
+    line: str | None = Field(
+        None,
+        min_length=1,
+        max_length=5000,
+        description="The words spoken. Without `audio:` the voice step reads them aloud.",
+    )
+    voice: str | None = Field(
+        None,
+        description="Who speaks: a character under `characters:` with a `voice:` "
+        "(none: the voice provider's default voice).",
+    )
+    takes: int = Field(1, ge=1, le=16, description="How many readings of the line to make.")
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="Seed of take 1; take n uses seed+n-1.")
+    pick: int | None = Field(
+        None,
+        ge=1,
+        le=16,
+        description="The reading lip-sync uses when no `vf pick SHOT voice N` is in the lock "
+        "(none: take 1 when there is one take; else pick one).",
+    )
+
+    @model_validator(mode="after")
+    def _audio_or_line(self) -> Dialogue:
+        if self.audio is None and self.line is None:
+            raise ValueError("a dialogue needs an `audio:` file or a `line:` to read aloud")
+        if self.pick is not None and self.pick > self.takes:
+            raise ValueError(f"pick {self.pick} is more than the {self.takes} take(s) made")
+        return self
+
+    @property
+    def spoken(self) -> bool:
+        """Read aloud by the voice step (there is no recording)."""
+        return self.audio is None
+
+
+class MusicSpec(Strict):
+    """The film's music: a bed under the whole cut, as long as the edit."""
+
+    prompt: str = Field(
+        min_length=1, description="What the music is: text, or a file under prompts/."
+    )
+    takes: int = Field(1, ge=1, le=16, description="How many pieces to make.")
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="Seed of take 1; take n uses seed+n-1.")
+    pick: int = Field(1, ge=1, le=16, description="The take the mix uses.")
+    fit: Literal["trim", "regenerate"] = Field(
+        "trim",
+        description="When the cut's length changes: `trim` keeps music that is still long "
+        "enough (cut with a fade) and asks again only when it is too short; `regenerate` "
+        "asks again at the new length.",
+    )
+    gain: float = Field(
+        -8.0, ge=-40, le=12, description="The music's level in the mix, in dB (before ducking)."
+    )
+    duck: float = Field(
+        12.0, ge=0, le=40, description="How far the music is pushed under dialogue, in dB."
+    )
+
+    @model_validator(mode="after")
+    def _pick_in_takes(self) -> MusicSpec:
+        if self.pick > self.takes:
+            raise ValueError(f"pick {self.pick} is more than the {self.takes} take(s) made")
+        return self
 
 
 class Shot(Strict):
@@ -272,7 +518,36 @@ class Shot(Strict):
     keyframe: KeyframeSpec
     motion: MotionSpec = Field(default_factory=MotionSpec)
     dialogue: Dialogue | None = None
+    focus: (
+        tuple[Annotated[float, Field(ge=0, le=1)], Annotated[float, Field(ge=0, le=1)]] | None
+    ) = Field(
+        None,
+        description="[x, y] from 0 to 1: the point a delivery of another aspect keeps in "
+        "frame when it crops this shot (default: the centre).",
+    )
     notes: str | None = Field(None, description="Free notes; not part of any recipe.")
+
+
+REMOTE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+class Remote(Strict):
+    """A shared cache of the film's takes on object storage (`vf push`, `vf pull`, and the
+    build's look-up before it pays). Credentials come from the backend's own environment and
+    config (AWS_* and ~/.aws for s3://), never from the film."""
+
+    url: str = Field(
+        pattern=r"^[a-z][a-z0-9+.-]*://\S+$",
+        description="An fsspec URL: s3://bucket/prefix (AWS S3, MinIO, R2, Ceph: the endpoint "
+        "from AWS_ENDPOINT_URL or ~/.aws/config), gs://, az://, file:///mnt/nas/film-cache.",
+    )
+    lease: float = Field(
+        900,
+        gt=0,
+        le=7 * 24 * 3600,
+        description="Seconds a claim on a paid recipe lasts without renewal: a machine that "
+        "dies holding one delays its teammates this long at most.",
+    )
 
 
 class Film(Strict):
@@ -283,7 +558,20 @@ class Film(Strict):
     characters: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")], Character] = Field(
         default_factory=dict
     )
+    music: MusicSpec | None = Field(
+        None, description="Music under the whole film, mixed with the dialogue (ducked)."
+    )
     shots: list[Shot] = Field(min_length=1)
+    remotes: dict[Annotated[str, Field(pattern=REMOTE_NAME)], Remote] = Field(
+        default_factory=dict,
+        description="Shared caches by name (`vf remote add NAME URL`); the first is the "
+        "default of `vf push`, `vf pull` and `vf build`.",
+    )
+
+    @property
+    def length(self) -> float:
+        """The cut's length in seconds: the sum of the shots' durations."""
+        return sum(s.duration for s in self.shots)
 
     @functools.cached_property
     def shot_map(self) -> dict[str, Shot]:
@@ -298,6 +586,6 @@ class Film(Strict):
         """The image files a shot's keyframe references: a character's reference, or the path
         itself (the only rule for reading `keyframe.references`)."""
         return [
-            self.characters[r].reference if r in self.characters else r
+            self.characters[r].reference or r if r in self.characters else r
             for r in shot.keyframe.references
         ]

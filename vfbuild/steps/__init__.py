@@ -4,7 +4,8 @@ Each module of this package holds one step (see `base.Step`) and registers it wh
 the modules are found by listing the package, so adding a step is adding a module. Tests and
 plugins add steps with `register` (and take them away with `unregister`).
 
-    keyframe → pick → draft → pick → final → upscale → lipsync → the film's edit
+    keyframe → pick → draft → pick → final → upscale → (voice →) lipsync
+    → the film's music → mix → edit
 """
 
 from __future__ import annotations
@@ -111,9 +112,10 @@ def shot_steps(film: Film, shot: Shot) -> tuple[Step, ...]:
     return tuple(s for s in registered() if s.scope == "shot" and s.applies(film, shot))
 
 
-def film_steps() -> tuple[Step, ...]:
-    """The film's own steps (the edit), which come after every shot's."""
-    return tuple(s for s in registered() if s.scope == "film")
+def film_steps(film: Film | None = None) -> tuple[Step, ...]:
+    """The film's own steps (music, mix, edit), which come after every shot's; given `film`,
+    only those it has (see `Step.in_film`)."""
+    return tuple(s for s in registered() if s.scope == "film" and (film is None or s.in_film(film)))
 
 
 def picked_names() -> tuple[str, ...]:

@@ -11,6 +11,18 @@ steps (`vfbuild.steps.registered`); none of them names one.
 `resolve` is given a `Resolution`: the engine's side of the bargain (the film, its locks and
 store, and the helpers every step shares: who makes a step, its takes, its picks, its single
 output). The engine implements it in `vfbuild.plan.resolve`; the steps never import the plan.
+
+The inputs of a video step (`draft`, `final`), in its recipe's `inputs` (sha256s) and in its
+state's `inputs` (files), by role, which is what providers read:
+
+    keyframe    the image the clip starts from: the picked keyframe, or the shot's
+                `motion.first` frame (restyled when asked) when it comes from another shot
+    last        optional: the frame the clip must end on (`motion.last`); sent only to a
+                provider with `takes_last_frame` (see `vfbuild.providers.base`)
+    reference   optional: a reference performance video (`motion.reference`) for a
+                motion-control model; sent only to a provider with `takes_reference_video`
+
+A recipe without `last` or `reference` is exactly the recipe of before they existed.
 """
 
 from __future__ import annotations
@@ -175,12 +187,17 @@ class Step:
     kind: ClassVar[Literal["image", "video", "audio"]] = "video"
     # The step of the same shot whose pick or output it reads.
     upstream: ClassVar[str | None] = None
+    # It also reads the step just before it in the shot (lipsync, a voice take): its task
+    # follows that step rather than `upstream`.
+    after_previous: ClassVar[bool] = False
     # Its provider bills it by the clip's length (video steps of a shot).
     billed_by_seconds: ClassVar[bool] = False
     # Where its single output goes in the layout (steps that are not picked).
     output_dir: ClassVar[str | None] = None
     # Its artifact is finished material for the edit (a cut of those is not a rough cut).
     finished: ClassVar[bool] = False
+    # Its output is the film's cut, the film the build reports (a film step: the edit).
+    cut: ClassVar[bool] = False
     # Its artifact can stand for its shot in the edit (a film step uses the most advanced).
     edit_material: ClassVar[bool] = True
     # What its result must be before the store takes it (kind, size, length, sound); None:
@@ -189,6 +206,10 @@ class Step:
 
     def applies(self, film: Film, shot: Shot) -> bool:
         """Whether `shot` goes through this step (lipsync: only shots with dialogue)."""
+        return True
+
+    def in_film(self, film: Film) -> bool:
+        """Whether a film step has work in `film` (the music: only a film with `music:`)."""
         return True
 
     def takes(self, shot: Shot) -> int:
@@ -219,6 +240,12 @@ class Step:
         if job.picked:
             paths.append(layout.selected_path(job.name, job.step, version, job.take, ext))
         return paths
+
+    def links(self, film: Film, shot: Shot) -> list[tuple[str, str]]:
+        """Steps of other shots whose pick or output this step of `shot` reads, as (shot id,
+        step name): the graph runs them first, and a change to their shot's lock makes this
+        step be worked out again (continuity: a frame of another shot)."""
+        return []
 
     def fingerprint_files(self, shot: str, names: set[str]) -> list[str]:
         """Names in 01_Source_Images that are inputs of this step for `shot` (a user's

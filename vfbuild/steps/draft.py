@@ -34,6 +34,69 @@ def keyframe_file(r: Resolution, shot: Shot, sha: str) -> Path:
     return r.object_path(sha)
 
 
+def first_step(shot: Shot) -> str | None:
+    """The step of this shot whose output is its first frame (`motion.first`), or None when
+    the clip starts from the shot's own picked keyframe."""
+    link = shot.motion.link("first")
+    if link is None:
+        return None
+    return "first-restyle" if link.restyle is not None else "first"
+
+
+def last_step(shot: Shot) -> str | None:
+    link = shot.motion.link("last")
+    if link is None:
+        return None
+    return "last-restyle" if link.restyle is not None else "last"
+
+
+def linked_inputs(r: Resolution, shot: Shot, state: StepState) -> dict[str, str] | None:
+    """The continuity inputs of a video step (see `vfbuild.steps.base`): `keyframe` when the
+    first frame comes from another shot, `last`, `reference`; their files go into the state's
+    inputs. None: one is not built yet (the state then says so). A provider that cannot take
+    the last frame or the reference is told here, not left to drop it."""
+    from vfbuild.errors import UsageError
+    from vfbuild.providers.base import takes_last_frame, takes_reference_video
+
+    out: dict[str, str] = {}
+    prov = r.provider("draft")
+    for role, step in (("keyframe", first_step(shot)), ("last", last_step(shot))):
+        if step is None:
+            continue
+        if role == "last" and not takes_last_frame(prov):
+            raise UsageError(
+                f"{shot.id}: motion.last asks for a last frame, and {prov.name} cannot take one",
+                hint="use a video provider whose model takes a last frame, or remove motion.last",
+            )
+        art = r.output_artifact(shot, step, state)
+        if art is None:
+            return None
+        out[role] = art.sha256
+        state.inputs[role] = r.object_path(art.sha256)
+    ref = shot.motion.reference
+    if ref is not None:
+        if not takes_reference_video(prov):
+            raise UsageError(
+                f"{shot.id}: motion.reference asks for a motion-control model, and {prov.name} "
+                "has none",
+                hint="use a video provider that takes a reference performance, or remove "
+                "motion.reference",
+            )
+        out["reference"] = r.input_sha(ref)
+        state.inputs["reference"] = r.root / ref
+    return out
+
+
+def pinned_inputs(r: Resolution, shot: Shot, recorded: dict[str, Any], state: StepState) -> None:
+    """The files of a picked draft's continuity inputs (`last`, `reference`), by the sha256s
+    its recipe names."""
+    if "last" in recorded:
+        state.inputs["last"] = r.object_path(recorded["last"])
+    ref = shot.motion.reference
+    if "reference" in recorded and ref is not None:
+        state.inputs["reference"] = r.root / ref
+
+
 class Draft(Step):
     name = "draft"
     contract = Contract("video", size="aspect", length="asked")
@@ -53,7 +116,8 @@ class Draft(Step):
 
         assert shot is not None
         state = StepState(shot.id, self.name, STALE)
-        kf_sha = keyframe_input(r, shot, state)
+        own_keyframe = first_step(shot) is None
+        kf_sha = keyframe_input(r, shot, state) if own_keyframe else ""
         if kf_sha is None:
             if r.frozen:
                 raise FrozenError(f"{shot.id}: no {self.upstream} pick in locks/{shot.id}.yaml")
@@ -64,7 +128,12 @@ class Draft(Step):
             if pick is not None:  # the keyframe the pinned draft was made from
                 sha = pick.recipe["inputs"]["keyframe"]
                 state.inputs["keyframe"] = keyframe_file(r, shot, sha)
+                pinned_inputs(r, shot, pick.recipe["inputs"], state)
             return state
+        linked = linked_inputs(r, shot, state)
+        if linked is None:
+            return state  # waits for its first or last frame
+        kf_sha = linked.pop("keyframe", kf_sha)
         w, h = r.tier_size("draft")
         settings: dict[str, Any] = {
             "width": w,
@@ -81,7 +150,7 @@ class Draft(Step):
             **r.made_by(self.name, "draft"),
             tier="draft",
             settings=settings,
-            inputs={"keyframe": kf_sha},
+            inputs={"keyframe": kf_sha, **linked},
             prompt=motion_prompt(r.film, shot, r.root),
             negative=negative_prompt(r.film, shot, "video", r.root) or None,
         )

@@ -8,7 +8,7 @@ from vfbuild.media.contract import Contract
 from vfbuild.spec.models import Shot
 from vfbuild.steps import register
 from vfbuild.steps.base import STALE, WAITING, Resolution, Step, StepState
-from vfbuild.steps.draft import keyframe_file
+from vfbuild.steps.draft import keyframe_file, pinned_inputs
 from vfbuild.store import layout
 
 
@@ -28,7 +28,11 @@ class Final(Step):
         if pick is None:
             if r.frozen:
                 raise FrozenError(f"{shot.id}: no {self.upstream} pick in locks/{shot.id}.yaml")
-            if r.locks.pick(shot.id, "keyframe") is None:
+            if shot.motion.first is not None:  # continuity: its draft may wait for a frame
+                if r.resolve(shot.id, self.upstream).status == WAITING:
+                    state.status, state.reasons = WAITING, [f"waits for {self.upstream}"]
+                    return state
+            elif r.locks.pick(shot.id, "keyframe") is None:
                 state.status, state.reasons = WAITING, ["waits for the keyframe pick"]
                 return state
             return r.needs_pick(shot, self.upstream, state)
@@ -41,6 +45,7 @@ class Final(Step):
         }
         recipe = drafted.replace(tier="final", settings=settings, **r.made_by(self.name, "final"))
         state.inputs["keyframe"] = keyframe_file(r, shot, pick.recipe["inputs"]["keyframe"])
+        pinned_inputs(r, shot, pick.recipe["inputs"], state)
         return r.output(state, recipe)
 
 

@@ -30,7 +30,9 @@ class Keyframe(Step):
         return shot.keyframe.takes
 
     def applies(self, film: Film, shot: Shot) -> bool:
-        return True
+        # A clip whose first frame comes from another shot (`motion.first`) has that frame
+        # for its keyframe: none is generated.
+        return shot.motion.first is None
 
     def resolve(self, r: Resolution, shot: Shot | None) -> StepState:
         from vfbuild.spec.prompt import camera_notes, keyframe_prompt, negative_prompt

@@ -1,5 +1,6 @@
 """`lipsync`: the shot's dialogue on its upscaled clip, for shots with `dialogue:` only. Last,
-because a lip-sync model re-renders the mouth of the finished clip (lip-sync LAST)."""
+because a lip-sync model re-renders the mouth of the finished clip (lip-sync LAST). The
+dialogue is its `audio:` file, or the picked reading of its `line:` (the voice step)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ class Lipsync(Step):
     output_dir = layout.UPSCALED
     finished = True
     upstream = "upscale"
+    after_previous = True  # a spoken line's voice take comes just before it
 
     def applies(self, film: Film, shot: Shot) -> bool:
         return shot.dialogue is not None
@@ -30,7 +32,12 @@ class Lipsync(Step):
         src = r.output_artifact(shot, self.upstream, state)
         if src is None:
             return state
-        audio = shot.dialogue.audio
+        from vfbuild.steps.voice import dialogue_sound
+
+        sound = dialogue_sound(r, shot, state)  # the `audio:` file, or the picked reading
+        if sound is None:
+            return state
+        audio_sha, audio_file = sound
         recipe = make_recipe(
             **r.made_by(self.name),
             tier="final",
@@ -38,9 +45,9 @@ class Lipsync(Step):
                 "fps": r.film.film.fps,
                 "provider_settings": r.tier_settings(self.name, "final"),
             },
-            inputs={"clip": src.sha256, "audio": r.input_sha(audio)},
+            inputs={"clip": src.sha256, "audio": audio_sha},
         )
-        state.inputs |= {"clip": r.object_path(src.sha256), "audio": r.root / audio}
+        state.inputs |= {"clip": r.object_path(src.sha256), "audio": audio_file}
         return r.output(state, recipe)
 
 

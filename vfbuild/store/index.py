@@ -110,7 +110,10 @@ class RecipeIndex:
     def exists(self, key: str) -> bool:
         return key in self._known_keys() or self._path(key).exists()
 
-    def record(self, key: str, artifact: Artifact, recipe: dict[str, Any]) -> None:
+    def record(
+        self, key: str, artifact: Artifact, recipe: dict[str, Any], made_by: str | None = None
+    ) -> None:
+        """`made_by`: the fallback provider and model that made it, when not the recipe's."""
         p = self._path(key)
         p.parent.mkdir(parents=True, exist_ok=True)
         body = {
@@ -119,6 +122,8 @@ class RecipeIndex:
             "size": artifact.size,
             "recipe": recipe,
         }
+        if made_by is not None:
+            body["made_by"] = made_by
         atomic_write_text(p, json.dumps(body, sort_keys=True, indent=1) + "\n")
         by_sha = self.root / "by-sha" / artifact.sha256
         if not by_sha.exists():
@@ -131,6 +136,15 @@ class RecipeIndex:
                 known[key] = entry
                 self._append_log(key, artifact)
             self.generation += 1
+
+    def made_by(self, key: str) -> str | None:
+        """The fallback provider and model that made the take of `key`, if one did."""
+        try:
+            body = json.loads(self._path(key).read_text())
+        except (OSError, ValueError):
+            return None
+        value = body.get("made_by") if isinstance(body, dict) else None
+        return value if isinstance(value, str) else None
 
     def recipe_for_sha(self, sha256: str) -> tuple[str, dict[str, Any]] | None:
         """The recipe (key, recipe) that made an artifact, if this store made it."""

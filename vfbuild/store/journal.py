@@ -27,6 +27,9 @@ SUBMITTED = "submitted"  # the provider gave a job id (its take may be stored, i
 FAILED = "failed"  # the provider said the job failed
 STORED = "stored"  # manual work whose take is stored; its ledger row may still be missing
 LEDGERED = "ledgered"  # the ledger has its row: nothing left to do
+# The provider refused the job's input for good (`InputRefused`, a 422): nothing was made or
+# paid, and sending it again cannot help; the slot's `fallback:` makes the take instead.
+REFUSED = "refused"
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,7 @@ class Journal:
     ) -> JournalEntry:
         """Record a job about to be submitted (a new attempt if an earlier one failed)."""
         old = self.get(key)
-        attempt = old.attempt + 1 if old is not None and old.state == FAILED else 1
+        attempt = old.attempt + 1 if old is not None and old.state in (FAILED, REFUSED) else 1
         if old is not None and old.state == SUBMITTING:
             attempt = old.attempt  # the same attempt, resubmitted: keep its client id
         return self.put(
@@ -109,7 +112,7 @@ class Journal:
         return [e for p in names if (e := self.get(p.stem))]
 
 
-STATES = frozenset({SUBMITTING, SUBMITTED, FAILED, STORED, LEDGERED})
+STATES = frozenset({SUBMITTING, SUBMITTED, FAILED, STORED, LEDGERED, REFUSED})
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 # Each field's types as JSON gives them (`attempt` and `cost` may be written as 1 or 1.0).
 _TYPES: dict[str, tuple[type, ...]] = {

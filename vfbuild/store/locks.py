@@ -134,6 +134,9 @@ class Pick(BaseModel):
     file: FilmFile = Field(description="Where the take stands in the versioned layout.")
     recipe: Recipe = Field(description="The whole recipe, so a clone can remake the take.")
     polished: Polished | None = None
+    made_by: str | None = Field(
+        None, description="The fallback provider and model that made it, when not the recipe's."
+    )
 
 
 class Output(BaseModel):
@@ -145,6 +148,9 @@ class Output(BaseModel):
     sha256: Sha256
     file: FilmFile
     recipe: Recipe
+    made_by: str | None = Field(
+        None, description="The fallback provider and model that made it, when not the recipe's."
+    )
 
 
 class LockFile(BaseModel):

@@ -14,9 +14,13 @@ What `.vf/` holds that is not a cache (losing these loses work or money):
 - `journal/<key>.json`: every paid job, written before it is submitted: never pay twice
   (`vfbuild.store.journal`). Losing it may resubmit a job that was in flight.
 - `tmp/`: where takes are written before the store renames them in; emptied by every build.
+- `damaged/<sha256><ext>`: files found changed in place (a store object, a layout file), moved
+  aside rather than deleted: a user may have edited a take (`vfbuild.store.verify`).
 - `build.lock` (one build at a time: an flock), `build.running` (there while a build runs: a
   killed build leaves it, and the next sweeps temp files and trusts no stamp), `last-error.log`
   (the traceback of the last internal error).
+- `clone-id`: this clone's name on a remote cache: who holds a claim on a paid recipe
+  (`vfbuild.store.remote`). Losing it only makes this clone a stranger to its own claims.
 
 The caches. Each is only a faster road to an answer vfbuild can always work out again: a
 missing, damaged, foreign or stale one is a miss, never an error, and deleting any of them (or
@@ -78,6 +82,10 @@ review-sheet.json    (review.sheet)           ledger.csv's stat             (~0.
 
 cache/thumbs/        a JPEG per artifact      its artifact's sha256 names   a Pillow or ffmpeg
                      (review.thumbs)          it (content never changes)    thumbnail per take
+
+cache/               the sha256 of each       the file's device, inode,     hashing each store
+artifact-hashes.json store object and layout  size and mtime_ns are the     object and layout
+                     file (store.verify)      same, and it was 2 s old      file again
 ===================  =======================  ============================  ====================
 """
 
@@ -96,6 +104,8 @@ TMP = f"{VF}/tmp"
 BUILD_LOCK = f"{VF}/build.lock"
 BUILD_RUNNING = f"{VF}/build.running"
 LAST_ERROR = f"{VF}/last-error.log"
+DAMAGED = f"{VF}/damaged"
+CLONE_ID = f"{VF}/clone-id"
 
 # The caches (the table above).
 CACHE = f"{VF}/cache"
@@ -111,6 +121,7 @@ DOIT_STATE = f"{VF}/doit-state.json"
 HOSTED = f"{VF}/hosted.json"
 REVIEW_SHEET = f"{CACHE}/review-sheet.json"
 THUMBS = f"{CACHE}/thumbs"
+ARTIFACT_HASHES = f"{CACHE}/artifact-hashes.json"
 
 CACHES = (
     FILM_CACHE,
@@ -125,6 +136,7 @@ CACHES = (
     HOSTED,
     REVIEW_SHEET,
     THUMBS,
+    ARTIFACT_HASHES,
 )
 
 # The folders under `.vf/` that vfbuild makes when it needs them.

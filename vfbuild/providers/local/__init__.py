@@ -2,7 +2,9 @@
 (`previz`).
 
 Keyframes are previz stills, draft/final are animatics performing the shot's camera move,
-upscale is a real lanczos scale, lipsync muxes the dialogue onto the clip.
+upscale is a real lanczos scale, lipsync muxes the dialogue onto the clip. The voice is eSpeak
+NG reading the line (`speech`), the music a previz bed of chords (`bed`), the mix ffmpeg's
+(`vfbuild.media.mix`).
 """
 
 from __future__ import annotations
@@ -19,8 +21,18 @@ MODELS = {
     "final": "previz-animatic",
     "upscale": "lanczos",
     "lipsync": "previz-mux",
+    "voice": "espeak-ng",
+    "music": "previz-bed",
+    "mix": "mix",
     "edit": "edit",
+    "first": "ffmpeg-frame",
+    "last": "ffmpeg-frame",
+    "first-restyle": "previz-restyle",
+    "last-restyle": "previz-restyle",
 }
+AUDIO_STEPS = ("voice", "music", "mix")
+# Steps whose takes are stills (PNG).
+STILLS = frozenset({"keyframe", "first", "last", "first-restyle", "last-restyle"})
 
 
 @functools.cache
@@ -40,18 +52,34 @@ class LocalProvider:
     declares_cost = False
     versions_early = False
     by_hand = False
+    takes_last_frame = True  # the animatic crossfades toward it
+    takes_reference_video = True  # shown picture-in-picture
 
     def model(self, step: str, configured: str | None) -> str:
         return MODELS[step]
 
     def engine(self, step: str) -> dict[str, Any]:
         ident = _identity()
-        if step == "keyframe":
+        if step == "voice":
+            from vfbuild.providers.local import speech
+
+            return speech.identity()
+        if step in ("music", "mix"):
+            from vfbuild.media.mix import MIX_VERSION
+            from vfbuild.providers.local.bed import BED_VERSION
+
+            own = {"bed": str(BED_VERSION)} if step == "music" else {"mix": str(MIX_VERSION)}
+            return {"ffmpeg": ident["ffmpeg"], **own}
+        if step in ("keyframe", "first-restyle", "last-restyle"):
             return {"pillow": ident["pillow"], "previz": ident["previz"]}
+        if step in ("first", "last"):
+            return {"ffmpeg": ident["ffmpeg"]}
         return {"ffmpeg": ident["ffmpeg"], "encoder": ident["encoder"], "previz": ident["previz"]}
 
     def ext(self, step: str) -> str:
-        return ".png" if step == "keyframe" else ".mp4"
+        if step in AUDIO_STEPS:
+            return ".wav"
+        return ".png" if step in STILLS else ".mp4"
 
     def units(self, step: str, seconds: float | None) -> tuple[str, float]:
         return default_units(step, seconds)
@@ -88,6 +116,23 @@ class LocalProvider:
                 seed=recipe["seed"],
                 take=recipe["take"],
                 label=f"{s['label']} · {step} t{recipe['take']} · PREVIZ ANIMATIC",
+                last=_one(inputs["last"]) if "last" in inputs else None,
+                reference=_one(inputs["reference"]) if "reference" in inputs else None,
+            )
+        elif step in ("first", "last"):
+            from vfbuild.media.frames import extract_frame
+
+            extract_frame(_one(inputs["source"]), out, s["at"])
+        elif step in ("first-restyle", "last-restyle"):
+            refs = inputs.get("references", [])
+            previz.render_restyle(
+                out,
+                image=_one(inputs["image"]),
+                prompt=recipe["prompt"] or "",
+                strength=s["strength"],
+                seed=recipe["seed"],
+                references=list(refs) if isinstance(refs, list) else [refs],
+                label=f"{s['label']} · {step}",
             )
         elif step == "upscale":
             previz.render_upscale(
@@ -97,6 +142,10 @@ class LocalProvider:
             previz.render_lipsync(
                 out, clip=_one(inputs["clip"]), audio=_one(inputs["audio"]), fps=s["fps"]
             )
+        elif step in AUDIO_STEPS:
+            from vfbuild.providers.local.sound import make_sound
+
+            make_sound(recipe, inputs, out)
         elif step == "edit":
             from vfbuild.media.edit import EditClip, render_edit
 
@@ -114,6 +163,7 @@ class LocalProvider:
                 fps=s["fps"],
                 grain=s["grain"],
                 on_progress=progress,
+                sound=_one(inputs["mix"]) if "mix" in inputs else None,
             )
         else:  # pragma: no cover - the planner only asks for the steps above
             raise ValueError(step)

@@ -517,6 +517,8 @@ def _animatic_frames(
     height: int,
     frames: int,
     path: Callable[[int], tuple[float, float, float]],
+    last: Path | None = None,
+    pip: list[Any] | None = None,
 ) -> Iterator[bytes]:
     """RGB frames of the move. Pillow's EXTENT transform samples the still at sub-pixel
     positions in plain C, so slow moves glide and the bytes are the same on every CPU (ffmpeg's
@@ -534,6 +536,7 @@ def _animatic_frames(
         overlay = lab.convert("RGBA")
     margin = max(4, round(height * 0.03))
     at = (margin, height - margin - overlay.height)
+    end = _cover(last, width, height) if last is not None else None
 
     def draw(n: int) -> bytes:
         zoom, fx, fy = path(n)
@@ -547,12 +550,116 @@ def _animatic_frames(
             (x0, y0, x0 + w, y0 + h),
             resample=Image.Resampling.BILINEAR,
         )
+        if end is not None:  # the clip lands on its last frame: a crossfade over its second half
+            frame = Image.blend(frame, end, _landing(n, frames))
+        if pip:  # the reference performance, top right
+            inset = pip[min(n, len(pip) - 1)]
+            frame.paste(inset, (width - margin - inset.width, margin))
         frame.paste(overlay, at, overlay)
         return frame.tobytes()
 
     # Pillow releases the GIL while it transforms: two frames are drawn at once, in order.
     with ThreadPoolExecutor(max_workers=2) as pool:
         yield from pool.map(draw, range(frames))
+
+
+def _landing(n: int, frames: int) -> float:
+    """How much of the last frame shows at frame n: none in the first half, all at the end."""
+    p = min(max((n / max(frames - 1, 1) - 0.5) / 0.5, 0.0), 1.0)
+    return p * p * (3 - 2 * p)
+
+
+def _cover(still: Path, width: int, height: int) -> Any:
+    """`still` scaled to cover width x height, centred and cropped."""
+    from PIL import Image, ImageOps
+
+    with Image.open(still) as src:
+        return ImageOps.fit(src.convert("RGB"), (width, height), Image.Resampling.LANCZOS)
+
+
+def _pip_frames(reference: Path, width: int, height: int, fps: int, frames: int) -> list[Any]:
+    """The reference performance as `frames` small RGB pictures (a quarter of the frame's
+    width, framed in white), at the clip's rate; its last picture held if it is shorter."""
+    import subprocess
+
+    from PIL import Image, ImageOps
+
+    pw = max(16, (width // 4) // 2 * 2)
+    ph = max(16, round(pw * height / width) // 2 * 2)
+    border = max(1, width // 320)
+    argv = [
+        ff.ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(reference),
+        "-map", "0:v:0", "-vf",
+        f"fps={fps},scale={pw}:{ph}:force_original_aspect_ratio=decrease:flags={ff.sws()}:"
+        f"in_color_matrix=bt709,pad={pw}:{ph}:(ow-iw)/2:(oh-ih)/2,format=rgb24",
+        "-frames:v", str(frames), "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1",
+    ]  # fmt: skip
+    proc = subprocess.run(argv, capture_output=True, check=False)
+    size = pw * ph * 3
+    if proc.returncode != 0 or len(proc.stdout) < size:
+        raise MediaError(
+            f"cannot read the reference performance {reference.name}",
+            hint=proc.stderr.decode(errors="replace").strip()[-300:] or "it holds no video",
+        )
+    data = proc.stdout
+    return [
+        ImageOps.expand(
+            Image.frombytes("RGB", (pw, ph), data[i : i + size]), border, fill=(255, 255, 255)
+        )
+        for i in range(0, len(data) - size + 1, size)
+    ]
+
+
+def render_restyle(
+    out: Path,
+    *,
+    image: Path,
+    prompt: str,
+    strength: float,
+    seed: int,
+    references: list[Path],
+    label: str,
+) -> None:
+    """A previz of image to image: the source frame colour-graded toward a palette drawn from
+    the prompt and seed (as far as `strength` says), the prompt written over it and the
+    references beside it. Same arguments, same bytes."""
+    from PIL import Image, ImageDraw, ImageEnhance
+
+    out = Path(out)
+    with _writing(out, "the previz restyle"):
+        with Image.open(image) as src:
+            base = src.convert("RGB")
+        width, height = base.size
+        dice = _Dice("restyle", prompt, seed)
+        tint = _palette(dice)[4]
+        graded = ImageEnhance.Color(base).enhance(1 + strength)
+        graded = ImageEnhance.Brightness(graded).enhance(1 + 0.15 * strength)
+        graded = Image.blend(graded, Image.new("RGB", base.size, tint), 0.45 * strength)
+        im = graded.convert("RGBA")
+        unit = min(width / 16, height / 9) / 40
+        margin = max(4, round(14 * unit))
+        overlay = Image.new("RGBA", im.size, (0, 0, 0, 0))
+        _draw_panel(
+            overlay,
+            (margin, margin),
+            round(width * 0.56) - 2 * margin,
+            round(height * 0.6),
+            unit,
+            shot_id=label,
+            header=f"PREVIZ RESTYLE · strength {strength:g} · seed {seed}",
+            title="",
+            prompt=prompt,
+            notes=[],
+        )
+        im = Image.alpha_composite(im, overlay)
+        thumbs = _thumbnails(references[:4], round(height * 0.2), round(width * 0.2))
+        _paste_thumbnails(
+            im, thumbs, len(references), (round(width * 0.6), margin, width - margin), unit
+        )
+        stripe = max(2, round(6 * unit))  # the grade's colour, so it reads even on a thumbnail
+        ImageDraw.Draw(im).rectangle((0, height - stripe, width, height), fill=(*tint, 255))
+        _footer(im, "local previz - not an AI render", margin, unit)
+        _save_png(im.convert("RGB"), out)
 
 
 def _to_rec709(video: Any, *size: int, flags: str = ff.sws()) -> Any:
@@ -582,8 +689,12 @@ def render_animatic(
     seed: int,
     take: int,
     label: str,
+    last: Path | None = None,
+    reference: Path | None = None,
 ) -> None:
-    """An MP4 of the camera `move` over `still`, `round(duration*fps)` frames, label burnt in."""
+    """An MP4 of the camera `move` over `still`, `round(duration*fps)` frames, label burnt in.
+    With `last`, the clip crossfades onto that frame; with `reference`, the reference
+    performance plays picture-in-picture."""
     out = Path(out)
     with _writing(out, "the previz animatic"):
         _check_size(width, height)
@@ -596,6 +707,7 @@ def render_animatic(
         with temp_path(out.parent, suffix=".label.png") as label_png:
             _label_png(label_png, text=label, height=height)
             path = _motion(move, seed, take, fps, frames)
+            pip = None if reference is None else _pip_frames(reference, width, height, fps, frames)
             args = [
                 "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
                 "-framerate", str(fps), "-i", "pipe:0",
@@ -607,7 +719,9 @@ def render_animatic(
             ff.run_ffmpeg(
                 args,
                 what=f"rendering the previz animatic {out.name}",
-                stdin=_animatic_frames(Path(still), label_png, width, height, frames, path),
+                stdin=_animatic_frames(
+                    Path(still), label_png, width, height, frames, path, last, pip
+                ),
             )
 
 

@@ -1,0 +1,173 @@
+"""The remote cache's backend on a real S3-protocol server (moto, 127.0.0.1) and on a file://
+folder: write-if-absent under a race, streamed transfers verified by sha256, exclusive claims
+that lapse, and a corrupt blob refused and never stored."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+import pytest
+
+from tests.s3server import S3
+from vfbuild.errors import RemoteCorrupt
+from vfbuild.store.index import RecipeIndex
+from vfbuild.store.objects import ObjectStore
+from vfbuild.store.remote import CAS, Remote
+from vfbuild.store.teamcache import TeamCache, action_record
+
+KEY = "ab" * 32
+LEASE = 2.0  # long enough for a loaded 2-core machine to ask twice within it
+
+
+@pytest.fixture(params=["file", "s3"])
+def remote(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Remote]:
+    if request.param == "file":
+        yield Remote("nas", f"file://{tmp_path}/remote", lease_seconds=LEASE)
+    else:
+        server: S3 = request.getfixturevalue("s3")
+        yield Remote("team", server.url, lease_seconds=LEASE)
+
+
+def _team(tmp_path: Path, remote: Remote, name: str) -> TeamCache:
+    root = tmp_path / name
+    (root / ".vf").mkdir(parents=True)
+    return TeamCache(
+        root, ObjectStore(root / ".vf/objects"), RecipeIndex(root / ".vf/recipes"), remote
+    )
+
+
+def _blob(tmp_path: Path, size: int) -> tuple[Path, str]:
+    data = os.urandom(size)
+    path = tmp_path / f"blob-{size}"
+    path.write_bytes(data)
+    return path, hashlib.sha256(data).hexdigest()
+
+
+def test_a_name_is_written_once(remote: Remote) -> None:
+    def body(f: IO[bytes]) -> None:
+        f.write(b"first\n")
+
+    assert remote.create(remote.path("ac", KEY), body) is True
+    assert remote.create(remote.path("ac", KEY), lambda f: None) is False  # 412 on S3
+    assert remote.fs.cat_file(remote.path("ac", KEY)) == b"first\n"
+
+
+def test_a_name_is_written_once_whoever_races_for_it(tmp_path: Path) -> None:
+    # On file:// only: moto checks If-None-Match and then stores, not atomically, so racing
+    # writers can both win there (AWS S3 itself is atomic); the sequential case runs on both.
+    remote = Remote("nas", f"file://{tmp_path}/remote")
+    wins: list[bool] = []
+    start = threading.Barrier(8)
+
+    def write(i: int) -> None:
+        def body(f: IO[bytes]) -> None:
+            f.write(f"writer {i}\n".encode())
+
+        start.wait()
+        wins.append(remote.create(remote.path("ac", KEY), body))
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(wins) == [False] * 7 + [True]
+    text = remote.fs.cat_file(remote.path("ac", KEY)).decode()
+    assert text.startswith("writer ") and text.count("\n") == 1
+
+
+def test_a_write_that_fails_midway_leaves_no_object(remote: Remote) -> None:
+    def body(f: IO[bytes]) -> None:
+        f.write(b"x" * (6 * 2**20))  # past one part: a multipart upload on S3
+        raise OSError("the disk went away")
+
+    with pytest.raises(Exception, match="disk went away"):
+        remote.create(remote.path(CAS, KEY), body)
+    assert remote.blob_size(KEY) is None
+
+
+def test_a_take_goes_up_and_comes_back_verified(tmp_path: Path, remote: Remote) -> None:
+    a, b = _team(tmp_path, remote, "a"), _team(tmp_path, remote, "b")
+    src, sha = _blob(tmp_path, 9 * 2**20 + 17)
+    art = a.store.put(src, ".mp4")
+    assert art.sha256 == sha
+    a.publish(KEY, art, {"step": "draft", "provider": "fal"}, job_id="j1", cost=0.25)
+    assert remote.upload_blob(a.store.path(sha), sha) is False  # resumed: already there
+    got = b.fetch(KEY, {"step": "draft"}, None, ".mp4")
+    assert got == art
+    assert b.store.path(sha).read_bytes() == a.store.path(sha).read_bytes()
+    assert b.index.lookup(KEY) == art
+    record = remote.get_action(KEY)
+    assert record is not None and record["job_id"] == "j1" and record["cost"] == 0.25
+
+
+def test_a_corrupt_blob_is_refused_named_and_never_stored(tmp_path: Path, remote: Remote) -> None:
+    a, b = _team(tmp_path, remote, "a"), _team(tmp_path, remote, "b")
+    src, sha = _blob(tmp_path, 1000)
+    art = a.store.put(src, ".png")
+    a.publish(KEY, art, {"step": "keyframe"})
+    bad = bytearray(a.store.path(sha).read_bytes())
+    bad[500] ^= 1
+    remote.fs.rm(remote.path(CAS, sha))
+    remote.fs.pipe_file(remote.path(CAS, sha), bytes(bad))
+    with pytest.raises(RemoteCorrupt) as e:
+        b.fetch(KEY, {"step": "keyframe"}, None, ".png")
+    assert remote.where(CAS, sha) in e.value.message and repr(remote.name) in e.value.message
+    assert not b.store.has(sha) and b.index.lookup(KEY) is None
+    assert list((b.root / ".vf/tmp").iterdir()) == []
+
+
+def test_a_record_naming_other_bytes_than_the_pin_is_not_used(
+    tmp_path: Path, remote: Remote
+) -> None:
+    a, b = _team(tmp_path, remote, "a"), _team(tmp_path, remote, "b")
+    src, sha = _blob(tmp_path, 100)
+    a.publish(KEY, a.store.put(src, ".png"), {})
+    assert b.fetch(KEY, {}, "cd" * 32, ".png") is None
+    assert not b.store.has(sha)
+
+
+def test_a_claim_is_exclusive_and_lapses_when_its_holder_dies(remote: Remote) -> None:
+    first = remote.try_claim(KEY, "machine-a")
+    assert first is not None and first.generation == 1
+    assert remote.try_claim(KEY, "machine-b") is None
+    assert remote.try_claim(KEY, "machine-a") is not None  # its own claim: renewed
+    time.sleep(LEASE + 0.2)  # machine-a died: its lease lapses
+    took = remote.try_claim(KEY, "machine-b")
+    assert took is not None and took.generation == 2 and took.holder == "machine-b"
+    assert remote.try_claim(KEY, "machine-a") is None
+
+
+def test_a_waiting_teammate_takes_what_the_holder_publishes(tmp_path: Path, remote: Remote) -> None:
+    a, b = _team(tmp_path, remote, "a"), _team(tmp_path, remote, "b")
+    claim = a.claim(KEY, {}, None, ".png", say=lambda line: None)
+    assert not isinstance(claim, type(None)) and hasattr(claim, "stop")
+    said: list[str] = []
+    got: list[object] = []
+    waiter = threading.Thread(
+        target=lambda: got.append(b.claim(KEY, {}, None, ".png", say=said.append))
+    )
+    waiter.start()
+    time.sleep(LEASE * 1.5)  # longer than the lease: the holder's renewals keep it
+    assert waiter.is_alive() and said and "teammate" in said[0]
+    src, _ = _blob(tmp_path, 300)
+    art = a.store.put(src, ".png")
+    a.publish(KEY, art, {})
+    claim.stop(release=False)  # type: ignore[union-attr]
+    waiter.join(timeout=10)
+    assert got == [art] and b.store.has(art.sha256)
+
+
+def test_records_are_what_a_recipe_produced(tmp_path: Path) -> None:
+    from vfbuild.store.objects import Artifact
+
+    art = Artifact("ef" * 32, ".mp4", 10)
+    rec = action_record(KEY, art, {"provider": "fal", "model": "m"}, by="x", job_id="j", cost=1.0)
+    assert rec["outputs"] == [{"sha256": art.sha256, "ext": ".mp4", "size": 10}]
+    assert (rec["provider"], rec["model"], rec["job_id"], rec["cost"]) == ("fal", "m", "j", 1.0)
