@@ -147,5 +147,9 @@ def _plain(text: str) -> Any:
                 return int(text)
             if tag.endswith(":float") and _FLOAT.match(text):
                 return float(text)
+            if tag.endswith(":bool"):  # the pattern matched: true/True/TRUE, false/...
+                return text.lower() == "true"
+            if tag.endswith(":null"):
+                return None
             raise _Unread  # a type this reader does not build: the full loader does
     return text
