@@ -210,9 +210,18 @@ class Film:
 
     def check(self) -> None:
         """Validate shots.yaml and what it names; raises a SpecError listing every problem."""
+        from vfbuild.plan import stamp
+
+        # A film that passed, in a world that has not moved since, passes: no spec models
+        # (pydantic) to import.
+        key = ("check",)
+        before = stamp.World(self.root, key)
+        if stamp.replay(self.root, before, stamp.CHECK_STAMP) == "passed":
+            return
         from vfbuild.spec.load import load_film
 
         load_film(self.root)
+        stamp.record(self.root, before, stamp.World(self.root, key), "passed", stamp.CHECK_STAMP)
 
     def plan(
         self, *, shots: list[str] | None = None, tier: str = "final", frozen: bool = False

@@ -59,6 +59,7 @@ STAMP_FORMAT = 2  # the stamp file's own shape (2: with the inputs' stats and sh
 STAMP = Path(vfdir.NOOP_STAMP)
 PLAN_STAMP = Path(vfdir.PLAN_STAMP)  # what `vf plan` last said, the same way
 STATUS_STAMP = Path(vfdir.STATUS_STAMP)  # and `vf status`
+CHECK_STAMP = Path(vfdir.CHECK_STAMP)  # and that `vf check` passed
 # Folders of the film that hold only what builds make (their files are not inputs).
 OUTPUT_DIRS = tuple(
     dict.fromkeys(
