@@ -3,7 +3,8 @@
 Parts: noop (no-op at 100/1000/5000 shots next to make and DVC), change (one changed shot
 among 1000), concurrency (40 takes against a fake provider at -j 1/4/8/16), edit (the example
 film's edit against one hand-written ffmpeg command), memory (peak RSS downloading 1 GiB),
-review (the review page of the 100-shot film in headless chromium, cold and warm).
+review (the review page of the 100-shot film in headless chromium, cold and warm), perf
+(issue 20: status, a touched film, a cold cache, one change; by name only, into RESULTS.md).
 
 A full run (every part, default sizes) writes bench/RESULTS.md; a subset, --quick or other
 sizes write bench/out/RESULTS.md, so a quick check never overwrites the real results. Built
@@ -25,7 +26,9 @@ from pathlib import Path
 from bench import report
 from bench.util import BENCH, OUT, REPO, WORK, install_dvc, machine, versions
 
-PARTS = ("noop", "change", "concurrency", "edit", "memory", "review", "remote")
+PARTS = ("noop", "change", "concurrency", "edit", "memory", "review", "remote", "perf")
+# Parts a full run leaves out (run by name): perf rebuilds the films around its changes.
+BY_NAME = ("perf",)
 SIZES = (100, 1000, 5000)
 
 
@@ -33,7 +36,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="bench/run", description=__doc__.split("\n\n")[0])
     ap.add_argument("parts", nargs="*", metavar="PART", help=f"any of {', '.join(PARTS)}")
     ap.add_argument("--quick", action="store_true", help="small sizes, 3 runs: a few minutes")
-    ap.add_argument("--sizes", help="film sizes for noop, e.g. 100,1000 (default 100,1000,5000)")
+    ap.add_argument(
+        "--sizes", nargs="+", help="film sizes for noop, e.g. 100,1000 (default 100,1000,5000)"
+    )
     ap.add_argument("--runs", type=int, help="timed runs per command after a warm-up (default 5)")
     ap.add_argument("--dvc-max", type=int, default=1000, help="largest film to run `dvc status` on")
     ap.add_argument("--repro-max", type=int, default=100, help="largest film to run `dvc repro` on")
@@ -66,14 +71,14 @@ def compile_bytecode(vf_tree: Path | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
-    parts = args.parts or list(PARTS)
+    parts = args.parts or [p for p in PARTS if p not in BY_NAME]
     sizes = (
-        [int(x) for x in args.sizes.split(",")]
+        [int(x) for v in args.sizes for x in v.split(",")]
         if args.sizes
         else ([100] if args.quick else list(SIZES))
     )
     runs = args.runs or (3 if args.quick else 5)
-    full = not args.quick and parts == list(PARTS) and sizes == list(SIZES) and runs >= 5
+    full = not args.quick and not args.parts and sizes == list(SIZES) and runs >= 5
     out = args.out or (BENCH / "RESULTS.md" if full else OUT / "RESULTS.md")
     WORK.mkdir(parents=True, exist_ok=True)
     tag = hashlib.sha1(str(out.resolve()).encode()).hexdigest()[:8]
@@ -99,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.vf_tree:
         rep.versions["vfbuild"] = f"the tree {args.vf_tree.resolve()} (not this checkout)"
     change_n = 1000 if 1000 in sizes else max(sizes)
+    perf_text = ""
     for part in parts:
         t0 = time.perf_counter()
         try:
@@ -142,6 +148,13 @@ def main(argv: list[str] | None = None) -> int:
                 from bench import remote
 
                 rep.remote = remote.run(quick=args.quick, log=log)
+            elif part == "perf":
+                from bench import perf
+
+                before = os.getloadavg()[0]
+                results = perf.run(sizes, runs, fresh=args.fresh, log=log)
+                load = f"{before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
+                perf_text = perf.markdown(results, command=rep.command, load=load, runs=runs)
         except Exception as e:  # noqa: BLE001 - one part failing must not lose the others
             log(f"  {part} FAILED: {e!r}")
             rep.failures[part] = traceback.format_exc()
@@ -149,6 +162,12 @@ def main(argv: list[str] | None = None) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         rep.total = time.perf_counter() - started
         out.write_text(rep.markdown(total=rep.total))
+        if part == "perf" and perf_text:
+            from bench import perf
+
+            # Its own section, in place of the last one (after the report: --out may be one file).
+            perf.write_section(args.out or BENCH / "RESULTS.md", perf_text)
+            log(perf_text)
         # Kept so the Markdown can be written again (bench/FIXES.md edited):
         # python3 -m bench.report bench/out/<this>.pickle <out>
         kept.write_bytes(pickle.dumps(rep))

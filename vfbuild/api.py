@@ -210,9 +210,18 @@ class Film:
 
     def check(self) -> None:
         """Validate shots.yaml and what it names; raises a SpecError listing every problem."""
+        from vfbuild.plan import stamp
+
+        # A film that passed, in a world that has not moved since, passes: no spec models
+        # (pydantic) to import.
+        key = ("check",)
+        before = stamp.World(self.root, key)
+        if stamp.replay(self.root, before, stamp.CHECK_STAMP) == "passed":
+            return
         from vfbuild.spec.load import load_film
 
         load_film(self.root)
+        stamp.record(self.root, before, stamp.World(self.root, key), "passed", stamp.CHECK_STAMP)
 
     def plan(
         self, *, shots: list[str] | None = None, tier: str = "final", frozen: bool = False
@@ -267,7 +276,27 @@ class Film:
         return Graph(tuple(nodes), tuple(edges))
 
     def status(self, shots: list[str] | None = None) -> list[StatusRow]:
-        """Each shot's steps: state, current version, pick."""
+        """Each shot's steps: state, current version, pick. Answered from its stamp when
+        nothing changed since the last time (as `plan`)."""
+        from vfbuild.plan import stamp
+
+        key = ("status", tuple(shots or ()))
+        world = stamp.World(self.root, key)
+        said = stamp.replay(self.root, world, stamp.STATUS_STAMP)
+        if said is not None:
+            try:
+                return [
+                    StatusRow(**(r | {"reasons": tuple(r["reasons"]), "notes": tuple(r["notes"])}))
+                    for r in said["rows"]
+                ]
+            except (KeyError, TypeError):
+                pass  # a stamp of another shape is only a cache
+        rows = self._status_rows(shots)
+        record = {"rows": [asdict(r) for r in rows]}
+        stamp.record(self.root, world, stamp.World(self.root, key), record, stamp.STATUS_STAMP)
+        return rows
+
+    def _status_rows(self, shots: list[str] | None) -> list[StatusRow]:
         from vfbuild import steps
         from vfbuild.plan.report import step_lines
 

@@ -200,3 +200,36 @@ def test_a_changed_film_needs_jsonschema_only_when_it_is_wrong(
     assert out.stdout.strip().splitlines()[-1] == imported
     if imported != "[]":
         assert "shots.yaml:30:14" in out.stdout and "whole number" in out.stdout, out.stdout
+
+
+def test_check_answers_from_its_stamp_without_the_models(tmp_path: Path) -> None:
+    """A film that passed `vf check` passes again from its stamp, without importing pydantic;
+    a change to shots.yaml or a file it names is checked again."""
+    import subprocess
+    import sys
+
+    import vfbuild
+    from tests.plan.test_stamp import aged
+    from vfbuild.errors import SpecError
+
+    root = write_film(tmp_path)
+    shots = root / "shots.yaml"
+    aged(root)
+    code = (
+        "import sys, vfbuild; from pathlib import Path; "
+        f"vfbuild.open(Path({str(root)!r})).check(); "
+        "print(sorted(m for m in ('pydantic', 'ruamel.yaml') if m in sys.modules))"
+    )
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    # The stamp is written by a fresh process too: this worker's sys.path is not the CLI's.
+    first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert first.returncode == 0, first.stderr
+    assert "pydantic" in first.stdout  # checked for real
+    assert (root / ".vf/cache/check-stamp.json").exists()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+    shots.write_text(shots.read_text().replace("takes: ", "takes: -", 1))
+    with pytest.raises(SpecError):
+        vfbuild.open(root).check()

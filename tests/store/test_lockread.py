@@ -65,6 +65,8 @@ def test_the_locks_vfbuild_writes_are_read_fast(tmp_path: Path) -> None:
         "engine": {"fal": "1"}, "tier": None, "settings": {"width": 1920, "guidance": 3.5},
         "prompt": "35mm, close-up: a car's grille, 'chrome' #2", "negative": None, "seed": 7,
         "take": 1, "inputs": {"references": ["ab" * 32, "12" * 32]},
+        # A segment's recipe holds booleans (`still: false`) and nulls.
+        "flags": {"still": False, "loop": True, "none": None},
     }  # fmt: skip
     book.allocate_version("s010", "keyframe", "0" * 64)
     book._update("s010", ["outputs", "final"], {
@@ -73,6 +75,7 @@ def test_the_locks_vfbuild_writes_are_read_fast(tmp_path: Path) -> None:
     })  # fmt: skip
     text = book.path("s010").read_text()
     assert same_or_none(text), text
+    assert "still: false" in text and "loop: true" in text
     assert LockBook(tmp_path).get("s010") == book.get("s010")
 
 

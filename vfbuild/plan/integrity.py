@@ -54,16 +54,17 @@ def check_state(project: Project, state: StepState, *, frozen: bool, say: Say) -
         if art is None or not project.has_object(art.sha256):
             continue
         sha = art.sha256
-        obj = project.store.path(sha)
         targets = [t for t in job.targets(title, job.version) if project.has_file(t)]
         changed = [t for t in targets if _sha(project, root / t) != sha]
-        if frozen or changed:
-            actual = _sha(project, obj)
-            if actual is not None and actual != sha:
-                if not _damaged_object(project, job, sha, actual, frozen, say):
-                    sound = False
-                    continue
-                changed = [t for t in targets if _sha(project, root / t) != sha]
+        if not (frozen or changed):
+            continue  # the usual case: a stat each, no store path to make
+        obj = project.store.path(sha)
+        actual = _sha(project, obj)
+        if actual is not None and actual != sha:
+            if not _damaged_object(project, job, sha, actual, frozen, say):
+                sound = False
+                continue
+            changed = [t for t in targets if _sha(project, root / t) != sha]
         for t in changed:
             got = _sha(project, root / t)
             if got is None:

@@ -20,6 +20,11 @@ The world, as the stamp sees it:
   is a hard link of its store object, so this sees the object changed in place too. Under
   `--frozen` the stat of every store object as well: it builds only from verified bytes.
 
+A file whose stat changed but whose bytes did not (touched, checked out again, saved unchanged)
+does not cost the stamp: the stamp keeps the sha256 of every input file it saw, and when only
+input files' stats differ, `replay` hashes those files and answers if each is what it was
+(then writes the stamp again with their new stats, unless they changed too recently to trust).
+
 A stamp is written only by a build that made nothing, failed nothing and waits for no file in
 the inbox, when the world it sees at the end is the world it saw at the start and no file in
 it changed in the last two seconds (a change within one tick of the clock could keep the same
@@ -50,8 +55,11 @@ from vfbuild.store.layout import (
 from vfbuild.store.ledger import LEDGER
 
 FORMAT = 2
+STAMP_FORMAT = 2  # the stamp file's own shape (2: with the inputs' stats and sha256)
 STAMP = Path(vfdir.NOOP_STAMP)
 PLAN_STAMP = Path(vfdir.PLAN_STAMP)  # what `vf plan` last said, the same way
+STATUS_STAMP = Path(vfdir.STATUS_STAMP)  # and `vf status`
+CHECK_STAMP = Path(vfdir.CHECK_STAMP)  # and that `vf check` passed
 # Folders of the film that hold only what builds make (their files are not inputs).
 OUTPUT_DIRS = tuple(
     dict.fromkeys(
@@ -62,6 +70,7 @@ SKIPPED = frozenset({".git", vfdir.VF, ".hg", ".svn", "__pycache__"})
 OUTPUT_FILES = frozenset({PROMPTS_TXT, LEDGER})  # appended by builds, read by none
 ENV_PREFIXES = ("VF_", "IMAGEIO_FFMPEG_EXE", "XDG_CACHE_HOME")
 RACY_SECONDS = 2.0
+HASHED_MAX = 64 << 20  # larger inputs are not hashed: a change of their stat costs the stamp
 
 
 def _stat(path: str) -> tuple[int, int, int] | None:
@@ -78,23 +87,28 @@ class World:
     def __init__(self, root: Path, args: tuple[Any, ...], *, objects: bool = False) -> None:
         self.root = str(root)
         self.newest = 0  # the newest mtime seen, in ns (for the racy check)
+        # Each input file's stat, by film-relative name; and the digest of all but those.
+        self.inputs: dict[str, tuple[int, int, int] | None] = {}
         h = hashlib.sha1(repr((FORMAT, args)).encode())
-        self._code(h)
-        self._env(h)
+        b = hashlib.sha1(repr((FORMAT, args)).encode())
+        both = _Both(h, b)
+        self._code(both)
+        self._env(both)
         self._inputs(h, self.root, "")
         for d in OUTPUT_DIRS:
-            self._outputs(h, os.path.join(self.root, d))
+            self._outputs(both, os.path.join(self.root, d))
         # The store's shard folders hold only objects, the journal only entries: their own
         # mtimes say whether one came or went, without listing them.
         store = os.path.join(self.root, vfdir.OBJECTS)
         for shard in [store, *_subfolders(store)]:
-            self._add(h, shard, _stat(shard))
+            self._add(both, shard, _stat(shard))
             if objects and shard != store:
                 for name in _files(shard):
-                    self._add(h, name, _stat(os.path.join(shard, name)))
+                    self._add(both, name, _stat(os.path.join(shard, name)))
         for f in (vfdir.JOURNAL, vfdir.INDEX_LOG, vfdir.BUILD_RUNNING):
-            self._add(h, f, _stat(os.path.join(self.root, f)))
+            self._add(both, f, _stat(os.path.join(self.root, f)))
         self.digest = h.hexdigest()
+        self.base = b.hexdigest()
 
     def _add(self, h: Any, name: str, st: tuple[int, int, int] | None) -> None:
         h.update(f"{name}\0{st}\n".encode())
@@ -135,7 +149,9 @@ class World:
             if e.is_dir():
                 self._inputs(h, e.path, name + "/")
             else:
-                self._add(h, name, _stat(e.path))
+                st = _stat(e.path)
+                self.inputs[name] = st
+                self._add(h, name, st)
 
     def _outputs(self, h: Any, folder: str) -> None:
         """Each folder's mtime and the stat of each of its files (polished keyframes are
@@ -153,6 +169,27 @@ class World:
                 self._outputs(h, path)
             else:
                 self._add(h, path, _stat(path))
+
+
+class _Both:
+    """Two digests fed alike: the whole world's and the world's but the input files'."""
+
+    def __init__(self, *hashes: Any) -> None:
+        self.hashes = hashes
+
+    def update(self, data: bytes) -> None:
+        for h in self.hashes:
+            h.update(data)
+
+
+def _sha256(path: Path, size: int) -> str | None:
+    if size > HASHED_MAX:
+        return None
+    try:
+        with open(path, "rb") as f:
+            return hashlib.file_digest(f, "sha256").hexdigest()
+    except OSError:
+        return None
 
 
 def _files(folder: str) -> list[str]:
@@ -182,22 +219,63 @@ def replay(root: Path, world: World, stamp: Path = STAMP) -> Any:
         data = json.loads((root / stamp).read_text())
     except (OSError, ValueError):
         return None
-    if not isinstance(data, dict) or data.get("world") != world.digest:
+    if not isinstance(data, dict):
         return None
+    if data.get("world") == world.digest:
+        return data.get("data")
+    if data.get("format") != STAMP_FORMAT or data.get("base") != world.base:
+        return None
+    kept = data.get("inputs")
+    if not isinstance(kept, dict) or kept.keys() != world.inputs.keys():
+        return None  # a file came or went
+    for name, st in world.inputs.items():
+        was = kept[name]
+        if not (isinstance(was, list) and len(was) == 4) or st is None:
+            return None
+        if list(st) == was[:3]:
+            continue
+        # Touched: still the same bytes? (A changed size is a changed file.)
+        if st[0] != was[0] or was[3] is None or _sha256(root / name, st[0]) != was[3]:
+            return None
+        was[:3] = st
+    if time.time_ns() - world.newest >= RACY_SECONDS * 1e9:
+        # The new stats are old enough to trust: the next answer costs no hashing.
+        _write(root / stamp, world, kept, data.get("data"))
     return data.get("data")
 
 
 def record(root: Path, before: World, after: World, data: Any, stamp: Path = STAMP) -> None:
     """Keep a no-op build's (or a plan's) answer, as JSON data, for the next one, if the world
     held still meanwhile."""
-    from vfbuild.fsutil import atomic_write_text
-
     path = root / stamp
     try:
         if before.digest != after.digest or time.time_ns() - after.newest < RACY_SECONDS * 1e9:
             path.unlink(missing_ok=True)
             return
+        inputs: dict[str, Any] = {}
+        for name, st in after.inputs.items():
+            sha = None if st is None else _sha256(root / name, st[0])
+            # Bytes read after a change the world did not see are not the bytes it saw.
+            if sha is not None and _stat(os.path.join(root, name)) != st:
+                sha = None
+            inputs[name] = None if st is None else [*st, sha]
+        _write(path, after, inputs, data)
+    except OSError:
+        pass  # a cache (a read-only film keeps none)
+
+
+def _write(path: Path, world: World, inputs: dict[str, Any], data: Any) -> None:
+    from vfbuild.fsutil import atomic_write_text
+
+    record = {
+        "format": STAMP_FORMAT,
+        "world": world.digest,
+        "base": world.base,
+        "inputs": inputs,
+        "data": data,
+    }
+    try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(path, json.dumps({"world": after.digest, "data": data}) + "\n")
+        atomic_write_text(path, json.dumps(record) + "\n")
     except OSError:
         pass  # a cache (a read-only film keeps none)

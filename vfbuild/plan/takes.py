@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 from vfbuild import steps
 from vfbuild.errors import VfError
-from vfbuild.store.locks import FILM_LOCK
 
 if TYPE_CHECKING:
     from vfbuild.plan.resolve import Resolver
@@ -57,6 +56,7 @@ _OUTPUT_NAME = re.compile(r"^(?P<pre>.+)_v(?P<v>[0-9]{3,})(?P<ext>\.[A-Za-z0-9]+
 
 def take_rows(project: Project, shots: list[str] | None = None) -> list[TakeRow]:
     from vfbuild.plan.resolve import Resolver
+    from vfbuild.store import locks  # its models (pydantic) only when asked
 
     wanted = set(shots) if shots else None
     lister = _Lister(project.root)
@@ -70,7 +70,7 @@ def take_rows(project: Project, shots: list[str] | None = None) -> list[TakeRow]
             rows += _step_rows(project, resolver, lister, costs, shot.id, step)
     if wanted is None:
         for step in steps.film_steps(project.film):
-            rows += _step_rows(project, resolver, lister, costs, FILM_LOCK, step)
+            rows += _step_rows(project, resolver, lister, costs, locks.FILM_LOCK, step)
     project.hashes.save()  # earlier versions' files, hashed once (stat-cached)
     return rows
 
@@ -117,12 +117,13 @@ def _step_rows(
     name: str,
     step: Step,
 ) -> list[TakeRow]:
+    from vfbuild.store import locks  # its models (pydantic) only when asked
 
     try:
         state = resolver.resolve(name, step.name)
     except VfError:
         return []  # `vf status` shows the error; the page shows the step's state from it
-    who = "film" if name == FILM_LOCK else name
+    who = "film" if name == locks.FILM_LOCK else name
     title = project.film.film.title
     pick = project.locks.pick(name, step.name) if step.picked else None
     rows: list[TakeRow] = []
@@ -166,6 +167,8 @@ def _earlier_rows(
     state: StepState,
     seen: set[tuple[int, int]],
 ) -> list[TakeRow]:
+    from vfbuild.store import locks  # its models (pydantic) only when asked
+
     """The layout files of the versions the lock recorded that are not the current one."""
 
     lock = project.locks.get(name)
@@ -214,7 +217,7 @@ def _earlier_rows(
             key, recipe = made if made is not None else (None, {})
             rows.append(
                 TakeRow(
-                    name="film" if name == FILM_LOCK else name,
+                    name="film" if name == locks.FILM_LOCK else name,
                     step=step.name,
                     kind=step.kind,
                     version=version,

@@ -29,7 +29,12 @@ def _implicit() -> dict[str, list[tuple[str, Any]]]:
     loader resolves a plain scalar with): one table, so the two readers cannot disagree."""
     from ruamel.yaml.resolver import VersionedResolver
 
-    return dict(VersionedResolver(version=(1, 2)).versioned_resolver)
+    table = VersionedResolver(version=(1, 2)).versioned_resolver
+    # Its patterns are lazy proxies (an attribute lookup in Python per use): compile them.
+    return {
+        first: [(tag, re.compile(p.pattern, p.flags)) for tag, p in rules]
+        for first, rules in table.items()
+    }
 
 
 _TYPES: dict[str, list[tuple[str, Any]]] = {}
@@ -130,6 +135,21 @@ def _scalar(text: str) -> Any:
 
 
 def _plain(text: str) -> Any:
+    # The same words recur in every lock (keys, providers, settings): a pure function, kept.
+    known = _PLAIN.get(text, _PLAIN)
+    if known is not _PLAIN:
+        return known
+    value = _plain_of(text)
+    if len(_PLAIN) < _PLAIN_MAX and len(text) < 64:
+        _PLAIN[text] = value
+    return value
+
+
+_PLAIN: dict[str, Any] = {}
+_PLAIN_MAX = 1 << 16
+
+
+def _plain_of(text: str) -> Any:
     if (
         not text
         or text[0] in _INDICATORS
@@ -147,5 +167,9 @@ def _plain(text: str) -> Any:
                 return int(text)
             if tag.endswith(":float") and _FLOAT.match(text):
                 return float(text)
+            if tag.endswith(":bool"):  # the pattern matched: true/True/TRUE, false/...
+                return text.lower() == "true"
+            if tag.endswith(":null"):
+                return None
             raise _Unread  # a type this reader does not build: the full loader does
     return text

@@ -76,6 +76,12 @@ hosted.json          each uploaded input's    its URL lives another day     uplo
                      URL, by content hash     (`hosting.MARGIN`)            again (no money)
                      (providers.hosting)
 
+cache/               what the last `vf status` as the no-op stamp            working out every
+status-stamp.json    said (plan.stamp)                                      step's state
+
+cache/               that the last `vf check`  as the no-op stamp            loading and checking
+check-stamp.json     passed (plan.stamp)                                    the film (pydantic)
+
 cache/               the review page's data   as the plan stamp, and        building the sheet
 review-sheet.json    (review.sheet)           ledger.csv's stat             (~0.5 s at 100 shots)
 
@@ -116,6 +122,8 @@ LOCKS_CACHE = f"{CACHE}/locks.pickle"
 HASHES = f"{CACHE}/hashes.json"
 NOOP_STAMP = f"{CACHE}/noop-stamp.json"
 PLAN_STAMP = f"{CACHE}/plan-stamp.json"
+STATUS_STAMP = f"{CACHE}/status-stamp.json"
+CHECK_STAMP = f"{CACHE}/check-stamp.json"
 DOIT_STATE = f"{VF}/doit-state.json"
 HOSTED = f"{VF}/hosted.json"
 REVIEW_SHEET = f"{CACHE}/review-sheet.json"
@@ -130,6 +138,8 @@ CACHES = (
     HASHES,
     NOOP_STAMP,
     PLAN_STAMP,
+    STATUS_STAMP,
+    CHECK_STAMP,
     DOIT_STATE,
     HOSTED,
     REVIEW_SHEET,
