@@ -350,13 +350,27 @@ class Film:
         report = check_cut(self.project, cut, quick=quick)
         return report if quick else keep(self.project, cut, report)
 
-    def verify(self) -> VerifyResult:
+    def verify(
+        self,
+        *,
+        repair: bool = False,
+        wait: bool = True,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> VerifyResult:
         """Hash afresh what the locks pin, every store object and every layout file of every
-        take, and name each that is not the artifact it should be (`plan.integrity`)."""
+        take, and name each that is not the artifact it should be (`plan.integrity`).
+        `repair`: put right what can be, from the remote cache and the store, under the
+        film's write lock, and verify again (`plan.repair`)."""
         from vfbuild.plan.graph import plan_tasks
         from vfbuild.plan.integrity import verify_film
 
-        return verify_film(self.project, list(plan_tasks(self.project, None, "final")))
+        if not repair:
+            return verify_film(self.project, list(plan_tasks(self.project, None, "final")))
+        from vfbuild.plan.repair import repair_film
+        from vfbuild.store.buildlock import film_lock
+
+        with film_lock(self.root, "vf verify --repair", wait=wait, on_wait=on_wait):
+            return repair_film(self.project, list(plan_tasks(self.project, None, "final")))
 
     # -- writing ---------------------------------------------------------------------------
 

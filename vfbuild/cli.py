@@ -351,12 +351,20 @@ def cmd_qc(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from vfbuild.store import vfdir
 
-    result = _film(args).verify()
+    result = _film(args).verify(
+        repair=args.repair,
+        wait=not args.no_wait,
+        on_wait=lambda line: print(line, file=sys.stderr, flush=True),
+    )
     if args.json:
         from vfbuild import jsonout
 
         print(jsonout.dumps(jsonout.verify_record(result)))
         return 0 if result.ok else 1
+    for line in result.repaired:
+        print(f"repaired: {line}")
+    for line in result.unrepaired:
+        print(f"not repaired: {line}", file=sys.stderr)
     for m in result.mismatches:
         print(f"damaged: {m.describe()}")
     for m in result.missing:
@@ -525,6 +533,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(
         "verify", help="hash what the locks pin and the layout holds; name every damaged file"
     )
+    p.add_argument(
+        "--repair",
+        action="store_true",
+        help="fetch each damaged store object from the remote cache (verified) and link "
+        "damaged layout files again from the store, then verify again",
+    )
+    _no_wait_option(p)
     _json_option(p, "verify")
     p.set_defaults(func=cmd_verify)
 

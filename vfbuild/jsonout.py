@@ -219,6 +219,8 @@ def verify_record(result: VerifyResult) -> Record:
         "bytes": result.bytes,
         "damaged": [_mismatch(m) for m in result.mismatches],
         "missing": [_mismatch(m) for m in result.missing],
+        "repaired": list(result.repaired),
+        "unrepaired": list(result.unrepaired),
     }
 
 
