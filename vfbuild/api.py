@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from vfbuild.plan.pick import PickResult
     from vfbuild.project import Project
     from vfbuild.store.gc import GcResult
+    from vfbuild.store.remotegc import RemoteGcResult
     from vfbuild.store.journal import JournalEntry
     from vfbuild.store.ledger import LedgerRow
     from vfbuild.store.transfer import Meter, TransferReport
@@ -388,6 +389,19 @@ class Film:
 
         with film_lock(self.root, "vf gc", wait=wait, on_wait=on_wait):
             return collect(self.root, dry_run=dry_run)
+
+    def gc_remote(
+        self, *, remote: str | None = None, grace: float | None = None, dry_run: bool = False
+    ) -> RemoteGcResult:
+        """Remove the remote cache's `cas/` and `ac/` objects that nothing the locks record
+        uses, and only those older than `grace` seconds (default 7 days): `store.remotegc`."""
+        from vfbuild.store.remotegc import DEFAULT_GRACE, collect_remote
+        from vfbuild.store.transfer import open_team
+
+        p = self.project
+        team = open_team(p.root, p.film.remotes, remote, p.store, p.index)
+        wait = DEFAULT_GRACE if grace is None else grace
+        return collect_remote(p.root, team.remote, grace=wait, dry_run=dry_run)
 
     def pick(
         self,

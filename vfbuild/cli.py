@@ -232,6 +232,32 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     return 0 if done == len(outcomes) else 1
 
 
+def _gc_remote(args: argparse.Namespace) -> int:
+    from vfbuild.store.remotegc import parse_grace
+
+    grace = parse_grace(args.grace) if args.grace is not None else None
+    result = _film(args).gc_remote(remote=args.remote or None, grace=grace, dry_run=args.dry_run)
+    if args.json:
+        from vfbuild import jsonout
+
+        print(jsonout.dumps(jsonout.gc_remote_record(result)))
+        return 0
+    would = "would remove" if result.dry_run else "removed"
+    for sha in result.blobs:
+        print(f"{would} cas/{sha}")
+    for key in result.actions:
+        print(f"{would} ac/{key}")
+    g = result.grace
+    age = f"{g / 86400:g}d" if g >= 86400 else f"{g / 3600:g}h" if g >= 3600 else f"{g:g}s"
+    print(
+        f"{result.remote} ({result.url}): {would} {len(result.blobs)} blob(s), "
+        f"{len(result.actions)} action record(s) and {result.staged} staged file(s), "
+        f"{result.freed / 1e6:.1f} MB freed; kept {result.kept} object(s) "
+        f"({result.young} unused but younger than {age})"
+    )
+    return 0
+
+
 def cmd_pick(args: argparse.Namespace) -> int:
     res = _film(args).pick(
         args.shot,
@@ -386,6 +412,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_gc(args: argparse.Namespace) -> int:
+    if args.remote is not None:
+        return _gc_remote(args)
+    if args.grace is not None:
+        raise UsageError("--grace is for `vf gc --remote`", hint="vf gc --remote --grace 7d")
     result = _film(args).gc(
         dry_run=args.dry_run,
         wait=not args.no_wait,
@@ -545,6 +575,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("gc", help="remove store objects nothing uses, and stale thumbnails")
     p.add_argument("--dry-run", action="store_true", help="say what would go; remove nothing")
+    p.add_argument(
+        "--remote",
+        nargs="?",
+        const="",
+        metavar="NAME",
+        help="the remote cache instead (default: the film's first): its cas/ and ac/ objects "
+        "no lock uses, older than --grace",
+    )
+    p.add_argument("--grace", metavar="AGE", help="with --remote: only older than this (7d)")
     _no_wait_option(p)
     _json_option(p, "gc")
     p.set_defaults(func=cmd_gc)

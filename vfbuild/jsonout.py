@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from vfbuild.finish.qc import QcReport
     from vfbuild.plan.integrity import Mismatch, VerifyResult
     from vfbuild.store.gc import GcResult
+    from vfbuild.store.remotegc import RemoteGcResult
     from vfbuild.store.journal import JournalEntry
     from vfbuild.store.ledger import LedgerRow
 
@@ -221,6 +222,27 @@ def verify_record(result: VerifyResult) -> Record:
         "missing": [_mismatch(m) for m in result.missing],
         "repaired": list(result.repaired),
         "unrepaired": list(result.unrepaired),
+    }
+
+
+def gc_remote_record(result: RemoteGcResult) -> Record:
+    """`vf gc --remote --json`: the gc shape, its blobs as `removed`, and a `remote` part."""
+    return {
+        "schema": schema("gc"),
+        "dry_run": result.dry_run,
+        "removed": list(result.blobs),
+        "freed": result.freed,
+        "thumbs": 0,
+        "thumbs_freed": 0,
+        "kept": result.kept,
+        "remote": {
+            "name": result.remote,
+            "url": result.url,
+            "grace": result.grace,
+            "actions": list(result.actions),
+            "staged": result.staged,
+            "young": result.young,
+        },
     }
 
 
