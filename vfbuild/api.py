@@ -33,9 +33,9 @@ if TYPE_CHECKING:
     from vfbuild.plan.pick import PickResult
     from vfbuild.project import Project
     from vfbuild.store.gc import GcResult
-    from vfbuild.store.remotegc import RemoteGcResult
     from vfbuild.store.journal import JournalEntry
     from vfbuild.store.ledger import LedgerRow
+    from vfbuild.store.remotegc import RemoteGcResult
     from vfbuild.store.transfer import Meter, TransferReport
 
 __all__ = [

@@ -19,9 +19,9 @@ if TYPE_CHECKING:
     from vfbuild.finish.qc import QcReport
     from vfbuild.plan.integrity import Mismatch, VerifyResult
     from vfbuild.store.gc import GcResult
-    from vfbuild.store.remotegc import RemoteGcResult
     from vfbuild.store.journal import JournalEntry
     from vfbuild.store.ledger import LedgerRow
+    from vfbuild.store.remotegc import RemoteGcResult
 
 Record = dict[str, object]
 VERSION = 1
