@@ -67,6 +67,7 @@ class PlanRow:
     reasons: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     film_step: bool = False  # a step of the whole film (the edit): `name` is "film"
+    from_remote: int = 0  # stale takes the remote cache has: fetched by a build, not paid
 
 
 @dataclass(frozen=True)
@@ -224,7 +225,8 @@ class Film:
         key = ("plan", *stamp.args_key(tier, frozen, shots))
         world = stamp.World(self.root, key)
         said = stamp.replay(self.root, world, stamp.PLAN_STAMP)
-        if said is not None:
+        # A plan that asked the remote cache is not replayed: a teammate may have pushed since.
+        if said is not None and not said.get("asked_remote"):
             try:
                 rows = [
                     PlanRow(**(r | {"reasons": tuple(r["reasons"]), "notes": tuple(r["notes"])}))
@@ -234,7 +236,8 @@ class Film:
             except (KeyError, TypeError):
                 pass  # a stamp of another shape is only a cache
         plan = Plan(tuple(_plan_rows(self.project, shots, tier, frozen)))
-        record = {"rows": [asdict(r) for r in plan.rows]}
+        asked = bool(self.project.film.remotes) and bool(plan.pending)
+        record = {"rows": [asdict(r) for r in plan.rows], "asked_remote": asked}
         stamp.record(self.root, world, stamp.World(self.root, key), record, stamp.PLAN_STAMP)
         return plan
 
@@ -593,6 +596,7 @@ def _plan_rows(project: Project, shots: list[str] | None, tier: str, frozen: boo
                 reasons=reasons,
                 notes=tuple(st.notes),
                 film_step=_film_step(st.name),
+                from_remote=ln.from_remote,
             )
         )
     return rows

@@ -68,6 +68,8 @@ def plan_lines(plan: Plan) -> list[str]:
             what += f" {money(row.cost)}"
         elif row.to_make:
             what += " $?"
+        if row.from_remote:
+            what += f" +{row.from_remote} from remote"
         why = "; ".join(row.reasons)
         out.append(f"{row.name:<10} {row.step:<9} {row.status:<10} {who:<26} {what:<10} {why}")
         for note in row.notes:
@@ -79,7 +81,9 @@ def plan_lines(plan: Plan) -> list[str]:
     if not plan.pending:
         out.append("nothing to build: everything is up to date")
     else:
-        out.append(f"{plan.takes} take(s) to make, estimated cost {money(plan.cost)}")
+        fetched = sum(r.from_remote for r in plan.rows)
+        more = f"; {fetched} from the remote cache (no payment)" if fetched else ""
+        out.append(f"{plan.takes} take(s) to make, estimated cost {money(plan.cost)}{more}")
         if plan.unpriced:
             out.append(
                 f"  no price known for: {', '.join(plan.unpriced)} "

@@ -48,6 +48,7 @@ def plan_record(plan: Plan) -> Record:
     return {
         "schema": schema("plan"),
         "takes": plan.takes,
+        "from_remote": sum(r.from_remote for r in plan.rows),
         "cost": _money(plan.cost),
         "unpriced": list(plan.unpriced),
         "steps": [
@@ -62,6 +63,7 @@ def plan_record(plan: Plan) -> Record:
                 "cost_known": r.cost_known,
                 "reasons": list(r.reasons),
                 "notes": list(r.notes),
+                "from_remote": r.from_remote,
             }
             for r in plan.rows
         ],

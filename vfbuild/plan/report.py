@@ -26,14 +26,17 @@ class StepLine:
     error: str | None = None
     cost: float = 0.0  # dollars for the takes to make (priced ones)
     cost_known: bool = True  # False when a take to make has no price
+    from_remote: int = 0  # stale takes the remote cache has: fetched, not made nor paid
 
 
 def step_lines(
     project: Project, *, shots: list[str] | None = None, tier: str = "final", frozen: bool = False
 ) -> list[StepLine]:
     from vfbuild.plan.cost import Coster
+    from vfbuild.plan.remoteplan import RemoteLookup
 
     resolver = Resolver(project, frozen=frozen)
+    remote = RemoteLookup(project)
     coster = Coster(project)
     lines: list[StepLine] = []
     producing: set[str] = set()  # tasks this build will make something in
@@ -46,6 +49,7 @@ def step_lines(
             lines.append(StepLine(StepState(name, step, "error"), "", "", 0, e.message))
             continue
         prov = project.provider(step)
+        there: set[str] = set()
         if state.status == DONE:  # nothing to make, and nothing shows a done step's model
             model, making = "", []
         else:
@@ -68,6 +72,14 @@ def step_lines(
                 same = "the same recipes as" if len(shared) > 1 else "the same recipe as"
                 state = replace(state, reasons=[*state.reasons, f"{same} {others}: made once"])
             planned.update((j.key, job_label(j)) for j in making)
+            there = remote.has(making) if project.film.remotes else set()
+            if there:
+                making = [j for j in making if j.key not in there]
+                name_of = remote.remote.name if remote.remote is not None else "remote"
+                state = replace(
+                    state,
+                    reasons=[*state.reasons, f"{len(there)} from the remote {name_of}: no payment"],
+                )
         if state.status == WAITING and upstream in producing and not steps.get(step).picked:
             # Its input is made earlier in this same build: its recipe is not known yet, but
             # who makes it, and so its price, is.
@@ -87,6 +99,7 @@ def step_lines(
                 len(making),
                 cost=sum(c for c in costs if c is not None),
                 cost_known=None not in costs,
+                from_remote=len(there),
             )
         )
     return lines
