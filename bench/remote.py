@@ -100,20 +100,17 @@ def run(*, quick: bool = False, runs: int = 1, log: object = print) -> RemoteRes
     port = _free_port()
     endpoint = f"http://127.0.0.1:{port}"
     env = _env(endpoint)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
+    server_log = work / "moto.log"
+    with open(server_log, "wb") as logf:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=logf,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
     result = RemoteResult(size=size)
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        _wait_for(port, server, server_log)
         for i in range(runs):
             for mode in MODES:
                 out = subprocess.run(
@@ -121,9 +118,15 @@ def run(*, quick: bool = False, runs: int = 1, log: object = print) -> RemoteRes
                     capture_output=True,
                     text=True,
                     env=env,
-                    check=True,
                     cwd=REPO,
                 )
+                if out.returncode != 0:
+                    # Said whole: a bare "exit 1" (CalledProcessError) hid why the child failed.
+                    raise RuntimeError(
+                        f"{mode} child exited {out.returncode}; moto "
+                        f"{'running' if server.poll() is None else 'gone'}; its stderr:\n"
+                        + out.stderr[-4000:]
+                    )
                 got = json.loads(out.stdout.strip().splitlines()[-1])
                 result.walls.setdefault(mode, []).append(got["wall"])
                 result.rss.setdefault(mode, []).append(got["maxrss_mib"])
@@ -132,6 +135,22 @@ def run(*, quick: bool = False, runs: int = 1, log: object = print) -> RemoteRes
         server.terminate()
         server.wait(timeout=30)
     return result
+
+
+def _wait_for(port: int, server: subprocess.Popen[bytes], log: Path, limit: float = 120.0) -> None:
+    """Until moto answers on `port`. It imports every AWS service's backend first: seconds on
+    an idle machine, and on a loaded one past the 10 s this once waited, after which the first
+    child (vf-push) found nothing listening and exited 1."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"moto exited {server.returncode}: {log.read_text()[-2000:]}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"moto did not answer on port {port} within {limit:.0f} s")
 
 
 def child(mode: str, endpoint: str, src: Path, run_no: str) -> None:

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from vfbuild.store.gc import GcResult
     from vfbuild.store.journal import JournalEntry
     from vfbuild.store.ledger import LedgerRow
+    from vfbuild.store.remotegc import RemoteGcResult
     from vfbuild.store.transfer import Meter, TransferReport
 
 __all__ = [
@@ -66,6 +67,7 @@ class PlanRow:
     reasons: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     film_step: bool = False  # a step of the whole film (the edit): `name` is "film"
+    from_remote: int = 0  # stale takes the remote cache has: fetched by a build, not paid
 
 
 @dataclass(frozen=True)
@@ -232,7 +234,8 @@ class Film:
         key = ("plan", *stamp.args_key(tier, frozen, shots))
         world = stamp.World(self.root, key)
         said = stamp.replay(self.root, world, stamp.PLAN_STAMP)
-        if said is not None:
+        # A plan that asked the remote cache is not replayed: a teammate may have pushed since.
+        if said is not None and not said.get("asked_remote"):
             try:
                 rows = [
                     PlanRow(**(r | {"reasons": tuple(r["reasons"]), "notes": tuple(r["notes"])}))
@@ -242,7 +245,8 @@ class Film:
             except (KeyError, TypeError):
                 pass  # a stamp of another shape is only a cache
         plan = Plan(tuple(_plan_rows(self.project, shots, tier, frozen)))
-        record = {"rows": [asdict(r) for r in plan.rows]}
+        asked = bool(self.project.film.remotes) and bool(plan.pending)
+        record = {"rows": [asdict(r) for r in plan.rows], "asked_remote": asked}
         stamp.record(self.root, world, stamp.World(self.root, key), record, stamp.PLAN_STAMP)
         return plan
 
@@ -379,13 +383,27 @@ class Film:
         report = check_cut(self.project, cut, quick=quick)
         return report if quick else keep(self.project, cut, report)
 
-    def verify(self) -> VerifyResult:
+    def verify(
+        self,
+        *,
+        repair: bool = False,
+        wait: bool = True,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> VerifyResult:
         """Hash afresh what the locks pin, every store object and every layout file of every
-        take, and name each that is not the artifact it should be (`plan.integrity`)."""
+        take, and name each that is not the artifact it should be (`plan.integrity`).
+        `repair`: put right what can be, from the remote cache and the store, under the
+        film's write lock, and verify again (`plan.repair`)."""
         from vfbuild.plan.graph import plan_tasks
         from vfbuild.plan.integrity import verify_film
 
-        return verify_film(self.project, list(plan_tasks(self.project, None, "final")))
+        if not repair:
+            return verify_film(self.project, list(plan_tasks(self.project, None, "final")))
+        from vfbuild.plan.repair import repair_film
+        from vfbuild.store.buildlock import film_lock
+
+        with film_lock(self.root, "vf verify --repair", wait=wait, on_wait=on_wait):
+            return repair_film(self.project, list(plan_tasks(self.project, None, "final")))
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -403,6 +421,19 @@ class Film:
 
         with film_lock(self.root, "vf gc", wait=wait, on_wait=on_wait):
             return collect(self.root, dry_run=dry_run)
+
+    def gc_remote(
+        self, *, remote: str | None = None, grace: float | None = None, dry_run: bool = False
+    ) -> RemoteGcResult:
+        """Remove the remote cache's `cas/` and `ac/` objects that nothing the locks record
+        uses, and only those older than `grace` seconds (default 7 days): `store.remotegc`."""
+        from vfbuild.store.remotegc import DEFAULT_GRACE, collect_remote
+        from vfbuild.store.transfer import open_team
+
+        p = self.project
+        team = open_team(p.root, p.film.remotes, remote, p.store, p.index)
+        wait = DEFAULT_GRACE if grace is None else grace
+        return collect_remote(p.root, team.remote, grace=wait, dry_run=dry_run)
 
     def pick(
         self,
@@ -594,6 +625,7 @@ def _plan_rows(project: Project, shots: list[str] | None, tier: str, frozen: boo
                 reasons=reasons,
                 notes=tuple(st.notes),
                 film_step=_film_step(st.name),
+                from_remote=ln.from_remote,
             )
         )
     return rows

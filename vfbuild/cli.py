@@ -68,6 +68,8 @@ def plan_lines(plan: Plan) -> list[str]:
             what += f" {money(row.cost)}"
         elif row.to_make:
             what += " $?"
+        if row.from_remote:
+            what += f" +{row.from_remote} from remote"
         why = "; ".join(row.reasons)
         out.append(f"{row.name:<10} {row.step:<9} {row.status:<10} {who:<26} {what:<10} {why}")
         for note in row.notes:
@@ -79,7 +81,9 @@ def plan_lines(plan: Plan) -> list[str]:
     if not plan.pending:
         out.append("nothing to build: everything is up to date")
     else:
-        out.append(f"{plan.takes} take(s) to make, estimated cost {money(plan.cost)}")
+        fetched = sum(r.from_remote for r in plan.rows)
+        more = f"; {fetched} from the remote cache (no payment)" if fetched else ""
+        out.append(f"{plan.takes} take(s) to make, estimated cost {money(plan.cost)}{more}")
         if plan.unpriced:
             out.append(
                 f"  no price known for: {', '.join(plan.unpriced)} "
@@ -232,6 +236,32 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     return 0 if done == len(outcomes) else 1
 
 
+def _gc_remote(args: argparse.Namespace) -> int:
+    from vfbuild.store.remotegc import parse_grace
+
+    grace = parse_grace(args.grace) if args.grace is not None else None
+    result = _film(args).gc_remote(remote=args.remote or None, grace=grace, dry_run=args.dry_run)
+    if args.json:
+        from vfbuild import jsonout
+
+        print(jsonout.dumps(jsonout.gc_remote_record(result)))
+        return 0
+    would = "would remove" if result.dry_run else "removed"
+    for sha in result.blobs:
+        print(f"{would} cas/{sha}")
+    for key in result.actions:
+        print(f"{would} ac/{key}")
+    g = result.grace
+    age = f"{g / 86400:g}d" if g >= 86400 else f"{g / 3600:g}h" if g >= 3600 else f"{g:g}s"
+    print(
+        f"{result.remote} ({result.url}): {would} {len(result.blobs)} blob(s), "
+        f"{len(result.actions)} action record(s) and {result.staged} staged file(s), "
+        f"{result.freed / 1e6:.1f} MB freed; kept {result.kept} object(s) "
+        f"({result.young} unused but younger than {age})"
+    )
+    return 0
+
+
 def cmd_pick(args: argparse.Namespace) -> int:
     res = _film(args).pick(
         args.shot,
@@ -351,12 +381,20 @@ def cmd_qc(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from vfbuild.store import vfdir
 
-    result = _film(args).verify()
+    result = _film(args).verify(
+        repair=args.repair,
+        wait=not args.no_wait,
+        on_wait=lambda line: print(line, file=sys.stderr, flush=True),
+    )
     if args.json:
         from vfbuild import jsonout
 
         print(jsonout.dumps(jsonout.verify_record(result)))
         return 0 if result.ok else 1
+    for line in result.repaired:
+        print(f"repaired: {line}")
+    for line in result.unrepaired:
+        print(f"not repaired: {line}", file=sys.stderr)
     for m in result.mismatches:
         print(f"damaged: {m.describe()}")
     for m in result.missing:
@@ -378,6 +416,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_gc(args: argparse.Namespace) -> int:
+    if args.remote is not None:
+        return _gc_remote(args)
+    if args.grace is not None:
+        raise UsageError("--grace is for `vf gc --remote`", hint="vf gc --remote --grace 7d")
     result = _film(args).gc(
         dry_run=args.dry_run,
         wait=not args.no_wait,
@@ -525,11 +567,27 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(
         "verify", help="hash what the locks pin and the layout holds; name every damaged file"
     )
+    p.add_argument(
+        "--repair",
+        action="store_true",
+        help="fetch each damaged store object from the remote cache (verified) and link "
+        "damaged layout files again from the store, then verify again",
+    )
+    _no_wait_option(p)
     _json_option(p, "verify")
     p.set_defaults(func=cmd_verify)
 
     p = command("gc", help="remove store objects nothing uses, and stale thumbnails")
     p.add_argument("--dry-run", action="store_true", help="say what would go; remove nothing")
+    p.add_argument(
+        "--remote",
+        nargs="?",
+        const="",
+        metavar="NAME",
+        help="the remote cache instead (default: the film's first): its cas/ and ac/ objects "
+        "no lock uses, older than --grace",
+    )
+    p.add_argument("--grace", metavar="AGE", help="with --remote: only older than this (7d)")
     _no_wait_option(p)
     _json_option(p, "gc")
     p.set_defaults(func=cmd_gc)

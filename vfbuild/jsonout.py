@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from vfbuild.store.gc import GcResult
     from vfbuild.store.journal import JournalEntry
     from vfbuild.store.ledger import LedgerRow
+    from vfbuild.store.remotegc import RemoteGcResult
 
 Record = dict[str, object]
 VERSION = 1
@@ -47,6 +48,7 @@ def plan_record(plan: Plan) -> Record:
     return {
         "schema": schema("plan"),
         "takes": plan.takes,
+        "from_remote": sum(r.from_remote for r in plan.rows),
         "cost": _money(plan.cost),
         "unpriced": list(plan.unpriced),
         "steps": [
@@ -61,6 +63,7 @@ def plan_record(plan: Plan) -> Record:
                 "cost_known": r.cost_known,
                 "reasons": list(r.reasons),
                 "notes": list(r.notes),
+                "from_remote": r.from_remote,
             }
             for r in plan.rows
         ],
@@ -219,6 +222,29 @@ def verify_record(result: VerifyResult) -> Record:
         "bytes": result.bytes,
         "damaged": [_mismatch(m) for m in result.mismatches],
         "missing": [_mismatch(m) for m in result.missing],
+        "repaired": list(result.repaired),
+        "unrepaired": list(result.unrepaired),
+    }
+
+
+def gc_remote_record(result: RemoteGcResult) -> Record:
+    """`vf gc --remote --json`: the gc shape, its blobs as `removed`, and a `remote` part."""
+    return {
+        "schema": schema("gc"),
+        "dry_run": result.dry_run,
+        "removed": list(result.blobs),
+        "freed": result.freed,
+        "thumbs": 0,
+        "thumbs_freed": 0,
+        "kept": result.kept,
+        "remote": {
+            "name": result.remote,
+            "url": result.url,
+            "grace": result.grace,
+            "actions": list(result.actions),
+            "staged": result.staged,
+            "young": result.young,
+        },
     }
 
 

@@ -29,7 +29,7 @@ from vfbuild.plan.maker import job_provider
 from vfbuild.project import Project
 from vfbuild.steps import Job, StepState
 from vfbuild.store import layout, vfdir
-from vfbuild.store.verify import repair_from_remote, set_aside
+from vfbuild.store.verify import set_aside
 
 Say = Callable[[str], None]
 
@@ -88,12 +88,13 @@ def _damaged_object(
     obj = project.store.path(sha)
     label = job_label(job)
     rel = f"{vfdir.OBJECTS}/{sha[:2]}/{sha}"
-    fetched = repair_from_remote(root, sha)
-    if fetched is not None:
-        kept = set_aside(root, obj, actual, job.ext)
+    kept_as = _from_remote(project, sha, actual, job.ext, label, say)
+    if kept_as is not None:
         project.forget_listings()
-        project.store.put(fetched, job.ext, expected_sha256=sha)
-        say(f"  {label}: its store object {sha[:12]}… was damaged (kept as {kept}); repaired")
+        say(
+            f"  {label}: its store object {sha[:12]}… was damaged (kept as {kept_as}); "
+            "repaired from the remote"
+        )
         return True
     if frozen:
         raise FrozenError(
@@ -136,6 +137,27 @@ def _damaged_object(
     return False
 
 
+def _from_remote(
+    project: Project, sha: str, actual: str | None, ext: str, label: str, say: Say
+) -> str | None:
+    """Repair object `sha` from the film's remote: where the damaged bytes are kept, or None
+    when there is no remote, it lacks the blob or cannot be reached (then the caller goes on
+    as without one). A blob that is not its sha256 raises RemoteCorrupt: never used."""
+    from vfbuild.errors import RemoteCorrupt, RemoteError
+    from vfbuild.store.repair import film_remote, repair_object
+
+    remote = film_remote(project.film.remotes)
+    if remote is None:
+        return None
+    try:
+        return repair_object(project.root, project.store, remote, sha, actual, ext)
+    except RemoteCorrupt:
+        raise
+    except RemoteError as e:
+        say(f"  {label}: not repaired from the remote: {e.message}")
+        return None
+
+
 # -- vf verify -----------------------------------------------------------------------------
 
 
@@ -161,6 +183,8 @@ class VerifyResult:
     bytes: int  # their total size
     mismatches: tuple[Mismatch, ...]  # damaged: there, with other bytes
     missing: tuple[Mismatch, ...] = ()  # pinned, not there (a fresh clone): not damage
+    repaired: tuple[str, ...] = ()  # `vf verify --repair`: each file put right, and how
+    unrepaired: tuple[str, ...] = ()  # each damaged file it could not put right, and why
 
     @property
     def ok(self) -> bool:

@@ -26,14 +26,17 @@ class StepLine:
     error: str | None = None
     cost: float = 0.0  # dollars for the takes to make (priced ones)
     cost_known: bool = True  # False when a take to make has no price
+    from_remote: int = 0  # stale takes the remote cache has: fetched, not made nor paid
 
 
 def step_lines(
     project: Project, *, shots: list[str] | None = None, tier: str = "final", frozen: bool = False
 ) -> list[StepLine]:
     from vfbuild.plan.cost import Coster
+    from vfbuild.plan.remoteplan import RemoteLookup
 
     resolver = Resolver(project, frozen=frozen)
+    remote = RemoteLookup(project)
     coster = Coster(project)
     lines: list[StepLine] = []
     producing: set[str] = set()  # tasks this build will make something in
@@ -49,6 +52,7 @@ def step_lines(
             lines.append(StepLine(StepState(name, step, "error"), "", "", 0, e.message))
             continue
         prov = project.provider(step)
+        there: set[str] = set()
         if state.status == DONE:  # nothing to make, and nothing shows a done step's model
             model, making = "", []
         else:
@@ -72,6 +76,14 @@ def step_lines(
                 state = replace(state, reasons=[*state.reasons, f"{same} {others}: made once"])
                 producing.add(task_name(name, step))  # by the other shot's task, in this build
             planned.update((j.key, job_label(j)) for j in making)
+            there = remote.has(making) if project.film.remotes else set()
+            if there:
+                making = [j for j in making if j.key not in there]
+                name_of = remote.remote.name if remote.remote is not None else "remote"
+                state = replace(
+                    state,
+                    reasons=[*state.reasons, f"{len(there)} from the remote {name_of}: no payment"],
+                )
         task = task_name(name, step)
         if state.status in (DONE, STALE) and not making and task not in blocked:
             done.add(task)  # its output is known (a stale one only relinks its files)
@@ -100,6 +112,7 @@ def step_lines(
                 len(making),
                 cost=sum(c for c in costs if c is not None),
                 cost_known=None not in costs,
+                from_remote=len(there),
             )
         )
     return lines

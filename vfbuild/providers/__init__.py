@@ -32,6 +32,9 @@ def get_provider(
         timeout=getattr(config, "timeout", 60.0),
         film_root=film_root,
     )
+    urls = getattr(config, "base_urls", None)
+    if urls and hasattr(provider, "use_pool"):
+        provider.use_pool(list(urls))
     if host is not None and hasattr(provider, "host"):
         provider.host = host
     return provider  # type: ignore[no-any-return]

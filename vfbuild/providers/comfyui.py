@@ -36,7 +36,9 @@ import hashlib
 import json
 import logging
 import re
+import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -44,6 +46,8 @@ from urllib.parse import urlencode
 from vfbuild.errors import HttpStatusError, ProviderError
 from vfbuild.media.types import MEDIA_TYPES, OCTET_STREAM, sniff_ext
 from vfbuild.providers.base import InputFiles, MakeContext
+from vfbuild.providers.comfypool import Box, BoxPool, split_urls, unreachable
+from vfbuild.providers.http import Http
 from vfbuild.providers.remote import (
     FAILED_STATE,
     QUEUED,
@@ -83,7 +87,30 @@ class ComfyProvider(RemoteProvider):
 
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
-        self._ready: dict[str, tuple[dict[str, Any], str]] = {}  # recipe key → filled workflow
+        # recipe key → the filled workflow, its name, and the box its inputs went up to
+        self._ready: dict[str, tuple[dict[str, Any], str, Box]] = {}
+        self._reserved: dict[str, Box] = {}  # recipe key → the box chosen for it, unsent
+        self._reserve_lock = threading.Lock()
+        urls = split_urls(self.base_url) or [self.base_url]
+        timeout = kw.get("timeout", 60.0)
+        if len(urls) > 1:  # VF_COMFYUI_BASE_URL=http://a:8188,http://b:8188
+            self.base_url = urls[0]
+            self.http = Http(self.name, urls[0], self.auth_headers, timeout=timeout)
+        self.pool = BoxPool(self.name, urls, timeout)
+        self.pool.boxes[0].http = self.http  # one box: the provider as it always was
+
+    def use_pool(self, urls: list[str]) -> None:
+        """The slot's `base_urls:` (VF_COMFYUI_BASE_URL, when set, wins, as for one box)."""
+        import os
+
+        if os.environ.get(self.info.base_url_env):
+            return
+        boxes = split_urls(urls)
+        if boxes:
+            self.base_url = boxes[0]
+            self.http = Http(self.name, boxes[0], self.auth_headers, timeout=self.pool.timeout)
+            self.pool = BoxPool(self.name, boxes, self.pool.timeout)
+            self.pool.boxes[0].http = self.http
 
     def _make(
         self, recipe: dict[str, Any], inputs: InputFiles, out: Path, ctx: MakeContext
@@ -94,19 +121,69 @@ class ComfyProvider(RemoteProvider):
         entry = ctx.journal.get(ctx.key) if ctx.journal is not None else None
         if entry is None or (entry.state == FAILED and ctx.retry_failed):
             job = RemoteJob(ctx.key, recipe, inputs, ctx.label, "")
-            self._ready[ctx.key] = self._prepare(job)
+            self._ready[ctx.key] = self._prepare_somewhere(job)
         try:
             super()._make(recipe, inputs, out, ctx)
         finally:
             self._ready.pop(ctx.key, None)
+            self._release(ctx.key)
+
+    def _prepare_somewhere(self, job: RemoteJob, exclude: tuple[str, ...] = ()) -> Any:
+        """The filled workflow, its inputs uploaded to the least busy box that takes them."""
+        tried = list(exclude)
+        while True:
+            box = self.pool.choose(tried)
+            with self._reserve_lock:
+                old = self._reserved.pop(job.key, None)
+                self._reserved[job.key] = box
+            if old is not None:
+                self.pool.sent(old)
+            try:
+                graph, rel = self._prepare(job, box.http)
+                return graph, rel, box
+            except ProviderError as e:
+                if not (self.pool.many and unreachable(e)):
+                    raise
+                self.pool.mark_down(box)  # nothing was queued there: another box may take it
+                tried.append(box.url)
+                log.warning("%s: ComfyUI at %s stopped answering; trying another", job.label,
+                            box.url)  # fmt: skip
+
+    def _release(self, key: str) -> None:
+        with self._reserve_lock:
+            box = self._reserved.pop(key, None)
+        if box is not None:
+            self.pool.sent(box)
 
     def submit(self, job: RemoteJob) -> str:
-        graph, rel = self._ready.get(job.key) or self._prepare(job)
+        graph, rel, box = self._ready.get(job.key) or self._prepare_somewhere(job)
+        tried: list[str] = []
+        while True:
+            if self.pool.many and self.pool.load(box) is None:
+                # Not answering now: the job has not been sent, so it may go elsewhere.
+                self.pool.mark_down(box)
+                tried.append(box.url)
+                graph, rel, box = self._prepare_somewhere(job, tuple(tried))
+                continue
+            try:
+                prompt_id = self._submit_to(box, graph, rel, job)
+            except ProviderError as e:
+                if not (self.pool.many and unreachable(e)):
+                    raise
+                self.pool.mark_down(box)  # no connection: the box never got it
+                tried.append(box.url)
+                graph, rel, box = self._prepare_somewhere(job, tuple(tried))
+                continue
+            self._release(job.key)
+            return self.pool.job_id(prompt_id, box)
+
+    def _submit_to(self, box: Box, graph: dict[str, Any], rel: str, job: RemoteJob) -> str:
         body = {"prompt": graph, "client_id": job.client_id, "prompt_id": job.client_id}
         try:
-            resp = self.http.request(
-                "POST", "/prompt", what=f"{job.label}: queue {rel}", creates=True, json=body
-            )
+            resp = box.http.request(
+                "POST", "/prompt", what=f"{job.label}: queue {rel} at {box.url}", creates=True,
+                json=body,
+            )  # fmt: skip
         except HttpStatusError as e:
             if e.status == 400:
                 # Keeps the status: the journal tells a refusal from a server that is down.
@@ -134,28 +211,70 @@ class ComfyProvider(RemoteProvider):
         return prompt_id
 
     def poll(self, job_id: str, job: RemoteJob) -> Poll:
-        entry = self._history(job_id, job)
+        box, prompt_id = self.pool.locate(job_id)
+        try:
+            return self._poll_at(box, prompt_id, job)
+        except ProviderError as e:
+            if not (self.pool.many and unreachable(e)):
+                raise
+            raise ProviderError(
+                f"{job.label}: the ComfyUI box {box.url} stopped answering; job {prompt_id} "
+                "started there, so it is not sent to another box (it may still be running)",
+                hint="start that box again and build: the job is resumed from it, never paid "
+                "twice; or `vf cancel` it and build to make it elsewhere",
+            ) from None
+
+    def _poll_at(self, box: Box, job_id: str, job: RemoteJob) -> Poll:
+        http = box.http
+        entry = self._history(job_id, job, http)
         if entry is None:
-            where = self._in_queue(job_id, job)
+            where = self._in_queue(job_id, job, http)
             if where is not None:
                 return Poll(where, progress=0.0 if where == QUEUED else None)
             # It may have finished between the two questions.
-            entry = self._history(job_id, job)
+            entry = self._history(job_id, job, http)
             if entry is None:
                 return Poll(
                     FAILED_STATE,
-                    error=f"ComfyUI at {self.base_url} has no record of prompt {job_id}: it is "
+                    error=f"ComfyUI at {box.url} has no record of prompt {job_id}: it is "
                     "neither queued, running nor in the history (the server restarted, or its "
                     "queue or history was cleared)",
                 )
-        return self._result(entry, job)
+        result = self._result(entry, job)
+        if self.pool.many:  # downloaded from the box that made it
+            result = replace(result, outputs=[box.url + u for u in result.outputs])
+        return result
 
     def find(self, job: RemoteJob) -> str | None:
         if not job.client_id:
             return None
-        if self._history(job.client_id, job) is not None:
+        if not self.pool.many:
+            return self._find_at(self.http, job)
+        # The journal does not say which box the lost submit went to: every box is asked,
+        # and the job goes (again) only when every one answers that it has none.
+        silent: list[str] = []
+        for box in self.pool.boxes:
+            try:
+                found = self._find_at(box.http, job)
+            except ProviderError as e:
+                if not unreachable(e):
+                    raise
+                silent.append(box.url)
+                continue
+            if found is not None:
+                return self.pool.job_id(found, box)
+        if silent:
+            raise ProviderError(
+                f"{job.label}: its submit's reply was lost, and {', '.join(silent)} does not "
+                "answer: the job may be queued there, so it is not sent to another box",
+                hint="start that box again and build: the job is found there, or sent once",
+            )
+        return None
+
+    def _find_at(self, http: Http, job: RemoteJob) -> str | None:
+        if self._history(job.client_id, job, http) is not None:
             return job.client_id
-        queue = self.http.get_json("/queue", what=f"{job.label}: look for the job")
+        queue = http.get_json("/queue", what=f"{job.label}: look for the job")
         for item in _queue_items(queue):
             extra = item[3] if len(item) > 3 and isinstance(item[3], dict) else {}
             if item[1] == job.client_id or extra.get("client_id") == job.client_id:
@@ -163,22 +282,22 @@ class ComfyProvider(RemoteProvider):
         # It may have left the queue for the history between the two questions (as in
         # `poll`): asking the history once more is what keeps a finished job from being
         # submitted, and paid for, a second time.
-        if self._history(job.client_id, job) is not None:
+        if self._history(job.client_id, job, http) is not None:
             return job.client_id
         return None
 
     def cancel(self, job_id: str, job: RemoteJob) -> None:
-        queue = self.http.get_json("/queue", what=f"{job.label}: cancel")
+        box, job_id = self.pool.locate(job_id)
+        http = box.http
+        queue = http.get_json("/queue", what=f"{job.label}: cancel")
         running = {str(i[1]) for i in queue.get("queue_running") or [] if len(i) > 1}
         if job_id in running:
             # The prompt_id makes a current ComfyUI interrupt only this job, never another's.
-            self.http.request(
+            http.request(
                 "POST", "/interrupt", what=f"{job.label}: interrupt", json={"prompt_id": job_id}
             )
         else:
-            self.http.request(
-                "POST", "/queue", what=f"{job.label}: cancel", json={"delete": [job_id]}
-            )
+            http.request("POST", "/queue", what=f"{job.label}: cancel", json={"delete": [job_id]})
 
     def fetch(self, result: Poll, job: RemoteJob, out: Path) -> None:
         if not result.outputs:
@@ -193,13 +312,15 @@ class ComfyProvider(RemoteProvider):
 
     # -- ComfyUI calls ----------------------------------------------------------------------
 
-    def _history(self, prompt_id: str, job: RemoteJob) -> dict[str, Any] | None:
-        data = self.http.get_json(f"/history/{prompt_id}", what=f"{job.label}: status")
+    def _history(
+        self, prompt_id: str, job: RemoteJob, http: Http | None = None
+    ) -> dict[str, Any] | None:
+        data = (http or self.http).get_json(f"/history/{prompt_id}", what=f"{job.label}: status")
         entry = data.get(prompt_id) if isinstance(data, dict) else None
         return entry if isinstance(entry, dict) else None
 
-    def _in_queue(self, prompt_id: str, job: RemoteJob) -> str | None:
-        queue = self.http.get_json("/queue", what=f"{job.label}: status")
+    def _in_queue(self, prompt_id: str, job: RemoteJob, http: Http | None = None) -> str | None:
+        queue = (http or self.http).get_json("/queue", what=f"{job.label}: status")
         if any(len(i) > 1 and i[1] == prompt_id for i in queue.get("queue_running") or []):
             return RUNNING
         if any(len(i) > 1 and i[1] == prompt_id for i in queue.get("queue_pending") or []):
@@ -233,7 +354,7 @@ class ComfyProvider(RemoteProvider):
         found = ", ".join(f["filename"] for f in files) or "no files"
         return Poll(SUCCEEDED, progress=1.0, outputs=urls, error=None if urls else found)
 
-    def _upload(self, path: Path, job: RemoteJob) -> str:
+    def _upload(self, path: Path, job: RemoteJob, http: Http | None = None) -> str:
         """Upload an input file; return the name a loader node takes (`subfolder/name`)."""
         data = path.read_bytes()
         ext = _ext(path, data)
@@ -242,7 +363,7 @@ class ComfyProvider(RemoteProvider):
         name = f"vf_{hashlib.sha256(data).hexdigest()[:24]}{ext}"
         mime = MEDIA_TYPES.get(ext, OCTET_STREAM)
         try:
-            resp = self.http.request(
+            resp = (http or self.http).request(
                 "POST",
                 "/upload/image",
                 what=f"{job.label}: upload {path.name}",
@@ -267,7 +388,7 @@ class ComfyProvider(RemoteProvider):
 
     # -- the workflow -----------------------------------------------------------------------
 
-    def _prepare(self, job: RemoteJob) -> tuple[dict[str, Any], str]:
+    def _prepare(self, job: RemoteJob, http: Http | None = None) -> tuple[dict[str, Any], str]:
         """The filled workflow (its inputs uploaded) and its film-relative name."""
         path, rel = self._workflow_path(job)
         graph = _load_workflow(path, rel, job)
@@ -281,7 +402,7 @@ class ComfyProvider(RemoteProvider):
                     f"(sha256 {got[:12]}…, the recipe has {want[:12]}…)",
                     hint="run `vf build` again: it plans the edited workflow as a new version",
                 )
-        values = self._values(job, list(_placeholders(graph)), rel)
+        values = self._values(job, list(_placeholders(graph)), rel, http)
         return _fill(graph, values, rel, job.label), rel
 
     def _workflow_path(self, job: RemoteJob) -> tuple[Path, str]:
@@ -303,7 +424,11 @@ class ComfyProvider(RemoteProvider):
         return path, str(rel)
 
     def _values(
-        self, job: RemoteJob, uses: list[tuple[str, str, str, str]], rel: str
+        self,
+        job: RemoteJob,
+        uses: list[tuple[str, str, str, str]],
+        rel: str,
+        http: Http | None = None,
     ) -> dict[str, Any]:
         """The value of each placeholder the workflow uses. Every name is checked first; only
         then are the input files the workflow needs probed and uploaded."""
@@ -380,7 +505,7 @@ class ComfyProvider(RemoteProvider):
             if name in files:
                 src = files[name]
                 if src not in uploaded:
-                    uploaded[src] = self._upload(src, job)
+                    uploaded[src] = self._upload(src, job, http)
                 values[name] = uploaded[src]
             else:
                 values[name] = makers[name]()

@@ -196,6 +196,12 @@ class ProviderChoice(Strict):
         pattern=r"^https?://",
         description="The provider's endpoint; VF_<PROVIDER>_BASE_URL overrides it.",
     )
+    base_urls: list[Annotated[str, Field(pattern=r"^https?://")]] | None = Field(
+        None,
+        min_length=1,
+        description="comfyui: a pool of render boxes; each job goes to the least busy "
+        "(VF_COMFYUI_BASE_URL, comma-separated, overrides it).",
+    )
     workflow: str | None = Field(
         None, description="comfyui: an API-format workflow JSON file in the film."
     )

@@ -239,7 +239,10 @@ class Remote:
         with temp_path(tmp_dir) as tmp:
             digest = hashlib.sha256()
             try:
-                with self.fs.open(src, "rb", block_size=CHUNK) as f, open(tmp, "wb") as out:
+                with (
+                    self.fs.open(src, "rb", block_size=CHUNK, cache_type="none") as f,
+                    open(tmp, "wb") as out,
+                ):
                     while chunk := f.read(CHUNK):
                         digest.update(chunk)
                         out.write(chunk)

@@ -7,9 +7,7 @@
   mtime (git's "racy" case), so it is hashed again next time.
 - `set_aside`: a damaged file is never deleted: it is moved to `.vf/damaged/<its sha256><ext>`
   (a user may have edited a take in place), whence it can be taken back.
-- `repair_from_remote`: the hook the remote cache fills (`REPAIR`): given a sha256, it returns
-  the path of a file it fetched and verified, in the film's `.vf/tmp`, or None. The store takes
-  the file (and hashes it again: nothing is trusted that was not verified here).
+- a damaged object is put right from the film's remote cache by `store.repair`.
 """
 
 from __future__ import annotations
@@ -18,7 +16,6 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,17 +23,6 @@ from vfbuild.fsutil import atomic_write_text, sha256_file
 from vfbuild.store import vfdir
 
 SETTLE_NS = 2_000_000_000  # a file this fresh is hashed each time (the racy case)
-
-# Filled by the remote cache: (film root, sha256) -> a verified file under `.vf/tmp`, or None.
-Repair = Callable[[Path, str], "Path | None"]
-REPAIR: Repair | None = None
-
-
-def repair_from_remote(root: Path, sha256: str) -> Path | None:
-    """A verified copy of object `sha256` from the film's remote, if one is set and has it."""
-    if REPAIR is None:
-        return None
-    return REPAIR(root, sha256)
 
 
 class ArtifactHashes:
