@@ -29,11 +29,16 @@ class StepLine:
 
 
 def step_lines(
-    project: Project, *, shots: list[str] | None = None, tier: str = "final", frozen: bool = False
+    project: Project,
+    *,
+    shots: list[str] | None = None,
+    tier: str = "final",
+    frozen: bool = False,
+    rough: str | None = None,
 ) -> list[StepLine]:
     from vfbuild.plan.cost import Coster
 
-    resolver = Resolver(project, frozen=frozen)
+    resolver = Resolver(project, frozen=frozen, rough=rough)
     coster = Coster(project)
     lines: list[StepLine] = []
     producing: set[str] = set()  # tasks this build will make something in
