@@ -107,9 +107,8 @@ def _drop_edit(root: Path) -> None:
 
 def hand_written(root: Path, out: Path) -> list[str]:
     from vfbuild.media import encode
-    from vfbuild.media.edit import EditClip
     from vfbuild.media.ffmpeg import ffmpeg_exe
-    from vfbuild.media.segment import segment_args
+    from vfbuild.media.segment import EditClip, segment_args
 
     inputs: list[str] = []
     chains: list[str] = []

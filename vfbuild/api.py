@@ -226,12 +226,18 @@ class Film:
         stamp.record(self.root, before, stamp.World(self.root, key), "passed", stamp.CHECK_STAMP)
 
     def plan(
-        self, *, shots: list[str] | None = None, tier: str = "final", frozen: bool = False
+        self,
+        *,
+        shots: list[str] | None = None,
+        tier: str = "final",
+        frozen: bool = False,
+        rough: str | None = None,
     ) -> Plan:
-        """What is stale, why, who would make it and what it would cost."""
+        """What is stale, why, who would make it and what it would cost. `rough`: as `build`."""
         from vfbuild.plan import stamp
 
-        key = ("plan", *stamp.args_key(tier, frozen, shots))
+        _check_rough(rough)
+        key = ("plan", *stamp.args_key(tier, frozen, shots, rough))
         world = stamp.World(self.root, key)
         said = stamp.replay(self.root, world, stamp.PLAN_STAMP)
         # A plan that asked the remote cache is not replayed: a teammate may have pushed since.
@@ -244,21 +250,26 @@ class Film:
                 return Plan(tuple(rows), from_stamp=True)
             except (KeyError, TypeError):
                 pass  # a stamp of another shape is only a cache
-        plan = Plan(tuple(_plan_rows(self.project, shots, tier, frozen)))
+        plan = Plan(tuple(_plan_rows(self.project, shots, tier, frozen, rough)))
         asked = bool(self.project.film.remotes) and bool(plan.pending)
         record = {"rows": [asdict(r) for r in plan.rows], "asked_remote": asked}
         stamp.record(self.root, world, stamp.World(self.root, key), record, stamp.PLAN_STAMP)
         return plan
 
     def graph(
-        self, *, shots: list[str] | None = None, tier: str = "final", frozen: bool = False
+        self,
+        *,
+        shots: list[str] | None = None,
+        tier: str = "final",
+        frozen: bool = False,
+        rough: str | None = None,
     ) -> Graph:
         """The build's task graph, each task with the status `plan` gives it."""
         from vfbuild.plan.graph import plan_tasks, task_name
 
         rows = {
             (r.film_step, r.name, r.step): r
-            for r in self.plan(shots=shots, tier=tier, frozen=frozen).rows
+            for r in self.plan(shots=shots, tier=tier, frozen=frozen, rough=rough).rows
         }
         specs = plan_tasks(self.project, shots, tier)
         nodes = []
@@ -510,6 +521,7 @@ class Film:
         on_event: Callable[[BuildEvent], None] | None = None,
         all_events: bool = False,
         wait: bool = True,
+        rough: str | None = None,
     ) -> BuildReport:
         """Make what is stale, in golden-rule order. `on_event` hears each line of progress
         (the header first), from the build's threads, as a `BuildEvent` whose `str()` is the
@@ -517,7 +529,9 @@ class Film:
         running, downloading; the takes each step makes; the money spent), for a live
         display. The report says what was made and what waits for the user. While another
         command holds the film's write lock the build waits for it (saying so as a line), or
-        with `wait=False` raises `FilmBusy`."""
+        with `wait=False` raises `FilmBusy`. `rough` (`draft`, `final`, `delivery`) is the
+        size of a rough cut this build makes, over the film's `rough:` (`vf build --tier final`
+        asks for `final`)."""
         from vfbuild.plan import events as build_events
         from vfbuild.plan import stamp
 
@@ -531,7 +545,8 @@ class Film:
             line = f"{header}, -j {jobs}"
             listen(build_events.BuildEvent(build_events.HEADER, line, budget=budget, jobs=jobs))
 
-        key = stamp.args_key(tier, frozen, shots)
+        _check_rough(rough)
+        key = stamp.args_key(tier, frozen, shots, rough)
         # --frozen builds only from verified bytes: its stamp sees each store object's stat.
         world = stamp.World(self.root, key, objects=frozen)
         said = stamp.replay(self.root, world)
@@ -561,17 +576,18 @@ class Film:
             resubmit=resubmit,
             retry_failed=retry_failed,
             wait=wait,
+            rough=rough,
         )
         events = BuildEvents(listen=listen)
         start = time.monotonic()
         result = run_build(project, shots=shots, tier=tier, options=options, events=events)
         film_path: str | None = None
-        rough: tuple[str, ...] = ()
+        rough_shots: tuple[str, ...] = ()
         edit = result.edit
         if edit is not None and edit.jobs and edit.jobs[0].version is not None:
             path = layout.edit_path(project.film.film.title, edit.jobs[0].version)
             if (project.root / path).exists():
-                film_path, rough = path, tuple(edit.rough)
+                film_path, rough_shots = path, tuple(edit.rough)
         ev = result.events
         report = BuildReport(
             header=header,
@@ -582,7 +598,7 @@ class Film:
             waiting={k: tuple(v) for k, v in result.waiting.items()},
             inbox=tuple(ev.inbox),
             film=film_path,
-            rough=rough,
+            rough=rough_shots,
             seconds=time.monotonic() - start,
         )
         if report.ok and not report.made and not report.inbox:
@@ -605,11 +621,20 @@ def _film_step(name: str) -> bool:
     return name == FILM_LOCK
 
 
-def _plan_rows(project: Project, shots: list[str] | None, tier: str, frozen: bool) -> list[PlanRow]:
+def _check_rough(rough: str | None) -> None:
+    from vfbuild.errors import UsageError
+
+    if rough not in (None, "draft", "final", "delivery"):
+        raise UsageError(f"rough: {rough!r} is not a size", hint="draft, final or delivery")
+
+
+def _plan_rows(
+    project: Project, shots: list[str] | None, tier: str, frozen: bool, rough: str | None = None
+) -> list[PlanRow]:
     from vfbuild.plan.report import step_lines
 
     rows = []
-    for ln in step_lines(project, shots=shots, tier=tier, frozen=frozen):
+    for ln in step_lines(project, shots=shots, tier=tier, frozen=frozen, rough=rough):
         st = ln.state
         reasons = tuple(st.reasons) or ((ln.error,) if ln.error else ())
         rows.append(

@@ -44,8 +44,20 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tier(args: argparse.Namespace) -> str:
+    return str(args.tier or "final")
+
+
+def _rough(args: argparse.Namespace) -> str | None:
+    """`--tier final` asked for: a rough cut at the final tier's size (unasked: the film's
+    `rough:`, the draft tier's by default, so a first cut is quick)."""
+    return "final" if args.tier == "final" else None
+
+
 def cmd_plan(args: argparse.Namespace) -> int:
-    plan = _film(args).plan(shots=args.shots or None, tier=args.tier, frozen=args.frozen)
+    plan = _film(args).plan(
+        shots=args.shots or None, tier=_tier(args), frozen=args.frozen, rough=_rough(args)
+    )
     if plan.from_stamp:
         logging.getLogger("vfbuild.stamp").debug("nothing changed since the last plan")
     if args.json:
@@ -136,7 +148,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     with display:
         report = _film(args).build(
             shots=args.shots or None,
-            tier=args.tier,
+            tier=_tier(args),
+            rough=_rough(args),
             jobs=args.jobs,
             frozen=args.frozen,
             budget=args.budget,
@@ -209,7 +222,9 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
-    graph = _film(args).graph(shots=args.shots or None, tier=args.tier, frozen=args.frozen)
+    graph = _film(args).graph(
+        shots=args.shots or None, tier=_tier(args), frozen=args.frozen, rough=_rough(args)
+    )
     if args.format == "json":
         from vfbuild import jsonout
 
@@ -487,9 +502,10 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument(
                 "--tier",
                 choices=("draft", "final"),
-                default="final",
+                default=None,
                 help="draft: stop after draft takes; final (default): go on to "
-                "final, upscale, lipsync and the edit where picks allow",
+                "final, upscale, lipsync and the edit where picks allow; asked for, it also "
+                "makes a rough cut at the final tier's size",
             )
             p.add_argument(
                 "--frozen",

@@ -150,6 +150,20 @@ def test_every_export_reads_back_with_the_same_clips(
             for m, c in zip(meta, cut.clips, strict=True)
         )
         assert back.global_start_time.value == START_HOURS * 3600 * FPS
+    if fmt == "fcpxml":  # on each file's browser clip, read back into its reference
+        for c, meta in zip(clips, metas, strict=True):
+            fcpx = c.media_reference.metadata["fcpx"]
+            md = {k: v for d in fcpx["metadata"] for k, v in d.items()}
+            got = {k.removeprefix("com.vfbuild."): v for k, v in md.items() if "vfbuild" in k}
+            assert set(got) == {k for k, v in meta.items() if v is not None}
+            for key in ("shot", "step", "version", "take", "seed", "provider", "model"):
+                if meta[key] is not None:
+                    assert got[key] == str(meta[key]), key
+            assert got["recipe_key"] == meta["recipe_key"] and float(got["cost"]) == meta["cost"]
+            assert md["com.apple.proapps.studio.scene"] == meta["shot"]
+            assert md["com.apple.proapps.studio.reel"] == c.name  # a reel per clip version
+            assert fcpx["note"].startswith(f"{meta['shot']} {meta['step']} v")
+            assert meta["recipe_key"] in fcpx["note"]
     if fmt == "edl":
         reels = [c.metadata["cmx_3600"]["reel"] for c in clips]
         assert reels == want and len(set(reels)) == len(reels)

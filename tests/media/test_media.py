@@ -10,8 +10,8 @@ import pytest
 from vfbuild.errors import MediaError
 from vfbuild.fsutil import sha256_file
 from vfbuild.media import ffmpeg as ff
-from vfbuild.media.edit import EditClip, render_edit
 from vfbuild.media.probe import probe
+from vfbuild.media.segment import EditClip, render_segment
 from vfbuild.providers.local import previz
 from vfbuild.spec.models import CameraMove
 
@@ -152,38 +152,25 @@ def _plane_means(path: Path, t: float) -> tuple[float, float, float]:
     raise AssertionError("no frame")
 
 
-def test_edit_length_sound_tags_and_luma_only_grain(tmp_path: Path) -> None:
+def _segment(out: Path, clip: EditClip, grain: float, *, scale: int = 1) -> Path:
+    render_segment(out, clip, width=W * scale, height=H * scale, fps=FPS, grain=grain, seed=5)
+    return out
+
+
+def test_segment_length_tags_and_luma_only_grain(tmp_path: Path) -> None:
     import av
     import numpy as np
 
     a = animatic(tmp_path, "a.mp4")
-    speech = tmp_path / "ls.mp4"
-    previz.render_lipsync(
-        speech,
-        clip=animatic(tmp_path, "b.mp4", move="static"),
-        audio=tone(tmp_path / "t.wav", 1.2),
-        fps=FPS,
-    )
     held = still(tmp_path / "kf.png")
-    clips = [
-        EditClip(a, 1.0),
-        EditClip(speech, 1.25),
-        EditClip(held, 0.5, still=True),
-        EditClip(a, 2.5),
-    ]  # the last shot is longer than its clip: it loops
-    plain, grainy = tmp_path / "plain.mp4", tmp_path / "grain.mp4"
-    render_edit(plain, clips, width=W, height=H, fps=FPS, grain=0)
-    render_edit(grainy, clips, width=W, height=H, fps=FPS, grain=0.3)
-    info = probe(grainy)
-    assert info.duration == pytest.approx(5.25, abs=len(clips) / FPS)
-    assert info.has_audio and info.fps == pytest.approx(FPS)
-    assert (info.color_primaries, info.color_trc, info.color_space) == ("bt709",) * 3
-    # the dialogue sits in the second shot, silence elsewhere
-    with av.open(str(plain)) as c:
-        samples = np.concatenate([f.to_ndarray()[0] for f in c.decode(audio=0)])
-    rate = 48000
-    assert np.abs(samples[: int(0.9 * rate)]).max() < 1e-3
-    assert np.abs(samples[int(1.2 * rate) : int(2.1 * rate)]).max() > 0.05  # sine at 1/8
+    for clip in (EditClip(a, 1.0), EditClip(held, 0.5, still=True), EditClip(a, 2.5)):
+        info = probe(_segment(tmp_path / "s.mp4", clip, 0.3))  # 2.5 s: longer than its clip
+        assert info.frames == round(clip.duration * FPS) and not info.has_audio
+        assert info.fps == pytest.approx(FPS)
+        assert (info.color_primaries, info.color_trc, info.color_space) == ("bt709",) * 3
+    clip = EditClip(a, 1.0)
+    plain = _segment(tmp_path / "plain.mp4", clip, 0)
+    grainy = _segment(tmp_path / "grain.mp4", clip, 0.3)
     # grain changes luma, not chroma
     with av.open(str(plain)) as c1, av.open(str(grainy)) as c2:
         f1, f2 = next(c1.decode(video=0)), next(c2.decode(video=0))
@@ -191,8 +178,7 @@ def test_edit_length_sound_tags_and_luma_only_grain(tmp_path: Path) -> None:
         u1, u2 = (np.frombuffer(f.planes[1], np.uint8).astype(float) for f in (f1, f2))
     assert np.abs(y1 - y2).mean() > 1.0
     assert np.abs(u1 - u2).mean() < 0.5
-    render_edit(tmp_path / "again.mp4", clips, width=W, height=H, fps=FPS, grain=0.3)
-    assert sha256_file(tmp_path / "again.mp4") == sha256_file(grainy)
+    assert sha256_file(_segment(tmp_path / "again.mp4", clip, 0.3)) == sha256_file(grainy)
 
 
 def test_ffmpeg_failure_is_a_media_error_with_its_last_lines(tmp_path: Path) -> None:
@@ -249,7 +235,7 @@ def test_bytes_do_not_depend_on_the_cpu(tmp_path: Path, monkeypatch: pytest.Monk
     real = ff.run_ffmpeg
 
     def render(tag: str) -> list[str]:
-        a, u, e = (tmp_path / f"{n}-{tag}.mp4" for n in ("a", "u", "e"))
+        a, u, e, k = (tmp_path / f"{n}-{tag}.mp4" for n in ("a", "u", "e", "k"))
         previz.render_animatic(
             a,
             still=kf,
@@ -263,15 +249,9 @@ def test_bytes_do_not_depend_on_the_cpu(tmp_path: Path, monkeypatch: pytest.Monk
             label="x",
         )
         previz.render_upscale(u, source=a, width=W * 2, height=H * 2)
-        render_edit(
-            e,
-            [EditClip(a, 1.0), EditClip(kf, 0.5, still=True)],
-            width=W * 2,
-            height=H * 2,
-            fps=FPS,
-            grain=0.3,
-        )
-        return [sha256_file(p) for p in (a, u, e)]
+        _segment(e, EditClip(a, 1.0), 0.3, scale=2)
+        _segment(k, EditClip(kf, 0.5, still=True), 0.3, scale=2)
+        return [sha256_file(p) for p in (a, u, e, k)]
 
     with_simd = render("simd")
     monkeypatch.setattr(ff, "run_ffmpeg", lambda args, **kw: real(["-cpuflags", "0", *args], **kw))

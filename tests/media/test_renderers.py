@@ -12,8 +12,8 @@ import pytest
 from vfbuild.errors import MediaError
 from vfbuild.fsutil import sha256_file
 from vfbuild.media import ffmpeg as ff
-from vfbuild.media.edit import LOOP_AFTER, EditClip, edit_args, render_edit
 from vfbuild.media.probe import probe
+from vfbuild.media.segment import LOOP_AFTER, EditClip, render_segment, segment_args
 from vfbuild.providers.local import previz
 
 W, H, FPS = 160, 90, 24
@@ -168,44 +168,54 @@ def test_upscale_and_lipsync_are_deterministic_and_keep_sound(tmp_path: Path, st
     assert (up.color_primaries, up.color_trc, up.color_space) == ("bt709",) * 3
 
 
-def test_edit_is_one_command_and_grain_zero_adds_no_filters(tmp_path: Path, still: Path) -> None:
-    clips = [EditClip(still, 1.0, still=True), EditClip(still, 0.5, still=True)]
-    plain = edit_args(tmp_path / "o.mp4", clips, width=W, height=H, fps=FPS, grain=0)
-    assert plain.count("-filter_complex") == 1 and plain.count("-i") == 2
+def test_a_segment_is_one_command_and_grain_zero_adds_no_filters(
+    tmp_path: Path, still: Path
+) -> None:
+    clip = EditClip(still, 1.0, still=True)
+    kw = {"width": W, "height": H, "fps": FPS, "seed": 7}
+    plain = segment_args(tmp_path / "o.mp4", clip, grain=0, **kw)  # type: ignore[arg-type]
+    assert plain.count("-filter_complex") == 1 and plain.count("-i") == 1 and "-an" in plain
     graph = plain[plain.index("-filter_complex") + 1]
     assert "noise" not in graph and "blend" not in graph
-    grainy = edit_args(tmp_path / "o.mp4", clips, width=W, height=H, fps=FPS, grain=0.25)
+    grainy = segment_args(tmp_path / "o.mp4", clip, grain=0.25, **kw)  # type: ignore[arg-type]
     graph = grainy[grainy.index("-filter_complex") + 1]
     assert "blend=c0_mode=overlay:c0_opacity=0.2500" in graph and "all_" not in graph
+    assert "c0_seed=7" in graph
 
 
-def test_edit_letterboxes_holds_and_loops(tmp_path: Path, still: Path) -> None:
+def _segment(out: Path, clip: EditClip, **kw: object) -> Path:
+    args: dict[str, object] = {"width": W, "height": H, "fps": FPS, "grain": 0, "seed": 1}
+    render_segment(out, clip, **(args | kw))  # type: ignore[arg-type]
+    return out
+
+
+def test_segments_letterbox_hold_and_loop(tmp_path: Path, still: Path) -> None:
     square = _animatic(tmp_path / "sq.mp4", _still(tmp_path / "sq.png", width=90, height=90),
                        width=90, height=90, move="pan-right")  # fmt: skip
     moving = _animatic(tmp_path / "m.mp4", still, move="pan-right")
     long_shot = LOOP_AFTER + 0.5
-    clips = [EditClip(square, 1.0), EditClip(moving, 2.0), EditClip(moving, long_shot)]
-    out = tmp_path / "edit.mp4"
     progress: list[float] = []
-    render_edit(out, clips, width=W, height=H, fps=FPS, grain=0, on_progress=progress.append)
+    boxed = _segment(tmp_path / "a.mp4", EditClip(square, 1.0), on_progress=progress.append)
     assert progress[-1] == 1.0
-    info = probe(out)
-    assert info.frames == round((3.0 + long_shot) * FPS)
-    assert info.audio_duration == pytest.approx(3.0 + long_shot, abs=0.05)
-    frames = _frames(out)
+    held = _segment(tmp_path / "b.mp4", EditClip(moving, 2.0))
+    looped = _segment(tmp_path / "c.mp4", EditClip(moving, long_shot))
+    for path, seconds in ((boxed, 1.0), (held, 2.0), (looped, long_shot)):
+        info = probe(path)
+        assert info.frames == round(seconds * FPS) and not info.has_audio
     # the square clip is pillarboxed: black (limited-range 16) bars left and right
-    assert frames[10][:, :30].mean() < 20 and frames[10][:, 60:100].mean() > 30
+    frame = _frames(boxed)[10]
+    assert frame[:, :30].mean() < 20 and frame[:, 60:100].mean() > 30
     # the 2 s shot holds its 1 s clip's last frame; the long shot loops its clip instead
-    held = frames[FPS + int(1.5 * FPS)], frames[FPS + int(1.9 * FPS)]
-    assert np.abs(held[0] - held[1]).mean() < 0.5
-    tail = frames[-int(0.4 * FPS)], frames[-1]
-    assert np.abs(tail[0] - tail[1]).mean() > 1.0
+    frames = _frames(held)
+    assert np.abs(frames[int(1.5 * FPS)] - frames[int(1.9 * FPS)]).mean() < 0.5
+    frames = _frames(looped)
+    assert np.abs(frames[-int(0.4 * FPS)] - frames[-1]).mean() > 1.0
 
 
-def test_a_failed_edit_leaves_nothing(tmp_path: Path) -> None:
+def test_a_failed_segment_leaves_nothing(tmp_path: Path) -> None:
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"\x00" * 1000)
-    out = tmp_path / "edit.mp4"
+    out = tmp_path / "segment.mp4"
     with pytest.raises(MediaError, match="bad.mp4"):
-        render_edit(out, [EditClip(bad, 1.0)], width=W, height=H, fps=FPS, grain=0)
+        _segment(out, EditClip(bad, 1.0))
     assert not out.exists()

@@ -8,7 +8,8 @@ OpenTimelineIO's adapters.
   markers (`* LOC`), record timecode from 01:00:00:00.
 - `fcp7xml` (fcp_xml): video, dialogue and music tracks, markers, the metadata as master
   comments; absolute file URLs.
-- `fcpxml` (fcpx_xml): video and connected sound, markers; absolute file URLs.
+- `fcpxml` (fcpx_xml): video and connected sound, markers, the metadata on each file's browser
+  clip (a note, `com.vfbuild.*` keys); absolute file URLs.
 
 Each is made from the version's own .otio (what the build wrote when it made the version; it
 is written from the version's recipe first if it is missing).
@@ -96,9 +97,12 @@ def export_timeline(tl: otio.schema.Timeline, fmt: str, root: Path, out: Path) -
             _fcp_comments(tl)
             _write(out, _string(tl, "fcp_xml").encode("utf-8"))
         elif fmt == "fcpxml":
+            _fcpx_metadata(tl)
             _write(out, _string(tl, "fcpx_xml").encode("utf-8"))
             notes.append(
-                "FCPXML carries no vfbuild metadata and starts at 00:00:00:00 in this adapter"
+                "FCPXML keeps vfbuild's metadata on each browser clip (a note and "
+                "`com.vfbuild.*` metadata), not on the timeline's clips, and starts at "
+                "00:00:00:00 in this adapter"
             )
         elif fmt == "otioz":
             _otioz(tl, out)
@@ -204,6 +208,62 @@ def _fcp_comments(tl: otio.schema.Timeline) -> None:
                 "mastercomment4": f"cost ${meta['cost']:.4f}",
             }
         }
+
+
+# FCPXML's own metadata keys for what vfbuild knows (shown in Final Cut's inspector).
+FCPX_KEYS = {
+    "reel": "com.apple.proapps.studio.reel",
+    "shot": "com.apple.proapps.studio.scene",
+    "take": "com.apple.proapps.studio.shot",  # Final Cut's "Take"
+}
+FCPX_OWN = "com.vfbuild."  # every vfbuild field, as `com.vfbuild.<field>`
+
+
+def _fcpx_metadata(tl: otio.schema.Timeline) -> None:
+    """The FCPX adapter writes what a media reference's `metadata["fcpx"]` holds (a note and
+    `md` key/value pairs) on the event's asset-clip, once per file, and reads it back there;
+    a timeline clip's own metadata it drops. Every file here is one clip version, so its
+    browser clip carries that version's vfbuild metadata: a note to read, and each field as
+    a string under `com.vfbuild.<field>` (Final Cut's reel, scene and take where they fit)."""
+    for clip in tl.find_clips():
+        meta = clip.metadata.get("vfbuild")
+        ref = clip.media_reference
+        if not meta or ref is None or ref.is_missing_reference:
+            continue
+        md: list[dict[str, str]] = []
+        reel = (clip.metadata.get("cmx_3600") or {}).get("reel")
+        fields = {"reel": reel, **dict(meta)}
+        for key, value in fields.items():
+            if value is None:
+                continue
+            text = _md_text(value)
+            if key in FCPX_KEYS:
+                md.append({FCPX_KEYS[key]: text})
+            if key != "reel":
+                md.append({f"{FCPX_OWN}{key}": text})
+        ref.metadata["fcpx"] = {"note": _note(dict(meta)), "metadata": md}
+
+
+def _md_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def _note(meta: dict[str, Any]) -> str:
+    """One line an editor reads in Final Cut's Notes column."""
+    if "step" not in meta:  # a sound: dialogue or music
+        return " ".join(str(meta[k]) for k in ("track", "shot", "file") if meta.get(k))
+    version = f" v{meta['version']:03d}" if isinstance(meta.get("version"), int) else ""
+    take = f" t{meta['take']:02d}" if isinstance(meta.get("take"), int) else ""
+    seed = f" seed {meta['seed']}" if meta.get("seed") is not None else ""
+    cost = f", ${meta['cost']:.4f}" if isinstance(meta.get("cost"), (int, float)) else ""
+    return (
+        f"{meta.get('shot')} {meta['step']}{version}{take}: {meta.get('provider')}/"
+        f"{meta.get('model')}{seed}, recipe {meta.get('recipe_key')}{cost}"
+    )
 
 
 def _otioz(tl: otio.schema.Timeline, out: Path) -> None:

@@ -17,8 +17,7 @@ def _list(value: Path | list[Path]) -> list[Path]:
 
 
 def make_segment(recipe: dict[str, Any], inputs: InputFiles, out: Path, progress: Progress) -> None:
-    from vfbuild.media.edit import EditClip
-    from vfbuild.media.segment import render_segment
+    from vfbuild.media.segment import EditClip, render_segment
 
     s = recipe["settings"]
     # The segment step's inputs are keyed by each material's sha256.

@@ -13,12 +13,33 @@ noise pattern, and a segment's bytes do not depend on where it stands in the fil
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from vfbuild.errors import MediaError
 from vfbuild.media import encode
 from vfbuild.media import ffmpeg as ff
-from vfbuild.media.edit import GRAIN_GREY, GRAIN_NOISE, LOOP_AFTER, READ_MARGIN, EditClip
+
+# A shot longer than this whose clip is shorter loops the clip rather than freezing on its
+# last frame for seconds (generated clips are typically 5 or 10 s long).
+LOOP_AFTER = 10.0
+# Strength of the noise under the grain blend (0-100); the film's `grain` is the opacity.
+# Grain goes on luma only: `blend` over all planes washes the chroma out (FACTS.md), so the
+# picture is the top layer, a noised mid-grey the bottom, and only plane 0 is blended.
+GRAIN_NOISE = 40
+# Grey that is luma 128 in limited range, so the overlay blend leaves brightness alone.
+GRAIN_GREY = "0x828282"
+# How much more of each clip than its shot is read (lets the decoder stop early).
+READ_MARGIN = 1.0
+
+
+@dataclass(frozen=True)
+class EditClip:
+    """A shot's material for its segment."""
+
+    path: Path
+    duration: float  # seconds this shot lasts in the film
+    still: bool = False  # an image held for the duration (the rough cut's picked keyframe)
 
 
 def segment_frames(duration: float, fps: int) -> int:

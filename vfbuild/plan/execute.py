@@ -71,6 +71,7 @@ class BuildOptions:
     resubmit: bool = False  # a job whose submit reply was lost may be sent again
     retry_failed: bool = False  # a job the provider failed may be tried again
     wait: bool = True  # for another command that holds the film's lock (else FilmBusy)
+    rough: str | None = None  # a rough cut's size for this build (None: the film's `rough:`)
 
 
 @dataclass
@@ -197,7 +198,7 @@ class StepRunner:
         self._team_opened = False
 
     def resolver(self) -> Resolver:
-        return Resolver(self.p, frozen=self.frozen)
+        return Resolver(self.p, frozen=self.frozen, rough=self.options.rough)
 
     def start(self, name: str, step: str) -> None:
         """Begin a step now, in a thread of its own; `run` of that step waits for it and

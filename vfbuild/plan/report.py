@@ -30,12 +30,17 @@ class StepLine:
 
 
 def step_lines(
-    project: Project, *, shots: list[str] | None = None, tier: str = "final", frozen: bool = False
+    project: Project,
+    *,
+    shots: list[str] | None = None,
+    tier: str = "final",
+    frozen: bool = False,
+    rough: str | None = None,
 ) -> list[StepLine]:
     from vfbuild.plan.cost import Coster
     from vfbuild.plan.remoteplan import RemoteLookup
 
-    resolver = Resolver(project, frozen=frozen)
+    resolver = Resolver(project, frozen=frozen, rough=rough)
     remote = RemoteLookup(project)
     coster = Coster(project)
     lines: list[StepLine] = []

@@ -29,9 +29,10 @@ __all__ = ["DONE", "NEEDS_PICK", "STALE", "WAITING", "Job", "Resolver", "StepSta
 class Resolver:
     """Works out step states for one project; implements `vfbuild.steps.Resolution`."""
 
-    def __init__(self, project: Project, *, frozen: bool = False) -> None:
+    def __init__(self, project: Project, *, frozen: bool = False, rough: str | None = None) -> None:
         self.p = project
         self.frozen = frozen
+        self._rough = rough  # the build's own rough-cut size (`--tier final`), else the film's
 
     # -- what a step sees of the film ------------------------------------------------------
 
@@ -67,6 +68,10 @@ class Resolver:
 
     def delivery_size(self) -> tuple[int, int]:
         return parse_resolution(self.film.film.delivery)
+
+    @property
+    def rough(self) -> str:
+        return self._rough or self.film.film.rough
 
     def choice(self, step: str) -> ProviderChoice | None:
         """The `providers:` entry of shots.yaml that serves `step` (none for local steps)."""

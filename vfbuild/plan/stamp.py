@@ -208,8 +208,11 @@ def _subfolders(folder: str) -> list[str]:
         return []
 
 
-def args_key(tier: str, frozen: bool, shots: list[str] | None) -> tuple[Any, ...]:
-    return (tier, frozen, tuple(shots or ()))
+def args_key(
+    tier: str, frozen: bool, shots: list[str] | None, rough: str | None = None
+) -> tuple[Any, ...]:
+    key = (tier, frozen, tuple(shots or ()))
+    return key if rough is None else (*key, ("rough", rough))
 
 
 def replay(root: Path, world: World, stamp: Path = STAMP) -> Any:

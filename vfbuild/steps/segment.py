@@ -9,7 +9,8 @@ noise of its own wherever it stands). Changing one shot's pick makes that shot's
 reordering shots makes none. The join is the `edit`.
 
 One film step with a job per shot (each recorded in its shot's lock): the cut's size is the
-film's (a rough cut is at the `rough:` size while any shot is not finished), which one shot's
+film's (a rough cut is at the `rough:` size, or the final tier's for `vf build --tier final`,
+while any shot is not finished), which one shot's
 state cannot know.
 """
 
@@ -53,7 +54,7 @@ def film_cut(r: Resolution) -> Cut:
         if not finished:
             cut.rough.append(f"{s.id} ({stage})")
         cut.materials.append((s, art.sha256, still))
-    rough = r.film.film.rough if cut.rough else "delivery"
+    rough = r.rough if cut.rough else "delivery"
     size = r.delivery_size() if rough == "delivery" else r.tier_size(rough)
     cut.width, cut.height = size
     return cut

@@ -25,7 +25,6 @@ MODELS = {
     "music": "previz-bed",
     "stems": "previz-split",
     "mix": "mix",
-    "edit": "edit",
     "first": "ffmpeg-frame",
     "last": "ffmpeg-frame",
     "first-restyle": "previz-restyle",
@@ -101,8 +100,6 @@ class LocalProvider:
     def make(self, recipe: dict[str, Any], inputs: InputFiles, out: Path, ctx: MakeContext) -> None:
         from vfbuild.providers.local import previz
 
-        progress = ctx.progress
-
         step, s = recipe["step"], recipe["settings"]
         if step == "keyframe":
             refs = inputs.get("references", [])
@@ -160,25 +157,6 @@ class LocalProvider:
             from vfbuild.providers.local.sound import make_sound
 
             make_sound(recipe, inputs, out)
-        elif step == "edit":
-            from vfbuild.media.edit import EditClip, render_edit
-
-            files = inputs["clips"]
-            assert isinstance(files, list)
-            clips = [
-                EditClip(path=f, duration=c["duration"], still=c["still"])
-                for f, c in zip(files, recipe["inputs"]["clips"], strict=True)
-            ]
-            render_edit(
-                out,
-                clips,
-                width=s["width"],
-                height=s["height"],
-                fps=s["fps"],
-                grain=s["grain"],
-                on_progress=progress,
-                sound=_one(inputs["mix"]) if "mix" in inputs else None,
-            )
         else:  # pragma: no cover - the planner only asks for the steps above
             raise ValueError(step)
 
