@@ -308,7 +308,20 @@ class ComfyProvider(RemoteProvider):
                 hint="end the workflow with a SaveImage node (keyframes) or a VHS_VideoCombine "
                 "node with format video/h264-mp4 and save_output on (video steps)",
             )
-        super().fetch(result, job, out)
+        try:
+            super().fetch(result, job, out)
+        except ProviderError as e:
+            url = result.outputs[0]
+            box = next((b for b in self.pool.boxes if url.startswith(b.url)), None)
+            if not (self.pool.many and box is not None and e.message.endswith("ConnectError")):
+                raise
+            # Said as the poll says it: the box went away after the job, not the result.
+            raise ProviderError(
+                f"{job.label}: the ComfyUI box {box.url} stopped answering while its result "
+                "was downloaded; the job was made there, so it is not sent to another box",
+                hint="start that box again and build: the result is fetched from it, never "
+                "paid twice; or `vf cancel` it and build to make it elsewhere",
+            ) from None
 
     # -- ComfyUI calls ----------------------------------------------------------------------
 
