@@ -82,6 +82,7 @@ def test_the_locks_vfbuild_writes_are_read_fast(tmp_path: Path) -> None:
 ALPHABET = "ab Z09_-.:#'\"{}[],&*!|>%@`~+eE\\é\t"
 WORDS = ["", "yes", "no", "true", "False", "null", "~", "1", "01", "1.5", "1e5", "0x1F", "0o7",
          "-3", "+3", ".5", ".inf", "1_000", "2026-12-03", "12:30", "<<", "=", "a: b", "a #b",
+         "-14.0", "-x", "--", "-.5", "-1e3", "- x", "-",
          "3" * 64, "1e5" + "0" * 61, "ab" * 32, "03_Generations/x.png", " pad", "pad "]  # fmt: skip
 
 
@@ -106,7 +107,10 @@ def random_data(rng: random.Random, depth: int = 0) -> Any:
     if depth > 3 or rng.random() < 0.3:
         return random_scalar(rng)
     if rng.random() < 0.25:
-        return [random_scalar(rng) for _ in range(rng.randrange(4))]
+        # Lists of scalars and of mappings (a film lock's shots, a subtitle lock's cues), and
+        # the odd list in a list, which the fast reader leaves to ruamel.
+        return [random_data(rng, depth + 1) if rng.random() < 0.4 else random_scalar(rng)
+                for _ in range(rng.randrange(4))]  # fmt: skip
     keys = [rng.choice(["schema", "shot", "picks", "x.y", "a-b", "_k", "1", "true", "0" * 64,
                         "1e5", "ab" * 32, "k" + str(rng.randrange(99))])
             for _ in range(rng.randrange(5))]  # fmt: skip
@@ -153,3 +157,28 @@ def test_random_edits_of_lock_texts() -> None:
         except Exception as e:  # noqa: BLE001 - any refusal the fast reader missed
             raise AssertionError(f"safe refuses what the fast reader read: {e}\n{text}") from None
         assert typed(fast) == typed(safe), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "shots:\n- id: s010\n  take: 1\n- id: s020\n  take: 2\nfilm: x\n",
+        "cues:\n  - start: 1.5\n    text: 'Hi, there'\n  - start: 2.0\n    text: 'Bye'\n",
+        "a:\n- k: 1\n  l:\n  - 1\n  - 2\n- 3\n",
+        "a:\n-   k: 1\n    j: 2\n",
+        "a:\n- k: 1\n   j: 2\n",  # a key out of line: the loader's error, not ours
+        "a:\n- k: 1\n j: 2\n",
+        "a:\n- - 1\n  - 2\n- - - 3\n    - x\n",
+        "a:\n- - 1\n - 2\n",
+        "a:\n- -\n",
+        "a:\n- k:\n    m: 1\n  n: 2\n",
+    ],
+)
+def test_lists_of_mappings(text: str) -> None:
+    fast = lockread.load(text)
+    try:
+        safe = SAFE.load(text)
+    except Exception:  # noqa: BLE001 - what the loader refuses, the fast reader must too
+        assert fast is None, text
+        return
+    assert fast is None or typed(fast) == typed(safe), text

@@ -2,13 +2,14 @@
 
 ruamel's safe loader builds every scalar in Python and asks its versioned resolver what each
 one is (~5 ms a lock, most of a cold-cache no-op of a big film). A lock vfbuild wrote uses a
-small part of YAML: block mappings of `key: value` lines, block sequences of `- value` lines
-at their key's indent, one-line scalars (plain, single-quoted, double-quoted without escapes),
-`{}` and `[]`, comment lines. `load` reads that part and answers None for anything else (a
-tag, an anchor, a flow collection with items, a folded line, a plain scalar it would have to
-guess the type of, a duplicate key...), and the caller then takes ruamel's safe loader, which
-also gives the positions of errors. Where it answers, it gives what ruamel's safe loader
-gives (YAML 1.2): `tests/store/test_lockread.py` compares them.
+small part of YAML: block mappings of `key: value` lines; block sequences of `- value`,
+`- key: value` or `- - value` lines (a block as an item) at their key's indent; one-line
+scalars (plain, single-quoted, double-quoted without escapes), `{}` and `[]`; comment lines.
+`load` reads that part and answers None for anything else (a tag, an anchor, a flow
+collection with items, a folded line, a plain scalar it would have to guess the type of, a
+duplicate key...), and the caller then takes ruamel's safe loader, which also gives the
+positions of errors. Where it answers, it gives what ruamel's safe loader gives (YAML 1.2):
+`tests/store/test_lockread.py` compares them.
 """
 
 from __future__ import annotations
@@ -104,9 +105,15 @@ def _mapping(lines: list[tuple[int, str]], i: int, indent: int) -> tuple[dict[st
 def _sequence(lines: list[tuple[int, str]], i: int, indent: int) -> tuple[list[Any], int]:
     out: list[Any] = []
     while i < len(lines) and lines[i][0] == indent and lines[i][1].startswith("- "):
-        item = lines[i][1][2:]
+        item = lines[i][1][2:].lstrip(" ")
         if _KEY.match(item) or _QUOTED_KEY.match(item) or item.startswith("- "):
-            raise _Unread  # a mapping or a sequence inside a sequence: vfbuild writes none
+            # A mapping or a sequence as an item (`- key: value` or `- - value`, the rest of
+            # it below at its first entry's column: a subtitle lock's cues): read as the
+            # block it starts there.
+            lines[i] = (len(lines[i][1]) - len(item) + indent, item)
+            value, i = _block(lines, i, lines[i][0])
+            out.append(value)
+            continue
         out.append(_scalar(item))
         i += 1
     if i < len(lines) and lines[i][0] > indent:
@@ -152,7 +159,8 @@ _PLAIN_MAX = 1 << 16
 def _plain_of(text: str) -> Any:
     if (
         not text
-        or text[0] in _INDICATORS
+        # `-` starts a plain scalar when a non-space follows (a negative number: loudness).
+        or (text[0] in _INDICATORS and not (text[0] == "-" and text[1:2] not in ("", " ")))
         or ": " in text
         or " #" in text
         or text.endswith(":")
