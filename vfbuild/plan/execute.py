@@ -196,6 +196,11 @@ class StepRunner:
         self._made_by: dict[str, str] = {}
         self._team: TeamCache | None = None  # the film's remote cache, opened when needed
         self._team_opened = False
+        # The steps whose inputs were found sound: a step's inputs are its takes' too, and the
+        # segment step of a 1000-shot film has 1000 takes reading 1000 clips (checked per take,
+        # a million stats and realpaths, with 1000 threads fighting for the GIL).
+        self._inputs_checked: dict[int, StepState] = {}  # held, so no id is reused
+        self._inputs_lock = threading.Lock()  # the takes started together wait for one check
 
     def resolver(self) -> Resolver:
         return Resolver(self.p, frozen=self.frozen, rough=self.options.rough)
@@ -723,6 +728,13 @@ class StepRunner:
         return report
 
     def _check_inputs(self, job: Job, state: StepState) -> None:
+        if id(state) in self._inputs_checked:
+            return
+        with self._inputs_lock:
+            if id(state) not in self._inputs_checked:
+                self._check_inputs_once(job, state)
+
+    def _check_inputs_once(self, job: Job, state: StepState) -> None:
         for role, value in state.inputs.items():
             for f in value if isinstance(value, list) else [value]:
                 if not Path(f).exists():
@@ -738,6 +750,7 @@ class StepRunner:
                         "outside the film folder",
                         hint="copy the file into the film instead of linking to it",
                     )
+        self._inputs_checked[id(state)] = state
 
     def _adopt_polished(self, state: StepState) -> None:
         """Pin the user's polished keyframe in the lock; downstream then builds from it."""
