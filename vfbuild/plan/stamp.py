@@ -54,7 +54,7 @@ from vfbuild.store.layout import (
 )
 from vfbuild.store.ledger import LEDGER
 
-FORMAT = 2
+FORMAT = 3  # 3: the world hashed as one list of (name, stat)
 STAMP_FORMAT = 2  # the stamp file's own shape (2: with the inputs' stats and sha256)
 STAMP = Path(vfdir.NOOP_STAMP)
 PLAN_STAMP = Path(vfdir.PLAN_STAMP)  # what `vf plan` last said, the same way
@@ -86,60 +86,59 @@ class World:
 
     def __init__(self, root: Path, args: tuple[Any, ...], *, objects: bool = False) -> None:
         self.root = str(root)
-        self.newest = 0  # the newest mtime seen, in ns (for the racy check)
         # Each input file's stat, by film-relative name; and the digest of all but those.
         self.inputs: dict[str, tuple[int, int, int] | None] = {}
-        h = hashlib.sha1(repr((FORMAT, args)).encode())
-        b = hashlib.sha1(repr((FORMAT, args)).encode())
-        both = _Both(h, b)
-        self._code(both)
-        self._env(both)
-        self._inputs(h, self.root, "")
+        # (name, stat) of everything else, hashed once at the end: at 1000 shots that is
+        # 14,000 layout files, and a hash update and a formatted line each cost more than
+        # their stat did.
+        self._seen: list[tuple[str, tuple[int, int, int] | None]] = []
+        head = repr((FORMAT, args, self._code(), self._env()))
+        self._inputs(self.root, "")
         for d in OUTPUT_DIRS:
-            self._outputs(both, os.path.join(self.root, d))
+            self._outputs(os.path.join(self.root, d))
         # The store's shard folders hold only objects, the journal only entries: their own
         # mtimes say whether one came or went, without listing them.
         store = os.path.join(self.root, vfdir.OBJECTS)
+        seen = self._seen
         for shard in [store, *_subfolders(store)]:
-            self._add(both, shard, _stat(shard))
+            seen.append((shard, _stat(shard)))
             if objects and shard != store:
                 for name in _files(shard):
-                    self._add(both, name, _stat(os.path.join(shard, name)))
+                    seen.append((name, _stat(os.path.join(shard, name))))
         for f in (vfdir.JOURNAL, vfdir.INDEX_LOG, vfdir.BUILD_RUNNING):
-            self._add(both, f, _stat(os.path.join(self.root, f)))
-        self.digest = h.hexdigest()
-        self.base = b.hexdigest()
+            seen.append((f, _stat(os.path.join(self.root, f))))
+        rest = repr(seen).encode()
+        self.base = hashlib.sha1(head.encode() + b"\0" + rest).hexdigest()
+        self.digest = hashlib.sha1(
+            head.encode() + b"\0" + repr(sorted(self.inputs.items())).encode() + b"\0" + rest
+        ).hexdigest()
+        # The newest mtime seen, in ns (for the racy check).
+        self.newest = max(
+            (st[1] for st in [*self.inputs.values(), *(st for _, st in seen)] if st is not None),
+            default=0,
+        )
 
-    def _add(self, h: Any, name: str, st: tuple[int, int, int] | None) -> None:
-        h.update(f"{name}\0{st}\n".encode())
-        if st is not None and st[1] > self.newest:
-            self.newest = st[1]
-
-    def _code(self, h: Any) -> None:
+    def _code(self) -> str:
         from vfbuild.codesig import code_signature
 
-        h.update(code_signature().encode())
-        for p in sys.path:
-            st = _stat(p or ".")
-            h.update(f"{p}\0{st[1] if st else None}\n".encode())
+        paths = [(p, _stat(p or ".")) for p in sys.path]
+        return repr((code_signature(), [(p, st[1] if st else None) for p, st in paths]))
 
-    def _env(self, h: Any) -> None:
+    def _env(self) -> str:
         env = sorted((k, v) for k, v in os.environ.items() if k.startswith(ENV_PREFIXES))
-        h.update(repr(env).encode())
         from vfbuild import catalog
 
         names = []
         for name, info in sorted(catalog.REGISTRY.items()):
             f = info.factory
             names.append((name, f if isinstance(f, str) else f"{f.__module__}.{f.__qualname__}"))
-        h.update(repr(names).encode())
         steps = sys.modules.get("vfbuild.steps")  # not imported: no plugin step either
-        h.update(repr(steps.plugins() if steps is not None else []).encode())
+        return repr((env, names, steps.plugins() if steps is not None else []))
 
-    def _inputs(self, h: Any, folder: str, rel: str) -> None:
-        """Every file below `folder` but the outputs: size, mtime and inode, sorted by name."""
+    def _inputs(self, folder: str, rel: str) -> None:
+        """Every file below `folder` but the outputs: size, mtime and inode, by name."""
         try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            entries = list(os.scandir(folder))
         except OSError:
             return
         for e in entries:
@@ -147,39 +146,31 @@ class World:
             if e.name in SKIPPED or (not rel and (e.name in OUTPUT_DIRS or e.name in OUTPUT_FILES)):
                 continue
             if e.is_dir():
-                self._inputs(h, e.path, name + "/")
+                self._inputs(e.path, name + "/")
             else:
-                st = _stat(e.path)
-                self.inputs[name] = st
-                self._add(h, name, st)
+                self.inputs[name] = _stat(e.path)
 
-    def _outputs(self, h: Any, folder: str) -> None:
+    def _outputs(self, folder: str) -> None:
         """Each folder's mtime and the stat of each of its files (polished keyframes are
         inputs; the takes are checked for changes in place)."""
-        self._add(h, folder, _stat(folder))
-        wanted = []
+        seen = self._seen
+        seen.append((folder, _stat(folder)))
         try:
             with os.scandir(folder) as it:
-                for e in it:
-                    wanted.append((e.name, e.path, e.is_dir(follow_symlinks=False)))
+                entries = sorted((e.name, e.path, e.is_dir(follow_symlinks=False)) for e in it)
         except OSError:
             return
-        for _, path, is_dir in sorted(wanted):
+        stat = os.stat
+        for _, path, is_dir in entries:
             if is_dir:
-                self._outputs(h, path)
+                self._outputs(path)
+                continue
+            try:
+                st = stat(path)
+            except OSError:
+                seen.append((path, None))
             else:
-                self._add(h, path, _stat(path))
-
-
-class _Both:
-    """Two digests fed alike: the whole world's and the world's but the input files'."""
-
-    def __init__(self, *hashes: Any) -> None:
-        self.hashes = hashes
-
-    def update(self, data: bytes) -> None:
-        for h in self.hashes:
-            h.update(data)
+                seen.append((path, (st.st_size, st.st_mtime_ns, st.st_ino)))
 
 
 def _sha256(path: Path, size: int) -> str | None:
