@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 from vfbuild.errors import VfError
 from vfbuild.fsutil import find_film_root
-from vfbuild.plan.takes import TakeRow
 
 if TYPE_CHECKING:
     from vfbuild.finish.export import ExportResult
@@ -31,6 +30,7 @@ if TYPE_CHECKING:
     from vfbuild.plan.events import BuildEvent
     from vfbuild.plan.integrity import VerifyResult
     from vfbuild.plan.pick import PickResult
+    from vfbuild.plan.takes import TakeRow
     from vfbuild.project import Project
     from vfbuild.store.gc import GcResult
     from vfbuild.store.journal import JournalEntry
@@ -50,6 +50,16 @@ __all__ = [
     "TakeRow",
     "open",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # `TakeRow` is imported when asked for: it brings every step module, which a build that
+    # answers from its stamp never needs (~13 ms of a 1000-shot no-op).
+    if name == "TakeRow":
+        from vfbuild.plan.takes import TakeRow
+
+        return TakeRow
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
