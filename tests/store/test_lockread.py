@@ -138,6 +138,8 @@ def test_random_data_dumped_by_the_round_trip() -> None:
 def test_random_edits_of_lock_texts() -> None:
     rng = random.Random(21)
     texts = [p.read_text() for p in LOCKS] + [dumped({"a": {"b": [1, "x"], "c": "d"}})]
+    # Indented as a whole, as a shot item cut from shots.yaml's list is (`spec.chunks`).
+    texts += ["  " + t.replace("\n", "\n  ") for t in texts[-3:]]
     pieces = ["\n", " ", "  ", "- ", ": ", ":", "#", "'", '"', "{", "}", "[]", "{}", "&a ",
               "*a", "!!str ", "---\n", "...\n", "\t", "%YAML 1.1\n", "1", "e", "x: 1\n",
               "true"]  # fmt: skip
@@ -171,6 +173,9 @@ def test_random_edits_of_lock_texts() -> None:
         "a:\n- - 1\n  - 2\n- - - 3\n    - x\n",
         "a:\n- - 1\n - 2\n",
         "a:\n- -\n",
+        "  - id: s010\n    prompt: a car, at night\n    takes: 2\n",
+        "  - id: s010\n   prompt: x\n",
+        "  a: 1\n b: 2\n",
         "a:\n- k:\n    m: 1\n  n: 2\n",
     ],
 )

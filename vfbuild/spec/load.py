@@ -217,7 +217,13 @@ def _parse_fast(text: str, path: Path) -> Any:
 
 def _parse_quiet(text: str) -> Any:
     """Parse as `_parse_fast` does; a problem is raised as it comes, to be placed by a
-    parse of the whole file."""
+    parse of the whole file. A shot item in the plain part of YAML that locks use (most
+    are) is read by `lockread`, which gives the safe loader's data in a fifth of its time."""
+    from vfbuild.store import lockread
+
+    fast = lockread.load(text)
+    if fast is not None:
+        return fast
     return _plain(_safe_yaml().load(text))
 
 

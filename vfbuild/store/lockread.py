@@ -63,7 +63,8 @@ def load(text: str) -> Any:
         value, end = _block(lines, 0, lines[0][0])
     except _Unread:
         return None
-    return value if end == len(lines) and lines[0][0] == 0 else None
+    # A document may sit indented as a whole (a shot item cut from its list, `spec.chunks`).
+    return value if end == len(lines) else None
 
 
 def _block(lines: list[tuple[int, str]], i: int, indent: int) -> tuple[Any, int]:
