@@ -34,7 +34,7 @@ from vfbuild.store.verify import set_aside
 Say = Callable[[str], None]
 
 
-def _sha(project: Project, path: Path, *, fresh: bool = False) -> str | None:
+def _sha(project: Project, path: Path | str, *, fresh: bool = False) -> str | None:
     try:
         return project.artifact_hashes.sha256(path, fresh=fresh)
     except OSError:
@@ -45,6 +45,7 @@ def check_state(project: Project, state: StepState, *, frozen: bool, say: Say) -
     """Check (and repair) the files of a done step's takes. False when a damaged object was
     set aside for the step to make again; raises when one cannot be used or made again."""
     root = project.root
+    base = str(root)  # str paths: at 1000 shots a `Path` per layout file costs more than its stat
     title = project.film.film.title
     sound = True
     for job in state.jobs:
@@ -55,7 +56,7 @@ def check_state(project: Project, state: StepState, *, frozen: bool, say: Say) -
             continue
         sha = art.sha256
         targets = [t for t in job.targets(title, job.version) if project.has_file(t)]
-        changed = [t for t in targets if _sha(project, root / t) != sha]
+        changed = [t for t in targets if _sha(project, f"{base}/{t}") != sha]
         if not (frozen or changed):
             continue  # the usual case: a stat each, no store path to make
         obj = project.store.path(sha)
