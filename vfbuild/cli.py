@@ -453,6 +453,11 @@ def cmd_gc(args: argparse.Namespace) -> int:
         f"freed, and {result.thumbs} stale thumbnail(s), {result.thumbs_freed / 1e6:.1f} MB; "
         f"kept {result.kept} object(s) in use"
     )
+    if result.partials:
+        print(
+            f"{would} {result.partials} part(s) of pulls cut off midway, "
+            f"{result.partials_freed / 1e6:.1f} MB"
+        )
     return 0
 
 

@@ -257,4 +257,6 @@ def gc_record(result: GcResult) -> Record:
         "thumbs": result.thumbs,
         "thumbs_freed": result.thumbs_freed,
         "kept": result.kept,
+        "partials": result.partials,
+        "partials_freed": result.partials_freed,
     }

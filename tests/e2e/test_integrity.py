@@ -7,6 +7,7 @@ A shots.yaml nested 2000 levels deep is a `file:line:col` error, not an internal
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -177,12 +178,27 @@ def test_gc_removes_only_what_nothing_uses(picked: Path, tmp_path: Path) -> None
     kept_thumb.parent.mkdir(parents=True, exist_ok=True)
     kept_thumb.write_bytes(b"j")
 
-    dry = _json("gc", vf(film, "gc", "--dry-run", "--json").stdout)
-    assert dry["removed"] == [orphan] and dry["freed"] == 5000 and dry["thumbs"] == 1
-    assert (objects / "ab" / orphan).exists()
-    out = vf(film, "gc").stdout
-    assert "removed 1 unused store object(s), 0.0 MB freed, and 1 stale thumbnail(s)" in out
-    assert {p.name for p in objects.glob("??/*")} == before and kept_thumb.exists()
+    # A pull cut off midway left its part; another is being written by a pull now (flocked).
+    partial = film / vfdir.PARTIAL
+    partial.mkdir(parents=True)
+    left_part, busy_part = partial / f"{'ef' * 32}.part", partial / f"{'12' * 32}.part"
+    left_part.write_bytes(b"p" * 700)
+    busy_part.write_bytes(b"q" * 10)
+    busy = os.open(busy_part, os.O_RDWR)
+    fcntl.flock(busy, fcntl.LOCK_EX)
+
+    try:
+        dry = _json("gc", vf(film, "gc", "--dry-run", "--json").stdout)
+        assert dry["removed"] == [orphan] and dry["freed"] == 5000 and dry["thumbs"] == 1
+        assert dry["partials"] == 1 and dry["partials_freed"] == 700
+        assert (objects / "ab" / orphan).exists() and left_part.exists()
+        out = vf(film, "gc").stdout
+        assert "removed 1 unused store object(s), 0.0 MB freed, and 1 stale thumbnail(s)" in out
+        assert "removed 1 part(s) of pulls cut off midway, 0.0 MB" in out
+        assert {p.name for p in objects.glob("??/*")} == before and kept_thumb.exists()
+        assert not left_part.exists() and busy_part.exists()
+    finally:
+        os.close(busy)
 
     # Without the recipe index only the pinned objects are in use: the others go, but their
     # bytes stay in the layout (hard links), so no space is freed; a pinned one never goes.

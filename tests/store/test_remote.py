@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import pytest
 
@@ -120,7 +120,72 @@ def test_a_corrupt_blob_is_refused_named_and_never_stored(tmp_path: Path, remote
         b.fetch(KEY, {"step": "keyframe"}, None, ".png")
     assert remote.where(CAS, sha) in e.value.message and repr(remote.name) in e.value.message
     assert not b.store.has(sha) and b.index.lookup(KEY) is None
-    assert list((b.root / ".vf/tmp").iterdir()) == []
+    for scratch in (b.root / ".vf/tmp", b.root / ".vf/partial"):
+        assert not scratch.exists() or list(scratch.iterdir()) == []
+
+
+def _cut_off(remote: Remote, after: int) -> Any:
+    """`remote.fs.open` whose files fail (a dropped connection) once `after` bytes are read."""
+    real = remote.fs.open
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        f = real(*args, **kwargs)
+        read = f.read
+        state = {"n": f.tell() if hasattr(f, "tell") else 0}
+
+        def short(n: int = -1) -> bytes:
+            if state["n"] >= after:
+                raise OSError("connection reset by peer")
+            data = read(min(n, after - state["n"]) if n >= 0 else after - state["n"])
+            state["n"] += len(data)
+            return data
+
+        f.read = short
+        return f
+
+    return failing
+
+
+def test_a_pull_cut_off_midway_goes_on_from_where_it_stopped(
+    tmp_path: Path, remote: Remote, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = _team(tmp_path, remote, "a"), _team(tmp_path, remote, "b")
+    size = 3 * 2**20 + 5
+    src, sha = _blob(tmp_path, size)
+    a.store.put(src, ".mp4")
+    remote.upload_blob(a.store.path(sha), sha)
+    monkeypatch.setattr("vfbuild.store.remote.CHUNK", 2**20)
+    with monkeypatch.context() as m:
+        m.setattr(remote.fs, "open", _cut_off(remote, 2**20 + 100))
+        with (
+            pytest.raises(Exception, match="connection reset"),
+            remote.download_blob(sha, b.tmp_dir, resume_dir=b.partial_dir),
+        ):
+            pass
+    part = b.partial_dir / f"{sha}.part"
+    assert part.stat().st_size == 2**20 + 100  # what was read before the cut is kept
+    moved: list[int] = []
+    with remote.download_blob(sha, b.tmp_dir, moved.append, resume_dir=b.partial_dir) as tmp:
+        b.store.put(tmp, ".mp4", expected_sha256=sha)
+    assert sum(moved) == size - (2**20 + 100)  # only the rest came over the wire
+    assert b.store.path(sha).read_bytes() == a.store.path(sha).read_bytes()
+    assert not part.exists()
+
+
+def test_a_kept_part_that_is_wrong_is_read_again_not_blamed_on_the_remote(
+    tmp_path: Path, remote: Remote
+) -> None:
+    a, b = _team(tmp_path, remote, "a"), _team(tmp_path, remote, "b")
+    src, sha = _blob(tmp_path, 5000)
+    a.store.put(src, ".png")
+    remote.upload_blob(a.store.path(sha), sha)
+    b.partial_dir.mkdir(parents=True)
+    (b.partial_dir / f"{sha}.part").write_bytes(b"not these bytes")
+    moved: list[int] = []
+    with remote.download_blob(sha, b.tmp_dir, moved.append, resume_dir=b.partial_dir) as tmp:
+        b.store.put(tmp, ".png", expected_sha256=sha)
+    assert b.store.path(sha).read_bytes() == a.store.path(sha).read_bytes()
+    assert sum(moved) == 5000 - len(b"not these bytes") + 5000  # the rest, then all again
 
 
 def test_a_record_naming_other_bytes_than_the_pin_is_not_used(

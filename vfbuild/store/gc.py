@@ -1,4 +1,5 @@
-"""`vf gc`: remove the store objects nothing uses, and the review thumbnails of objects gone.
+"""`vf gc`: remove the store objects nothing uses, the review thumbnails of objects gone, and
+the parts of pulls cut off midway.
 
 An object is used when a lock pins it (a pick, an output), when a recipe record names it (the
 recipe index: what was made, which is what "never pay twice" reads), or when a journal entry
@@ -11,6 +12,7 @@ no build adds an object while the store is swept.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -32,6 +34,8 @@ class GcResult:
     thumbs_freed: int
     kept: int  # objects kept
     dry_run: bool
+    partials: int = 0  # pulls cut off midway, removed (`.vf/partial/`)
+    partials_freed: int = 0
 
 
 def pinned_shas(root: Path) -> set[str]:
@@ -116,4 +120,31 @@ def collect(root: Path, *, dry_run: bool = False) -> GcResult:
         thumbs_freed += thumb.stat().st_size
         if not dry_run:
             thumb.unlink()
-    return GcResult(tuple(removed), freed, thumbs, thumbs_freed, kept, dry_run)
+    partials, partials_freed = _partials(root, dry_run)
+    return GcResult(
+        tuple(removed), freed, thumbs, thumbs_freed, kept, dry_run, partials, partials_freed
+    )
+
+
+def _partials(root: Path, dry_run: bool) -> tuple[int, int]:
+    """Remove the parts pulls left (a pull cut off midway, never run again), but one that a
+    pull is writing now (it holds the part's flock)."""
+    count = size = 0
+    folder = vfdir.at(root, vfdir.PARTIAL)
+    for part in sorted(folder.glob("*.part")) if folder.is_dir() else []:
+        try:
+            fd = os.open(part, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue
+        else:
+            count += 1
+            size += os.fstat(fd).st_size
+            if not dry_run:
+                part.unlink(missing_ok=True)
+        finally:
+            os.close(fd)
+    return count, size

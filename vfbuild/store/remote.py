@@ -27,6 +27,7 @@ and handed on only when its sha256 is its name (`download_blob`).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -228,43 +229,89 @@ class Remote:
 
     @contextlib.contextmanager
     def download_blob(
-        self, sha256: str, tmp_dir: Path, progress: Progress = _none
+        self,
+        sha256: str,
+        tmp_dir: Path,
+        progress: Progress = _none,
+        *,
+        resume_dir: Path | None = None,
     ) -> Iterator[Path]:
         """`cas/<sha256>` streamed into a temp file under `tmp_dir` while it is hashed; the
         temp file is yielded only when its bytes are `sha256` (and removed after, unless the
-        caller moved it into the store). RemoteCorrupt otherwise, naming the object."""
+        caller moved it into the store). RemoteCorrupt otherwise, naming the object.
+
+        With `resume_dir` the bytes go to `resume_dir/<sha256>.part` instead, which a pull cut
+        off midway leaves behind: the next one hashes what it holds and reads the rest only.
+        Those bytes were never verified, so when the whole does not hash to its name the
+        blob is read once more from its start before the remote is called corrupt. A part
+        another pull is writing (an flock) is left to it: this one reads to a temp file."""
         if not _HEX64.match(sha256):
             raise RemoteError(f"remote {self.name!r}: {sha256!r} is not a sha256")
-        src = self.path(CAS, sha256)
-        with temp_path(tmp_dir) as tmp:
-            digest = hashlib.sha256()
+        if resume_dir is not None:
+            resume_dir.mkdir(parents=True, exist_ok=True)
+            part = resume_dir / f"{sha256}.part"
+            fd = os.open(part, os.O_RDWR | os.O_CREAT, 0o600)
             try:
-                with (
-                    self.fs.open(src, "rb", block_size=CHUNK, cache_type="none") as f,
-                    open(tmp, "wb") as out,
-                ):
-                    while chunk := f.read(CHUNK):
-                        digest.update(chunk)
-                        out.write(chunk)
-                        progress(len(chunk))
-                    out.flush()
-                    os.fsync(out.fileno())
-            except FileNotFoundError:
-                raise RemoteError(
-                    f"remote {self.name!r}: {self.where(CAS, sha256)} is missing",
-                    hint="push it from the clone that has it (`vf push`)",
-                ) from None
-            except OSError as e:
-                raise self._fail(f"cannot read cas/{sha256}", e) from None
-            got = digest.hexdigest()
-            if got != sha256:
-                raise RemoteCorrupt(
-                    f"remote {self.name!r}: {self.where(CAS, sha256)} is corrupt: its bytes "
-                    f"hash to {got[:12]}…, not {sha256[:12]}…; it was refused and not stored",
-                    hint="delete that object on the remote, then `vf push` from a clone that "
-                    "has the take (`vf push --all`) to put the right bytes back",
-                )
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+            else:
+                with os.fdopen(fd, "r+b") as out:
+                    try:
+                        self._read_into(sha256, out, progress, resume=True)
+                    except RemoteCorrupt:
+                        part.unlink(missing_ok=True)
+                        raise
+                    # (A transfer that failed keeps its part, for the next pull to go on from.)
+                    try:
+                        yield part
+                    finally:
+                        part.unlink(missing_ok=True)  # moved into the store, or not wanted
+                return
+        with temp_path(tmp_dir) as tmp, open(tmp, "wb") as out:
+            self._read_into(sha256, out, progress, resume=False)
             yield tmp
+
+    def _read_into(self, sha256: str, out: IO[bytes], progress: Progress, *, resume: bool) -> None:
+        src = self.path(CAS, sha256)
+        digest = hashlib.sha256()
+        have = 0
+        if resume:
+            while chunk := out.read(CHUNK):  # what a pull cut off midway left
+                digest.update(chunk)
+                have += len(chunk)
+        try:
+            with self.fs.open(src, "rb", block_size=CHUNK, cache_type="none") as f:
+                if have:
+                    f.seek(have)
+                while chunk := f.read(CHUNK):
+                    digest.update(chunk)
+                    out.write(chunk)
+                    progress(len(chunk))
+            out.flush()
+            os.fsync(out.fileno())
+        except FileNotFoundError:
+            raise RemoteError(
+                f"remote {self.name!r}: {self.where(CAS, sha256)} is missing",
+                hint="push it from the clone that has it (`vf push`)",
+            ) from None
+        except OSError as e:
+            raise self._fail(f"cannot read cas/{sha256}", e) from None
+        got = digest.hexdigest()
+        if got == sha256:
+            return
+        if have:
+            # The kept part may be what is wrong (a disk, a tool): once more from byte 0.
+            out.seek(0)
+            out.truncate()
+            self._read_into(sha256, out, progress, resume=False)
+            return
+        raise RemoteCorrupt(
+            f"remote {self.name!r}: {self.where(CAS, sha256)} is corrupt: its bytes "
+            f"hash to {got[:12]}…, not {sha256[:12]}…; it was refused and not stored",
+            hint="delete that object on the remote, then `vf push` from a clone that "
+            "has the take (`vf push --all`) to put the right bytes back",
+        )
 
     # -- action records (ac/) -----------------------------------------------------------------
 

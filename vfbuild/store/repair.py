@@ -39,7 +39,7 @@ def repair_object(
         return None
     obj = store.path(sha256)
     tmp_dir = vfdir.at(root, vfdir.TMP)
-    with remote.download_blob(sha256, tmp_dir) as tmp:
+    with remote.download_blob(sha256, tmp_dir, resume_dir=vfdir.at(root, vfdir.PARTIAL)) as tmp:
         kept = ""
         if actual is not None and obj.exists():
             kept = f"{vfdir.DAMAGED}/{actual}{ext}"

@@ -109,13 +109,16 @@ class TeamCache:
         self.index = index
         self.remote = remote
         self.tmp_dir = vfdir.at(root, vfdir.TMP)
+        self.partial_dir = vfdir.at(root, vfdir.PARTIAL)  # pulls cut off midway go on from here
         self.holder = clone_id(root)
 
     def fetch_blob(self, art: Artifact) -> None:
         """Put `cas/<sha256>` in the store, verified; a no-op when the store has it."""
         if self.store.has(art.sha256):
             return
-        with self.remote.download_blob(art.sha256, self.tmp_dir) as tmp:
+        with self.remote.download_blob(
+            art.sha256, self.tmp_dir, resume_dir=self.partial_dir
+        ) as tmp:
             self.store.put(tmp, art.ext, expected_sha256=art.sha256)
 
     def fetch(

@@ -187,7 +187,9 @@ def pull(team: TeamCache, pins: list[Pin], meter: Meter) -> TransferReport:
         if not store.has(pin.art.sha256):
             if remote.blob_size(pin.art.sha256) is None:
                 return None
-            with remote.download_blob(pin.art.sha256, team.tmp_dir, counted) as tmp:
+            with remote.download_blob(
+                pin.art.sha256, team.tmp_dir, counted, resume_dir=team.partial_dir
+            ) as tmp:
                 store.put(tmp, pin.art.ext, expected_sha256=pin.art.sha256)
             moved = True
         if index.lookup(pin.key) is None:

@@ -14,6 +14,10 @@ What `.vf/` holds that is not a cache (losing these loses work or money):
 - `journal/<key>.json`: every paid job, written before it is submitted: never pay twice
   (`vfbuild.store.journal`). Losing it may resubmit a job that was in flight.
 - `tmp/`: where takes are written before the store renames them in; emptied by every build.
+- `partial/<sha256>.part`: a blob pulled from a remote cache and cut off midway (a killed
+  `vf pull` or build): the next pull of that blob goes on from its end rather than from
+  byte 0, and it is removed once the blob, verified whole, is in the store; `vf gc` removes
+  any left (`vfbuild.store.remote`).
 - `damaged/<sha256><ext>`: files found changed in place (a store object, a layout file), moved
   aside rather than deleted: a user may have edited a take (`vfbuild.store.verify`).
 - `build.lock` (one build at a time: an flock), `build.running` (there while a build runs: a
@@ -106,6 +110,7 @@ RECIPES = f"{VF}/recipes"
 INDEX_LOG = f"{RECIPES}/index.log"
 JOURNAL = f"{VF}/journal"
 TMP = f"{VF}/tmp"
+PARTIAL = f"{VF}/partial"
 BUILD_LOCK = f"{VF}/build.lock"
 BUILD_RUNNING = f"{VF}/build.running"
 LAST_ERROR = f"{VF}/last-error.log"
