@@ -30,6 +30,12 @@ from vfbuild.store import vfdir
 from vfbuild.store.buildlock import film_lock
 from vfbuild.store.locks import FILM_LOCK
 
+# Steps started ahead of doit, per -j slot: enough to keep every slot busy with the next jobs
+# ready. Not every ready step: a 5000-shot film started 5000 step threads (and their takes'),
+# and one GIL shared among them made each take dearer the bigger the film (keyframes at 89
+# takes/s for 1000 shots, 62/s for 2000, 14/s late in 5000).
+EARLY_PER_SLOT = 4
+
 
 @dataclass
 class BuildResult:
@@ -279,7 +285,12 @@ def run_build(
             )
             if after_stale or not uptodate(name, step):
                 chosen.add(task_name(name, step))
-                if not after_stale and not spec.film_step and options.jobs > 1:
+                if (
+                    not after_stale
+                    and not spec.film_step
+                    and options.jobs > 1
+                    and len(early) < EARLY_PER_SLOT * options.jobs
+                ):
                     early.append((name, step))
         events.emit(BuildEvent(PLANNED, count=len(chosen)))
         # Providers get ready before the early steps start: importing httpx while the takes
