@@ -160,17 +160,11 @@ class World:
                 entries = sorted((e.name, e.path, e.is_dir(follow_symlinks=False)) for e in it)
         except OSError:
             return
-        stat = os.stat
         for _, path, is_dir in entries:
             if is_dir:
                 self._outputs(path)
-                continue
-            try:
-                st = stat(path)
-            except OSError:
-                seen.append((path, None))
             else:
-                seen.append((path, (st.st_size, st.st_mtime_ns, st.st_ino)))
+                seen.append((path, _stat(path)))
 
 
 def _sha256(path: Path, size: int) -> str | None:
