@@ -1,4 +1,5 @@
-"""A fast reader of lock files as vfbuild writes them (ruamel's round trip, block style).
+"""A fast reader of lock files as vfbuild writes them (ruamel's round trip, block style),
+and of shot items written in the same plain style (`spec.load`).
 
 ruamel's safe loader builds every scalar in Python and asks its versioned resolver what each
 one is (~5 ms a lock, most of a cold-cache no-op of a big film). A lock vfbuild wrote uses a
