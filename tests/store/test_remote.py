@@ -236,3 +236,46 @@ def test_records_are_what_a_recipe_produced(tmp_path: Path) -> None:
     rec = action_record(KEY, art, {"provider": "fal", "model": "m"}, by="x", job_id="j", cost=1.0)
     assert rec["outputs"] == [{"sha256": art.sha256, "ext": ".mp4", "size": 10}]
     assert (rec["provider"], rec["model"], rec["job_id"], rec["cost"]) == ("fal", "m", "j", 1.0)
+
+
+_SLOW_PULL = """
+import sys, time
+from pathlib import Path
+import vfbuild.store.remote as remote_mod
+from vfbuild.store.remote import Remote
+
+remote_mod.CHUNK = 64 * 1024
+remote = Remote("nas", sys.argv[1])
+with remote.download_blob(sys.argv[2], Path(sys.argv[3]), lambda n: time.sleep(0.02),
+                          resume_dir=Path(sys.argv[4])):
+    pass
+"""
+
+
+def test_a_pull_killed_midway_goes_on_from_its_part(tmp_path: Path) -> None:
+    """A real kill -9 of a process pulling (file://, 64 KiB pieces, slowed): what it wrote
+    stays in its part, and the next pull moves only the rest."""
+    import signal
+    import subprocess
+    import sys
+
+    remote = Remote("nas", f"file://{tmp_path}/remote")
+    src, sha = _blob(tmp_path, 8 * 2**20)
+    remote.upload_blob(src, sha)
+    tmp_dir, partial = tmp_path / "tmp", tmp_path / "partial"
+    child = subprocess.Popen(
+        [sys.executable, "-c", _SLOW_PULL, remote.url, sha, str(tmp_dir), str(partial)]
+    )
+    part = partial / f"{sha}.part"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (part.exists() and part.stat().st_size > 2**20):
+        time.sleep(0.02)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    kept = part.stat().st_size
+    assert 2**20 < kept < 8 * 2**20, kept
+    moved: list[int] = []
+    with remote.download_blob(sha, tmp_dir, moved.append, resume_dir=partial) as got:
+        assert got.read_bytes() == src.read_bytes()
+    assert sum(moved) == 8 * 2**20 - kept
+    assert not part.exists()
