@@ -186,6 +186,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
         print(jsonout.dumps(jsonout.status_record(rows)))
         return 0
+    lines = []  # written at once: a print per row was a tenth of a warm status at 1000 shots
     for row in rows:
         v = f"v{row.version:03d}" if row.version else "new" if row.new else "-"
         picked = ""
@@ -194,9 +195,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         elif row.picked and row.status in ("done", "stale"):
             picked = "not picked"
         detail = "; ".join(row.reasons) if row.status != "done" else ""
-        print(f"{row.name:<10} {row.step:<9} {row.status:<10} {v:<5} {picked:<22} {detail}")
-        for note in row.notes:
-            print(f"{'':<10} {'':<9} ! {note}")
+        lines.append(f"{row.name:<10} {row.step:<9} {row.status:<10} {v:<5} {picked:<22} {detail}")
+        lines.extend(f"{'':<10} {'':<9} ! {note}" for note in row.notes)
+    if lines:
+        sys.stdout.write("\n".join(lines) + "\n")
     return 0
 
 

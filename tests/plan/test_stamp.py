@@ -48,8 +48,8 @@ def film(tmp_path: Path) -> Path:
     return root
 
 
-def digest(root: Path, args: tuple = ARGS) -> str:
-    return stamp.World(root, args).digest
+def digest(root: Path, args: tuple = ARGS, *, contents: bool = True) -> str:
+    return stamp.World(root, args, contents=contents).digest
 
 
 CHANGES = {
@@ -76,21 +76,36 @@ CHANGES = {
 }
 
 
+@pytest.mark.parametrize("contents", [True, False], ids=["build", "status"])
 @pytest.mark.parametrize("change", sorted(CHANGES))
-def test_what_a_no_op_depends_on_changes_the_world(film: Path, change: str) -> None:
-    before = digest(film)
-    assert digest(film) == before  # stable
+def test_what_a_no_op_depends_on_changes_the_world(film: Path, change: str, contents: bool) -> None:
+    before = digest(film, contents=contents)
+    assert digest(film, contents=contents) == before  # stable
     CHANGES[change](film)
-    assert digest(film) != before
+    assert digest(film, contents=contents) != before
 
 
-def test_a_polished_keyframe_edited_in_place_changes_the_world(film: Path) -> None:
+@pytest.mark.parametrize("contents", [True, False], ids=["build", "status"])
+def test_a_polished_keyframe_edited_in_place_changes_the_world(film: Path, contents: bool) -> None:
     polished = film / "01_Source_Images/s010_keyframe_v001_t01_polished.png"
     polished.write_text("p1")
     aged(film)
-    before = digest(film)
+    before = digest(film, contents=contents)
     polished.write_text("p2")
-    assert digest(film) != before
+    assert digest(film, contents=contents) != before
+
+
+def test_a_take_changed_in_place_changes_only_the_world_of_the_answers_that_read_it(
+    film: Path,
+) -> None:
+    """A build checks its takes' bytes (`plan.integrity`); status, plan and check read only
+    which takes are there, and keep their stamps."""
+    take = film / "03_Generations/v1_exploration/s010_draft_v001_t01.mp4"
+    build, names = digest(film), digest(film, contents=False)
+    assert names != build  # two worlds: a stamp of one is never replayed as the other
+    take.write_text("CLIP, edited in place")
+    assert digest(film) != build
+    assert digest(film, contents=False) == names
 
 
 def test_the_environment_and_the_arguments_are_part_of_the_world(

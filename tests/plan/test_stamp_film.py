@@ -71,3 +71,26 @@ def test_status_answers_from_its_stamp(built: Path, monkeypatch: pytest.MonkeyPa
     rows = {(r.name, r.step): r for r in vfbuild.open(built).status()}
     assert rows["s030", "draft"].status == "stale"
     assert rows["s010", "draft"].status == "done"
+
+
+def test_a_take_changed_in_place_keeps_the_status_stamp_not_the_builds(
+    built: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What status says reads which takes are there, not their bytes: a take saved over in
+    place leaves its answer (worked out again, it says the same), while the next build checks
+    the take and does not answer from its stamp."""
+    first = vfbuild.open(built).status()
+    aged(built)
+    assert vfbuild.open(built).status() == first  # the stamp, recorded in a quiet world
+    take = next((built / "03_Generations").rglob("s020_draft_v001_t01.*"))
+    os.chmod(take, 0o644)
+    take.write_bytes(take.read_bytes()[::-1])
+
+    def worked_out(*args: object) -> None:
+        raise AssertionError("status worked out again")
+
+    with monkeypatch.context() as m:
+        m.setattr(vfbuild.Film, "_status_rows", worked_out)
+        assert vfbuild.open(built).status() == first
+    assert vfbuild.open(built)._status_rows(None) == first
+    assert not vfbuild.open(built).build(shots=SHOTS, tier="draft").from_stamp
