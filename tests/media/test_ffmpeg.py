@@ -140,3 +140,42 @@ def test_compile_stream_gives_arguments_without_the_executable(tmp_path: Path) -
     stream = ffmpeg.input("in.png").filter("scale", 32, 18).output(str(tmp_path / "o.png"))
     args = ff.compile_stream(stream)
     assert args[:2] == ["-i", "in.png"] and args[-1].endswith("o.png")
+
+
+def test_a_graph_too_long_for_one_argument_is_read_from_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 5000-shot edit's soundtrack graph is longer than Linux lets one argument be: it goes
+    to ffmpeg in a file, and the mix is the same bytes as with the graph on the command line."""
+    from tests.media.test_media import tone
+    from vfbuild.media.join import join_args
+    from vfbuild.media.soundtrack import Placement, render_soundtrack
+
+    line = tone(tmp_path / "line.wav", 0.2)
+    lines = [Placement(start=i * 0.1, path=line, length=0.1) for i in range(5000)]
+    args = join_args(
+        tmp_path / "film.mp4", tmp_path / "list", frames=12000, fps=24, placements=lines
+    )
+    graph = args[args.index("-filter_complex") + 1]
+    assert len(graph) > 128 * 1024  # MAX_ARG_STRLEN: execve refuses it (E2BIG)
+    with ff._graphs_in_files(args) as sent:
+        assert max(len(a) for a in sent) < 4096
+        option = next(a for a in sent if "filter_complex" in a)
+        assert Path(sent[sent.index(option) + 1]).read_text() == graph
+        folder = Path(sent[sent.index(option) + 1]).parent
+    assert not folder.exists()  # no file left behind
+
+    few = [Placement(start=0.0, path=line), Placement(start=0.5, path=line, gain_db=-6.0)]
+    render_soundtrack(tmp_path / "argv.wav", few, 1.0)
+    monkeypatch.setattr(ff, "GRAPH_ON_ARGV_MAX", 10)
+    render_soundtrack(tmp_path / "file.wav", few, 1.0)
+    on_argv = (tmp_path / "argv.wav").read_bytes()
+    assert len(on_argv) > 100_000 and (tmp_path / "file.wav").read_bytes() == on_argv
+
+
+@pytest.mark.parametrize(
+    ("version", "major"),
+    [("n9.0.2-17-g2a571b6068-20260930", 9), ("5.1.9-0+deb12u1", 5), ("N-118000-gabc", 99)],
+)
+def test_the_major_version_picks_how_a_graph_file_is_named(version: str, major: int) -> None:
+    assert ff._major(version) == major

@@ -19,12 +19,13 @@ import functools
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -306,8 +307,74 @@ def run_ffmpeg(
     argv = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-nostats"]
     if on_progress is not None:
         argv += ["-progress", "pipe:1"]
-    argv += [_bitexact_graph(str(a), p) for p, a in zip(["", *map(str, args)], args, strict=False)]
-    log.debug("ffmpeg argv: %s", argv)
+    args = [_bitexact_graph(str(a), p) for p, a in zip(["", *map(str, args)], args, strict=False)]
+    with _graphs_in_files(args) as args:
+        argv += args
+        log.debug("ffmpeg argv: %s", argv)
+        if args.count("-i") > 256:
+            _allow_open_files()
+        _run(argv, what=what, duration=duration, on_progress=on_progress, stdin=stdin)
+
+
+# Linux refuses an argument longer than 32 pages (MAX_ARG_STRLEN, 128 KiB): a 5000-shot
+# edit's soundtrack graph is about 1 MB. Longer graphs than this go through a file.
+GRAPH_ON_ARGV_MAX = 64 * 1024
+
+
+@contextlib.contextmanager
+def _graphs_in_files(args: list[str]) -> Iterator[list[str]]:
+    """`args` with each long `-filter_complex` graph read from a temporary file instead:
+    `-/filter_complex FILE` (ffmpeg 7 and later) or `-filter_complex_script FILE` (before)."""
+    long = [
+        i
+        for i, a in enumerate(args[1:], 1)
+        if args[i - 1] == "-filter_complex" and len(a) > GRAPH_ON_ARGV_MAX
+    ]
+    if not long:
+        yield args
+        return
+    import tempfile
+
+    option = "-/filter_complex" if _major(ffmpeg_version()) >= 7 else "-filter_complex_script"
+    with tempfile.TemporaryDirectory(prefix="vf-graph-") as folder:
+        out = list(args)
+        for n, i in enumerate(long):
+            path = os.path.join(folder, f"graph{n}.txt")
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(args[i])
+            out[i - 1], out[i] = option, path
+        yield out
+
+
+def _major(version: str) -> int:
+    """7 of "n7.1.1-…", "7.1.1-0+deb13u1"; 99 when it names no release (a git build
+    says "N-12345-g…": new enough)."""
+    m = re.match(r"n?(\d+)\.", version)
+    return int(m.group(1)) if m else 99
+
+
+@functools.cache
+def _allow_open_files() -> None:
+    """An edit opens one input per dialogue line: let ffmpeg (a child, it inherits this)
+    open as many files as the system allows, not the common soft limit of 1024."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard == resource.RLIM_INFINITY or soft < hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ImportError, ValueError, OSError) as e:
+        log.debug("cannot raise the open-files limit: %s", e)
+
+
+def _run(
+    argv: list[str],
+    *,
+    what: str,
+    duration: float | None,
+    on_progress: Callable[[float], None] | None,
+    stdin: Iterable[bytes] | None,
+) -> None:
     try:
         proc = subprocess.Popen(
             argv,
