@@ -179,3 +179,43 @@ def test_a_graph_too_long_for_one_argument_is_read_from_a_file(
 )
 def test_the_major_version_picks_how_a_graph_file_is_named(version: str, major: int) -> None:
     assert ff._major(version) == major
+
+
+def test_x264_is_pinned_to_avx2_only_where_the_cpu_has_all_of_it(tmp_path: Path) -> None:
+    v3 = "fpu sse sse2 ssse3 sse4_1 sse4_2 avx fma bmi1 bmi2 avx2"
+    for name, flags, pinned in [
+        ("avx512", f"{v3} avx512f avx512bw", True),
+        ("avx2", v3, True),
+        ("avx", "fpu sse sse2 ssse3 sse4_1 sse4_2 avx", False),
+    ]:
+        cpuinfo = tmp_path / name
+        cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n\nprocessor\t: 1\n")
+        assert ff._cpu_has_x264_asm(str(cpuinfo)) is pinned
+    assert ff._cpu_has_x264_asm(str(tmp_path / "none")) is False
+
+
+def test_the_x264_pin_goes_after_each_x264_output_and_nowhere_else(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(ff, "_cpu_has_x264_asm", lambda: True)
+    args = ["-i", "a.mp4", "-c:v", "libx264", "-crf", "18", "x.mp4", "-c:v:0", "libx264", "y.mp4"]
+    pin = ["-x264-params", f"asm={ff.X264_ASM}"]
+    assert ff._x264_pinned(args) == [*args[:4], *pin, *args[4:9], *pin, args[9]]
+    prores = ["-i", "a.mp4", "-c:v", "prores_ks", "x.mov"]
+    assert ff._x264_pinned(prores) == prores
+    monkeypatch.setattr(ff, "_cpu_has_x264_asm", lambda: False)
+    assert ff._x264_pinned(args) == args
+
+
+def test_x264_uses_exactly_the_pinned_instruction_sets() -> None:
+    """x264 ignores a name it does not know: read back what it says it uses."""
+    if not ff._cpu_has_x264_asm():
+        pytest.skip("this CPU lacks an instruction set of X264_ASM")
+    args = ["-f", "lavfi", "-i", "testsrc2=size=64x36:rate=24:duration=0.2",
+            *ff.video_codec_args(), "-f", "null", "-"]  # fmt: skip
+    proc = subprocess.run(
+        [ff.ffmpeg_exe(), "-hide_banner", *ff._x264_pinned(args)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    said = next(ln for ln in proc.stderr.splitlines() if "using cpu capabilities" in ln)
+    assert said.split("capabilities: ")[1].split() == ff.X264_ASM.split(",")

@@ -308,12 +308,50 @@ def run_ffmpeg(
     if on_progress is not None:
         argv += ["-progress", "pipe:1"]
     args = [_bitexact_graph(str(a), p) for p, a in zip(["", *map(str, args)], args, strict=False)]
+    args = _x264_pinned(args)
     with _graphs_in_files(args) as args:
         argv += args
         log.debug("ffmpeg argv: %s", argv)
         if args.count("-i") > 256:
             _allow_open_files()
         _run(argv, what=what, duration=duration, on_progress=on_progress, stdin=stdin)
+
+
+# x264's code for AVX-512 rounds differently from its code for AVX2 (and that from AVX's and
+# SSE2's): the example's s030 upscale, locked on an AVX2 machine, remade on an AVX-512 one with
+# other bytes. Measured on that clip: AVX2 313210eb…, AVX-512 and AVX 31a34905…, SSE2 and no asm
+# d0f186dd…. Where a CPU has everything up to AVX2, x264 is told to use exactly that, so every
+# x86-64-v3 machine or better makes the same bytes as the AVX2 machines the locks were made on.
+X264_ASM = "MMX2,SSE2Fast,SSSE3,SSE4.2,AVX,FMA3,BMI2,AVX2"
+# The /proc/cpuinfo flags X264_ASM needs (the CPU must have them: x264 would die on SIGILL).
+_X264_ASM_NEEDS = frozenset(
+    {"sse2", "ssse3", "sse4_1", "sse4_2", "avx", "fma", "bmi1", "bmi2", "avx2"}
+)
+
+
+def _x264_pinned(args: list[str]) -> list[str]:
+    """`args` with `-x264-params asm=X264_ASM` after each `-c:v libx264`, where the CPU allows."""
+    at = [i for i in range(1, len(args)) if args[i] == "libx264" and args[i - 1].startswith("-c:v")]
+    if not at or "-x264-params" in args or not _cpu_has_x264_asm():
+        return args
+    out = list(args)
+    for i in reversed(at):
+        out[i + 1 : i + 1] = ["-x264-params", f"asm={X264_ASM}"]
+    return out
+
+
+@functools.cache
+def _cpu_has_x264_asm(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """Whether this CPU has every instruction set of X264_ASM (Linux's /proc/cpuinfo; elsewhere
+    x264 picks for itself, and a lock made on another CPU may not remake byte for byte)."""
+    try:
+        with open(cpuinfo, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.partition(":")[2].split()) >= _X264_ASM_NEEDS
+    except OSError:
+        pass
+    return False
 
 
 # Linux refuses an argument longer than 32 pages (MAX_ARG_STRLEN, 128 KiB): a 5000-shot
