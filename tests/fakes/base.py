@@ -173,6 +173,30 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128  # -j 16 opens many connections at once; 5 would refuse some
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def drop_connections(self) -> None:
+        """Cut every open connection, as a killed server's kernel does: a keep-alive
+        connection would otherwise go on being answered by its handler thread."""
+        with self._open_lock:
+            open_now = list(self._open)
+        for conn in open_now:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that was killed or timed out mid-reply is part of the tests, not a failure.
         import sys
@@ -250,6 +274,7 @@ class FakeServer:
         for srv in (self._api, self._cdn):
             srv.shutdown()
             srv.server_close()
+            srv.drop_connections()
         shutil.rmtree(self._media_dir, ignore_errors=True)
 
     def __enter__(self) -> FakeServer:
