@@ -81,3 +81,31 @@ def test_a_lost_submit_is_not_sent_while_a_box_cannot_say_it_lacks_it(
     monkeypatch.setenv("VF_COMFYUI_BASE_URL", f"{a.url},{b.url}")
     make(root, r, {}, root / "4.png")
     assert a.paid_jobs + b.paid_jobs == 1
+
+
+def test_a_job_queued_while_a_box_answered_counts_against_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two jobs chosen at once: the second asked box a how busy it was before the first was
+    queued there, and the first was queued (no longer `sending`) before the second chose. a's
+    answer (0) is stale by one job: the second goes to b."""
+    from vfbuild.providers.comfypool import BoxPool
+
+    pool = BoxPool("comfyui", ["http://127.0.0.1:1", "http://127.0.0.1:2"], timeout=5)
+    a, b = pool.boxes
+    monkeypatch.setattr(pool, "load", lambda box: 0)
+    assert pool.choose() is a
+    first_queued = False
+
+    def stale(box: object) -> int:
+        nonlocal first_queued
+        if box is a and not first_queued:
+            first_queued = True
+            pool.sent(a, queued=True)  # the first job, queued just after a answered 0
+        return 0
+
+    monkeypatch.setattr(pool, "load", stale)
+    assert pool.choose() is b
+    pool.sent(b, queued=True)
+    monkeypatch.setattr(pool, "load", lambda box: 0)  # both queues empty again, and say so
+    assert pool.choose() is a

@@ -59,6 +59,7 @@ class Box:
     http: Http
     probe: Http  # no retries, a short timeout: for "how busy are you?" only
     sending: int = 0  # jobs this build chose it for and has not submitted yet
+    queued: int = 0  # jobs this build queued at it, ever (see `choose`)
     down_until: float = 0.0
 
 
@@ -118,6 +119,11 @@ class BoxPool:
             return self.boxes[0]
         skip = set(exclude)
         now = time.monotonic()
+        # A box's answer can be older than a job another thread queued there since: that job
+        # no longer counts as `sending`, and its queue did not list it yet. Without counting
+        # it, two jobs chosen at once both went to the first box (seen: 2 of 2 on one box).
+        with self._lock:
+            queued_before = {box.url: box.queued for box in self.boxes}
         loads: list[tuple[int, int, Box]] = []
         for i, box in enumerate(self.boxes):
             if box.url in skip or box.down_until > now:
@@ -134,14 +140,21 @@ class BoxPool:
                 hint="start a box (or fix `base_urls:` in shots.yaml), then build again",
             )
         with self._lock:
-            _, _, best = min(loads, key=lambda t: (t[0] + t[2].sending, t[1]))
+
+            def busy(t: tuple[int, int, Box]) -> tuple[int, int]:
+                n, i, box = t
+                return n + box.sending + box.queued - queued_before.get(box.url, 0), i
+
+            _, _, best = min(loads, key=busy)
             best.sending += 1
         return best
 
-    def sent(self, box: Box) -> None:
-        """A job chosen for `box` was submitted (or given up): its queue counts it now."""
+    def sent(self, box: Box, *, queued: bool = False) -> None:
+        """A job chosen for `box` was queued there (`queued`: its queue counts it now) or
+        given up."""
         with self._lock:
             box.sending = max(0, box.sending - 1)
+            box.queued += queued
 
     def mark_down(self, box: Box) -> None:
         box.down_until = time.monotonic() + DOWN_SECONDS

@@ -149,11 +149,11 @@ class ComfyProvider(RemoteProvider):
                 log.warning("%s: ComfyUI at %s stopped answering; trying another", job.label,
                             box.url)  # fmt: skip
 
-    def _release(self, key: str) -> None:
+    def _release(self, key: str, *, queued: bool = False) -> None:
         with self._reserve_lock:
             box = self._reserved.pop(key, None)
         if box is not None:
-            self.pool.sent(box)
+            self.pool.sent(box, queued=queued)
 
     def submit(self, job: RemoteJob) -> str:
         graph, rel, box = self._ready.get(job.key) or self._prepare_somewhere(job)
@@ -174,7 +174,7 @@ class ComfyProvider(RemoteProvider):
                 tried.append(box.url)
                 graph, rel, box = self._prepare_somewhere(job, tuple(tried))
                 continue
-            self._release(job.key)
+            self._release(job.key, queued=True)
             return self.pool.job_id(prompt_id, box)
 
     def _submit_to(self, box: Box, graph: dict[str, Any], rel: str, job: RemoteJob) -> str:
