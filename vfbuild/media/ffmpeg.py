@@ -4,8 +4,9 @@ This is the only module that imports ffmpeg-python (`ffmpeg`); it and imageio-ff
 imported inside functions because importing vfbuild must stay fast.
 
 Determinism: x264's bytes depend on its thread count, so the encoder's threads are pinned and
-written into every recipe through `encoder_identity()`. Every output also gets `DETERMINISM`
-(no encoder/muxer version strings, no timestamps, no copied metadata).
+written into every recipe through `encoder_identity()`; they depend on its instruction sets
+too, so x264 stops at AVX2 (`X264_ASM`) wherever the CPU has it. Every output also gets
+`DETERMINISM` (no encoder/muxer version strings, no timestamps, no copied metadata).
 
 One module though long: locating, versioning, encoding settings and running are what
 "the one place that knows ffmpeg" means, and the determinism rules bind them together.
