@@ -321,8 +321,8 @@ def run_ffmpeg(
 # x264's code for AVX-512 rounds differently from its code for AVX2 (and that from AVX's and
 # SSE2's): the example's s030 upscale, locked on an AVX2 machine, remade on an AVX-512 one with
 # other bytes. Measured on that clip: AVX2 313210eb…, AVX-512 and AVX 31a34905…, SSE2 and no asm
-# d0f186dd…. Where a CPU has everything up to AVX2, x264 is told to use exactly that, so every
-# x86-64-v3 machine or better makes the same bytes as the AVX2 machines the locks were made on.
+# d0f186dd…. Where a CPU has everything up to AVX2, x264 is told to use exactly that: on the
+# AVX-512 machine, that set gave the locked 313210eb… again.
 X264_ASM = "MMX2,SSE2Fast,SSSE3,SSE4.2,AVX,FMA3,BMI2,AVX2"
 # The /proc/cpuinfo flags X264_ASM needs (the CPU must have them: x264 would die on SIGILL).
 _X264_ASM_NEEDS = frozenset(
@@ -331,7 +331,8 @@ _X264_ASM_NEEDS = frozenset(
 
 
 def _x264_pinned(args: list[str]) -> list[str]:
-    """`args` with `-x264-params asm=X264_ASM` after each `-c:v libx264`, where the CPU allows."""
+    """`args` with `-x264-params asm=X264_ASM` after each `-c:v libx264`, where the CPU allows
+    (and where the caller did not set x264's params itself)."""
     at = [i for i in range(1, len(args)) if args[i] == "libx264" and args[i - 1].startswith("-c:v")]
     if not at or "-x264-params" in args or not _cpu_has_x264_asm():
         return args
