@@ -66,7 +66,7 @@ def test_a_pool_spreads_jobs_and_a_killed_box_keeps_its_started_jobs(tmp_path: P
         assert len(on_a) + len(on_b) == TAKES, (on_a, on_b, out, err)
         assert len(on_b) >= TAKES - len(on_a) and len(on_a) < TAKES / 2 + 1
         # The build fails the job the dead box accepted, clearly, and sends it nowhere else.
-        assert build.returncode != 0, out
+        assert build.returncode != 0, (out, err)
         said = out + err
         assert f"the ComfyUI box {a.url} stopped answering" in said, said
         assert "it is not sent to another box" in said and "Traceback" not in said

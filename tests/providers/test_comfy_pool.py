@@ -13,7 +13,7 @@ import pytest
 
 from tests.fakes.base import Faults
 from tests.fakes.comfyui import ComfyFake, film_providers
-from tests.providers.test_comfyui import ctx, make, recipe
+from tests.providers.test_comfyui import ctx, make, provider, recipe
 from vfbuild.errors import ProviderError
 from vfbuild.store.journal import Journal
 
@@ -109,3 +109,28 @@ def test_a_job_queued_while_a_box_answered_counts_against_it(
     pool.sent(b, queued=True)
     monkeypatch.setattr(pool, "load", lambda box: 0)  # both queues empty again, and say so
     assert pool.choose() is a
+
+
+def test_a_box_is_chosen_once_the_take_holds_its_slot(
+    root: Path, boxes: tuple[ComfyFake, ComfyFake], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With `-j 2` every take of a step starts at once and waits for a slot. A box chosen
+    before the slot is chosen for a job that may wait behind others: CI saw two takes reserve
+    a and b, then the two let in first were both a's, and b stayed idle."""
+    a, b = boxes
+    monkeypatch.setenv("VF_COMFYUI_BASE_URL", f"{b.url},{a.url}")  # b first: its jobs are quick
+    prov = provider(root)
+    reserved_at_entry: list[int] = []
+
+    class Slot:
+        def __enter__(self) -> None:
+            reserved_at_entry.append(sum(box.sending for box in prov.pool.boxes))
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+    r = _keyframe(root, 5)
+    prov.make(r, {}, root / "5.png", ctx(root, r, slot=Slot()))
+    assert reserved_at_entry == [0]
+    assert b.paid_jobs == 1 and a.paid_jobs == 0
+    assert all(box.sending == 0 for box in prov.pool.boxes)

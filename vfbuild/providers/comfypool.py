@@ -17,6 +17,7 @@ provider as it always was; with two or more:
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterable
@@ -24,6 +25,8 @@ from dataclasses import dataclass
 
 from vfbuild.errors import HttpStatusError, ProviderError, SubmitUnknown
 from vfbuild.providers.http import Http
+
+log = logging.getLogger(__name__)
 
 DOWN_SECONDS = 10.0  # a box that did not answer is passed over this long
 PROBE_TIMEOUT = 2.0  # seconds a box has to answer "how busy are you?"
@@ -109,7 +112,8 @@ class BoxPool:
             running = queue.get("queue_running") or []
             pending = queue.get("queue_pending") or []
             return len(running) + len(pending)
-        except (ProviderError, ValueError, AttributeError):
+        except (ProviderError, ValueError, AttributeError) as e:
+            log.debug("%s: %s did not say how busy it is: %s", self.provider, box.url, e)
             return None
 
     def choose(self, exclude: Iterable[str] = ()) -> Box:
@@ -147,6 +151,12 @@ class BoxPool:
 
             _, _, best = min(loads, key=busy)
             best.sending += 1
+            log.debug(
+                "%s: chose %s (busy: %s)",
+                self.provider,
+                best.url,
+                ", ".join(f"{b.url}={busy(t)[0]}" for t in loads for b in [t[2]]),
+            )
         return best
 
     def sent(self, box: Box, *, queued: bool = False) -> None:
@@ -157,4 +167,5 @@ class BoxPool:
             box.queued += queued
 
     def mark_down(self, box: Box) -> None:
+        log.debug("%s: %s passed over for %.0fs", self.provider, box.url, DOWN_SECONDS)
         box.down_until = time.monotonic() + DOWN_SECONDS

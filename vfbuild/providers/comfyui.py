@@ -57,7 +57,6 @@ from vfbuild.providers.remote import (
     RemoteJob,
     RemoteProvider,
 )
-from vfbuild.store.journal import FAILED
 
 log = logging.getLogger("vfbuild.comfyui")
 
@@ -115,18 +114,24 @@ class ComfyProvider(RemoteProvider):
     def _make(
         self, recipe: dict[str, Any], inputs: InputFiles, out: Path, ctx: MakeContext
     ) -> None:
-        # Fill the workflow and upload its inputs before anything is journalled: a bad file is
-        # fixed by editing it (a new recipe), a server that is down by starting it; neither
-        # should leave a failed job that waits for `--retry-failed`. Uploads are free.
-        entry = ctx.journal.get(ctx.key) if ctx.journal is not None else None
-        if entry is None or (entry.state == FAILED and ctx.retry_failed):
-            job = RemoteJob(ctx.key, recipe, inputs, ctx.label, "")
-            self._ready[ctx.key] = self._prepare_somewhere(job)
         try:
             super()._make(recipe, inputs, out, ctx)
         finally:
             self._ready.pop(ctx.key, None)
             self._release(ctx.key)
+
+    def stage(self, job: RemoteJob) -> None:
+        """Choose the job's box, fill the workflow and upload its inputs there, before
+        anything is journalled: a bad file is fixed by editing it (a new recipe), a server
+        that is down by starting it; neither should leave a failed job that waits for
+        `--retry-failed`. Uploads are free.
+
+        This runs once the take holds its `-j` slot, just before its submit: a box chosen
+        earlier (when every take of the step starts) is chosen for a job that may wait
+        behind others, and two jobs let in together could both have been given the same box.
+        """
+        super().stage(job)
+        self._ready[job.key] = self._prepare_somewhere(job)
 
     def _prepare_somewhere(self, job: RemoteJob, exclude: tuple[str, ...] = ()) -> Any:
         """The filled workflow, its inputs uploaded to the least busy box that takes them."""
