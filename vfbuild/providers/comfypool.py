@@ -155,7 +155,7 @@ class BoxPool:
                 "%s: chose %s (busy: %s)",
                 self.provider,
                 best.url,
-                ", ".join(f"{b.url}={busy(t)[0]}" for t in loads for b in [t[2]]),
+                ", ".join(f"{t[2].url}={busy(t)[0]}" for t in loads),
             )
         return best
 
