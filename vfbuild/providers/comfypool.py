@@ -125,7 +125,7 @@ class BoxPool:
         now = time.monotonic()
         # A box's answer can be older than a job another thread queued there since: that job
         # no longer counts as `sending`, and its queue did not list it yet. Without counting
-        # it, two jobs chosen at once could both go to the first box (the pool's e2e test saw it).
+        # it, two jobs chosen at once could both go to the first box (a unit test builds it).
         with self._lock:
             queued_before = {box.url: box.queued for box in self.boxes}
         loads: list[tuple[int, int, Box]] = []

@@ -126,9 +126,10 @@ class ComfyProvider(RemoteProvider):
         that is down by starting it; neither should leave a failed job that waits for
         `--retry-failed`. Uploads are free.
 
-        This runs once the take holds its `-j` slot, just before its submit: a box chosen
-        earlier (when every take of the step starts) is chosen for a job that may wait
-        behind others, and two jobs let in together could both have been given the same box.
+        This runs once the take holds its `-j` slot, just before its submit. Chosen earlier,
+        when every take of the step starts, the boxes are spread over takes that then wait
+        for slots in another order: the takes let in first may all have the same box while
+        another sits idle.
         """
         super().stage(job)
         self._ready[job.key] = self._prepare_somewhere(job)
